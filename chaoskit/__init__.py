@@ -1,0 +1,37 @@
+"""chaoskit: chaos and fault injection for AI applications.
+
+Inject the failures production AI apps meet (provider timeouts, 429s, overload, malformed
+payloads, broken streams, cold starts) at the HTTP seam the real SDKs send through, and
+check that fallbacks, handoffs and error handling work.
+"""
+
+from __future__ import annotations
+
+from . import faults
+from ._clock import Clock, RealClock
+from ._errors import ChaosConfigError, ChaosError, UnknownFaultError, UnroutedRequestError
+from ._fault import Fault
+from ._journal import Call, Journal
+from ._replies import ToolCall, tool_call
+from ._schedule import Schedule
+from ._session import Chaos, Injection
+
+__all__ = [
+    "Call",
+    "Chaos",
+    "ChaosConfigError",
+    "ChaosError",
+    "Clock",
+    "Fault",
+    "Injection",
+    "Journal",
+    "RealClock",
+    "Schedule",
+    "ToolCall",
+    "UnknownFaultError",
+    "UnroutedRequestError",
+    "faults",
+    "tool_call",
+]
+
+__version__ = "0.1.0"

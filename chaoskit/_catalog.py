@@ -1,0 +1,112 @@
+"""The fault catalog: data files in ``faults/`` (one per provider), loaded once, lazily."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import functools
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ._errors import ChaosConfigError, UnknownFaultError
+from ._fault import EFFECTS, Fault
+
+__all__ = ["Catalog", "catalog", "catalog_files"]
+
+_ENTRY_FIELDS = {"summary", "effect", "params"}
+
+
+def catalog_files() -> list[Path]:
+    """The catalog's data files: inside the installed package, else the source tree's ``faults/``."""
+    packaged = resources.files("chaoskit") / "catalog"
+    if packaged.is_dir():
+        return sorted(Path(str(p)) for p in packaged.iterdir() if p.name.endswith(".yaml"))
+    source = Path(__file__).resolve().parent.parent / "faults"
+    return sorted(source.glob("*.yaml"))
+
+
+class Catalog:
+    """Faults by id, with lookup that suggests the closest ids for a typo."""
+
+    def __init__(self, faults: Iterable[Fault]) -> None:
+        self._faults: dict[str, Fault] = {}
+        for fault in faults:
+            if fault.id in self._faults:
+                raise ChaosConfigError(f"fault id {fault.id!r} is defined twice in the catalog")
+            self._faults[fault.id] = fault
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path]) -> Catalog:
+        return cls(f for path in paths for f in _load_file(path))
+
+    def ids(self, pattern: str = "*") -> list[str]:
+        """Sorted ids matching a glob pattern such as ``openai.*`` or ``*.rate_limit``."""
+        return sorted(i for i in self._faults if fnmatch.fnmatchcase(i, pattern))
+
+    def get(self, fault_id: str, **params: Any) -> Fault:
+        """The fault with this id, parameters overridden by ``params``."""
+        try:
+            fault = self._faults[fault_id]
+        except (KeyError, TypeError):
+            raise UnknownFaultError(str(fault_id), self.closest(str(fault_id))) from None
+        return fault.with_params(**params) if params else fault
+
+    def closest(self, fault_id: str, n: int = 3) -> list[str]:
+        ids = list(self._faults)
+        close = difflib.get_close_matches(fault_id, ids, n=n, cutoff=0.6)
+        if not close:  # a right kind with a wrong provider, or the reverse
+            kind = fault_id.split(".", 1)[-1]
+            close = [i for i in ids if i.split(".", 1)[-1] == kind][:n]
+        return close
+
+    def __contains__(self, fault_id: object) -> bool:
+        return fault_id in self._faults
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._faults.values())
+
+    def __len__(self) -> int:
+        return len(self._faults)
+
+
+def _load_file(path: Path) -> list[Fault]:
+    import yaml  # the plugin must not pay for this at import time
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ChaosConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, Mapping) or not isinstance(data.get("faults"), Mapping):
+        raise ChaosConfigError(f"{path}: expected a mapping with 'provider' and 'faults'")
+    provider = data.get("provider")
+    if not isinstance(provider, str):
+        raise ChaosConfigError(f"{path}: provider: must be a string")
+    faults = []
+    for kind, entry in data["faults"].items():
+        fault_id = f"{provider}.{kind}"
+        where = f"{path}: faults.{kind}"
+        if not isinstance(entry, Mapping):
+            raise ChaosConfigError(f"{where}: must be a mapping with summary, effect, params")
+        extra = set(entry) - _ENTRY_FIELDS
+        if extra:
+            raise ChaosConfigError(f"{where}: unknown field {sorted(extra)[0]!r}")
+        effect = entry.get("effect")
+        if effect not in EFFECTS:
+            raise ChaosConfigError(
+                f"{where}.effect: {effect!r} is not one of {', '.join(sorted(EFFECTS))}"
+            )
+        params = entry.get("params") or {}
+        if not isinstance(params, Mapping):
+            raise ChaosConfigError(f"{where}.params: must be a mapping")
+        faults.append(Fault(fault_id, effect, params, str(entry.get("summary", "")).strip()))
+    return faults
+
+
+@functools.cache
+def catalog() -> Catalog:
+    """The built-in catalog, loaded on first use."""
+    return Catalog.from_files(catalog_files())

@@ -1,0 +1,84 @@
+"""The Fault value object: what goes wrong, by catalog id and parameters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["EFFECTS", "Fault"]
+
+#: The closed set of effects a fault can have; provider profiles know how to render each.
+EFFECTS = frozenset(
+    {
+        "status",  # an HTTP error response: status, error body, headers
+        "timeout.connect",  # no connection within the client's connect timeout
+        "timeout.read",  # no answer within the client's read timeout
+        "connection.reset",  # TCP reset before the response
+        "malformed.truncated_json",  # a 200 whose JSON body stops half-way
+        "malformed.missing_field",  # a 200 without the field the SDK reads (choices, content)
+        "malformed.null_content",  # a 200 with null where the text should be
+        "malformed.html",  # a 200 with an HTML page instead of JSON
+        "malformed.tool_args",  # a tool call whose arguments are not JSON
+        "malformed.unknown_tool",  # a tool call to a tool the request did not offer
+        "content_filter",  # a 200 that the provider's safety filter ended
+        "stream.cut",  # the stream ends cleanly before its finish
+        "stream.cut_unclean",  # the peer closes mid-body (incomplete chunked read)
+        "stream.reset",  # TCP reset mid-stream
+        "stream.stall",  # the stream stops sending (a read timeout if long enough)
+        "stream.error_event",  # an error event in a 200 stream
+        "stream.invalid_event",  # an event whose data is not JSON
+        "stream.length",  # the answer stops at the token limit
+        "latency.fixed",  # the answer comes late
+        "latency.cold_start",  # the first call (or the first after idle) comes late
+        "latency.first_token",  # headers at once, the first token late
+        "latency.tokens",  # every token late
+    }
+)
+
+
+@dataclass(frozen=True, eq=True)
+class Fault:
+    """A fault from the catalog: a stable id, what it does, and its parameters.
+
+    Faults are values: ``fault.with_params(retry_after=0.1)`` returns a new one. Get them
+    with ``chaoskit.faults.get(id, **params)``.
+    """
+
+    id: str
+    effect: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    @property
+    def provider(self) -> str:
+        """The provider part of the id (``openai`` in ``openai.rate_limit``)."""
+        return self.id.split(".", 1)[0]
+
+    @property
+    def kind(self) -> str:
+        """The id without the provider (``rate_limit`` in ``openai.rate_limit``)."""
+        return self.id.split(".", 1)[1] if "." in self.id else self.id
+
+    def with_params(self, **params: Any) -> Fault:
+        """A copy with some parameters replaced; unknown names are an error."""
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            from ._errors import ChaosConfigError
+
+            known = ", ".join(sorted(self.params)) or "none"
+            raise ChaosConfigError(
+                f"fault {self.id!r} has no parameter {unknown[0]!r}; its parameters are: {known}"
+            )
+        return Fault(self.id, self.effect, {**self.params, **params}, self.summary)
+
+    def __hash__(self) -> int:
+        return hash((self.id, json.dumps(dict(self.params), sort_keys=True, default=repr)))
+
+    def __repr__(self) -> str:
+        return f"Fault({self.id!r})" if not self.params else f"Fault({self.id!r}, {dict(self.params)!r})"

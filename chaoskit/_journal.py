@@ -1,0 +1,110 @@
+"""The journal: one entry per intercepted call, with secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Call", "Journal", "redact_headers"]
+
+#: Header names whose values never reach a journal or a report.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "cookie"}
+)
+REDACTED = "<redacted>"
+
+
+def redact_headers(headers: Iterator[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
+    """Headers as a dict with the values of secret ones replaced."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {
+        k.lower(): (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in items
+    }
+
+
+def _redact_body(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if isinstance(k, str) and k.lower().replace("_", "-") in SECRET_HEADERS else _redact_body(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_body(v) for v in value]
+    return value
+
+
+def parse_body(raw: bytes) -> Any:
+    """A request body for the journal: JSON when it parses, else text, else None."""
+    if not raw:
+        return None
+    try:
+        return _redact_body(json.loads(raw))
+    except (ValueError, UnicodeDecodeError):
+        return raw.decode("utf-8", "replace")
+
+
+@dataclass
+class Call:
+    """One intercepted call: what was asked, what chaoskit did, and how it ended.
+
+    ``fault`` is the catalog id injected, or None for a healthy reply. ``status`` is the
+    HTTP status sent (None when the call failed before a response). ``error`` names the
+    transport error raised, mid-stream ones included (``"ReadTimeout"``). ``duration`` is
+    seconds from the request to the end of the response.
+    """
+
+    index: int
+    provider: str | None
+    method: str
+    url: str
+    request_body: Any
+    request_headers: dict[str, str] = field(default_factory=dict)
+    stream: bool = False
+    fault: str | None = None
+    status: int | None = None
+    error: str | None = None
+    duration: float = 0.0
+    started: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Journal:
+    """The calls intercepted in one chaos session, in order. Thread-safe to append."""
+
+    def __init__(self) -> None:
+        self._calls: list[Call] = []
+        self._lock = threading.Lock()
+
+    def open(self, **fields: Any) -> Call:
+        with self._lock:
+            call = Call(index=len(self._calls), **fields)
+            self._calls.append(call)
+            return call
+
+    def __iter__(self) -> Iterator[Call]:
+        return iter(list(self._calls))
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def __getitem__(self, index: int) -> Call:
+        return self._calls[index]
+
+    def where(self, *, provider: str | None = None, fault: str | None = None) -> list[Call]:
+        """The calls to ``provider`` and/or with ``fault`` injected."""
+        return [
+            c
+            for c in self._calls
+            if (provider is None or c.provider == provider) and (fault is None or c.fault == fault)
+        ]
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [c.to_dict() for c in self._calls]
+
+    def __repr__(self) -> str:
+        return f"<Journal {len(self._calls)} calls>"

@@ -1,0 +1,259 @@
+"""A chaos session: injected faults, simulated replies and the journal for one test or run.
+
+``Chaos`` is the engine's front door. The pytest plugin makes one per test; scripts use it
+directly::
+
+    with chaoskit.Chaos(seed=7) as chaos:
+        chaos.inject("openai.rate_limit", times=2)
+        chaos.reply("openai", "Your order has shipped.")
+        app.answer("Where is my order?")
+    print(chaos.calls)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import faults as _faults
+from ._clock import Clock, RealClock
+from ._errors import ChaosConfigError, UnroutedRequestError
+from ._fault import Fault
+from ._journal import Call, Journal, parse_body, redact_headers
+from ._replies import ReplyQueue
+from ._rng import derive_rng, new_session_seed
+from ._schedule import Schedule, ScheduleState
+
+if TYPE_CHECKING:
+    import httpx
+    import respx
+
+    from .providers import Profile
+
+__all__ = ["Chaos", "Injection"]
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class Injection:
+    """A fault injected into a session with its schedule; ``fired`` counts its injections."""
+
+    fault: Fault
+    schedule: Schedule
+    state: ScheduleState
+
+    @property
+    def fired(self) -> int:
+        return self.state.fired
+
+
+class Chaos:
+    """Injects faults into every HTTP call a provider SDK makes while the session is active.
+
+    ``seed``: the session seed (a fresh one when None); with ``scope`` (a test id) it gives
+    the RNG, so the same seed and scope give the same faults. ``enabled=False`` keeps the
+    simulation but injects nothing (``--chaos-off``). ``clock``: where latency waits.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        scope: str = "",
+        enabled: bool = True,
+        clock: Clock | None = None,
+        allow_hosts: Iterable[str] = (),
+    ) -> None:
+        self.seed = new_session_seed() if seed is None else int(seed)
+        self.scope = scope
+        self.enabled = enabled
+        self.clock: Clock = clock or RealClock()
+        self.rng = derive_rng(self.seed, scope)
+        self.calls = Journal()
+        self.injections: list[Injection] = []
+        self._replies: dict[str, ReplyQueue] = {}
+        self._allowed: set[str] = {h.lower() for h in (*LOOPBACK, *allow_hosts)}
+        self._routes: list[tuple[Any, str]] = []  # (respx pattern, provider name)
+        self._last_call: dict[str, float] = {}
+        self._lock = threading.RLock()
+        self._started = self.clock.now()
+        self._seam: Any = None
+        self.blocked: list[Call] = []
+
+    # ---- configuration ------------------------------------------------------------------
+    def inject(
+        self,
+        fault: Fault | str,
+        *,
+        rate: float = 1.0,
+        times: int | None = None,
+        after: int = 0,
+        window: tuple[float, float | None] | None = None,
+        sequence: Iterable[object] | str | None = None,
+        **params: Any,
+    ) -> Injection:
+        """Add a fault for the rest of the session; see :class:`Schedule` for the timing.
+
+        ``params`` override the fault's parameters (``inject("openai.latency", seconds=3)``).
+        """
+        resolved = _faults.resolve(fault)
+        if params:
+            resolved = resolved.with_params(**params)
+        from .providers import profile
+
+        profile(resolved.provider)  # an unknown provider is an error now, not a silent no-op
+        schedule = Schedule(
+            rate=rate, times=times, after=after, window=window,
+            sequence=tuple(sequence) if sequence is not None and not isinstance(sequence, str) else sequence,  # type: ignore[arg-type]
+        )
+        injection = Injection(resolved, schedule, schedule.start())
+        with self._lock:
+            self.injections.append(injection)
+        return injection
+
+    def reply(self, provider: str, *replies: object) -> None:
+        """Set the healthy simulated replies for ``provider``: used in order, the last repeats."""
+        from .providers import profile
+
+        profile(provider)
+        if not replies:
+            raise ChaosConfigError(f"chaos.reply({provider!r}) needs at least one reply")
+        queue = ReplyQueue()
+        queue.set(replies)
+        with self._lock:
+            self._replies[provider] = queue
+
+    def allow_host(self, *hosts: str) -> None:
+        """Let requests to these hosts through to the network untouched."""
+        self._allowed.update(h.lower() for h in hosts)
+
+    def route(self, url: str, *, provider: str) -> None:
+        """Serve requests whose URL starts with ``url`` as ``provider`` (a gateway, a proxy)."""
+        from respx.patterns import M
+
+        from .providers import profile
+
+        profile(provider)
+        self._routes.insert(0, (M(url__startswith=url), provider))
+
+    @property
+    def elapsed(self) -> float:
+        return self.clock.now() - self._started
+
+    # ---- lifetime -------------------------------------------------------------------------
+    def start(self) -> Chaos:
+        """Start intercepting HTTP; prefer ``with Chaos() as chaos:``."""
+        import respx
+
+        from .seams._http import HttpSeam
+
+        router = respx.Router(assert_all_called=False, assert_all_mocked=True)
+        router.route().mock(side_effect=self._side_effect)
+        seam = HttpSeam(router)
+        seam.__enter__()
+        self._seam = seam
+        return self
+
+    def stop(self) -> None:
+        """Stop intercepting; every patch is removed. Safe to call twice."""
+        seam, self._seam = self._seam, None
+        if seam is not None:
+            seam.__exit__(None, None, None)
+
+    def __enter__(self) -> Chaos:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Chaos:
+        return self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- the seam's callback ------------------------------------------------------------------
+    def _target(self, request: httpx.Request) -> Profile | None:
+        from .providers import for_host, profile
+
+        for pattern, provider in self._routes:
+            if pattern.match(request):
+                return profile(provider)
+        host = request.url.host.lower()
+        if host in self._allowed:
+            return None
+        found = for_host(host)
+        if found is None:
+            self._block(request, None)
+        return found
+
+    def _block(self, request: httpx.Request, reason: str | None) -> None:
+        call = self.calls.open(
+            provider=None, method=request.method, url=str(request.url),
+            request_body=None, error="Unrouted", started=self.elapsed,
+        )
+        self.blocked.append(call)
+        raise UnroutedRequestError(request.method, str(request.url), reason)
+
+    def _side_effect(self, request: httpx.Request) -> Any:
+        from .seams._http import is_async
+
+        profile = self._target(request)
+        if profile is None:
+            return request  # respx: pass through to the network
+        player, plan = self._prepare(request, profile)
+        if is_async(request):
+            return player.play_async(plan)
+        return player.play_sync(plan)
+
+    def _prepare(self, request: httpx.Request, profile: Profile) -> tuple[Any, Any]:
+        from .providers import CallRequest, RenderContext
+        from .seams._http import Player
+
+        req = CallRequest(request.method, str(request.url), request.headers, request.content)
+        with self._lock:
+            now = self.clock.now()
+            last = self._last_call.get(profile.name)
+            self._last_call[profile.name] = now
+            idle = None if last is None else now - last
+            chosen = self._choose(profile, req, idle)
+            index = len(self.calls)
+            queue = self._replies.setdefault(profile.name, ReplyQueue())
+            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng=self.rng, idle=idle, take_reply=queue.take)
+            if chosen is None and profile.endpoint(req) is None:
+                self._block(request, _unsimulated(request, profile.name))
+            plan = profile.healthy(req, ctx) if chosen is None else profile.render(chosen, req, ctx)
+            call = self.calls.open(
+                provider=profile.name, method=request.method, url=str(request.url),
+                request_body=parse_body(req.body), request_headers=redact_headers(request.headers.items()),
+                stream=req.stream, fault=chosen.id if chosen else None, started=now - self._started,
+            )
+        note = f"chaoskit: injected {call.fault} on {call.method} {call.url} [seed={self.seed}]"
+        clock = self.clock
+
+        def on_end(c: Call) -> None:
+            c.duration = clock.now() - now
+
+        return Player(request, clock, call, on_end, note), plan
+
+    def _choose(self, profile: Profile, req: Any, idle: float | None) -> Fault | None:
+        if not self.enabled:
+            return None
+        elapsed = self.clock.now() - self._started
+        for injection in self.injections:
+            fault = injection.fault
+            if fault.provider != profile.name or not profile.applies(fault, req, idle):
+                continue
+            if injection.state.decide(elapsed, self.rng):
+                return fault
+        return None
+
+
+def _unsimulated(request: httpx.Request, provider: str) -> str:
+    return (
+        f"chaoskit does not simulate {request.method} {request.url.path} for {provider}; "
+        "inject a fault for it, or allow the host through with chaos.allow_host(HOST)"
+    )

@@ -1,0 +1,42 @@
+"""Provider profiles: the wire formats of each provider, healthy and broken."""
+
+from __future__ import annotations
+
+import functools
+
+from ._profile import CallRequest, Profile, RenderContext
+
+__all__ = ["CallRequest", "Profile", "RenderContext", "names", "profile"]
+
+
+@functools.cache
+def _profiles() -> dict[str, Profile]:
+    from ._anthropic import AnthropicProfile
+    from ._openai import OpenAIProfile
+
+    return {p.name: p for p in (OpenAIProfile(), AnthropicProfile())}
+
+
+def names() -> list[str]:
+    """The providers chaoskit simulates."""
+    return sorted(_profiles())
+
+
+def profile(name: str) -> Profile:
+    """The profile for provider ``name``; an unknown name lists the known ones."""
+    try:
+        return _profiles()[name]
+    except KeyError:
+        from .._errors import ChaosConfigError
+
+        raise ChaosConfigError(
+            f"unknown provider {name!r}; chaoskit simulates: {', '.join(names())}"
+        ) from None
+
+
+def for_host(host: str) -> Profile | None:
+    """The profile whose API lives on ``host``, if any."""
+    for p in _profiles().values():
+        if host in p.hosts:
+            return p
+    return None

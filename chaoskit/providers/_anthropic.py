@@ -1,0 +1,68 @@
+"""The Anthropic profile: the Messages API, healthy and broken."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from . import _anthropic_wire as wire
+from ._profile import JSON, CallRequest, Event, Profile, RenderContext
+from ._sse import encode_event
+
+__all__ = ["AnthropicProfile"]
+
+
+class AnthropicProfile(Profile):
+    name = "anthropic"
+    hosts = frozenset({"api.anthropic.com"})
+    request_id_header = "request-id"
+
+    def endpoint(self, req: CallRequest) -> str | None:
+        if req.method == "POST" and req.path.endswith("/v1/messages"):
+            return "messages"
+        return None
+
+    def body(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> dict[str, Any]:
+        return wire.message(_request(req), ctx.reply, ident=ctx.ident, stop_reason=finish)
+
+    def events(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> list[Event]:
+        return [
+            Event(encode_event(data, event=name), content=name == "content_block_delta")
+            for name, data in wire.message_events(_request(req), ctx.reply, ident=ctx.ident, stop_reason=finish)
+        ]
+
+    def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
+        return {"type": "error", "error": {"type": "api_error", "message": "", **error}, "request_id": f"req_{ctx.ident}"}
+
+    def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext) -> bytes:
+        error = {"type": "overloaded_error", "message": "Overloaded", **error}
+        return encode_event({"type": "error", "error": error}, event="error")
+
+    def offered_tools(self, req: CallRequest) -> list[str]:
+        tools = _request(req).get("tools") or []
+        return [t["name"] for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str)]
+
+    def filtered_finish(self) -> str:
+        return "refusal"
+
+    def length_finish(self) -> str:
+        return "max_tokens"
+
+    def malformed(self, variant: str, endpoint: str, req: CallRequest, ctx: RenderContext, params: Mapping[str, Any]) -> tuple[str, bytes]:
+        if variant == "html":
+            return "text/html; charset=utf-8", str(params.get("body", "<html><body>OK</body></html>")).encode()
+        body = self.body(endpoint, req, ctx)
+        if variant == "truncated_json":
+            data = json.dumps(body, separators=(",", ":")).encode()
+            return JSON, data[: max(1, int(len(data) * float(params.get("keep", 0.5))))]
+        if variant == "missing_field":
+            body.pop(params.get("field") or "content", None)
+        elif variant == "null_content":
+            body["content"] = None
+        return JSON, json.dumps(body, separators=(",", ":")).encode()
+
+
+def _request(req: CallRequest) -> dict[str, Any]:
+    data = req.json
+    return data if isinstance(data, dict) else {}

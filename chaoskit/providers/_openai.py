@@ -1,0 +1,132 @@
+"""The OpenAI profile: Chat Completions, Responses and Embeddings, healthy and broken."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from . import _openai_wire as wire
+from ._profile import JSON, CallRequest, Event, Profile, RenderContext
+from ._sse import DONE, encode_event
+
+__all__ = ["OpenAIProfile"]
+
+_CREATED = 1_767_225_600  # 2026-01-01: fixed, so journals and replies are reproducible
+_ENDPOINTS = (("/chat/completions", "chat"), ("/responses", "responses"), ("/embeddings", "embeddings"))
+
+
+class OpenAIProfile(Profile):
+    name = "openai"
+    hosts = frozenset({"api.openai.com"})
+    request_id_header = "x-request-id"
+
+    def endpoint(self, req: CallRequest) -> str | None:
+        if req.method != "POST":
+            return None
+        for suffix, endpoint in _ENDPOINTS:
+            if req.path.endswith(suffix):
+                return endpoint
+        return None
+
+    def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
+        return [
+            ("x-request-id", f"req_{ctx.ident}"),
+            ("openai-processing-ms", "12"),
+            ("openai-version", "2020-10-01"),
+        ]
+
+    def body(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> dict[str, Any]:
+        request = _request(req)
+        if endpoint == "embeddings":
+            return wire.embeddings(request)
+        if endpoint == "responses":
+            body = wire.response_object(request, ctx.reply, ident=ctx.ident, created=_CREATED)
+            return _incomplete(body, finish) if finish else body
+        return wire.chat_completion(request, ctx.reply, ident=ctx.ident, created=_CREATED, finish_reason=finish)
+
+    def events(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> list[Event]:
+        request = _request(req)
+        if endpoint == "responses":
+            out = []
+            for name, data in wire.response_events(request, ctx.reply, ident=ctx.ident, created=_CREATED):
+                if finish and name == "response.completed":
+                    name, data = "response.incomplete", {**data, "type": "response.incomplete", "response": _incomplete(data["response"], finish)}
+                out.append(Event(encode_event(data, event=name), content=name.endswith(".delta")))
+            return out
+        chunks = wire.chat_completion_chunks(request, ctx.reply, ident=ctx.ident, created=_CREATED, finish_reason=finish)
+        events = [Event(encode_event(c), content=_has_delta(c)) for c in chunks]
+        events.append(Event(DONE))
+        return events
+
+    def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
+        return {"error": {"message": "", "type": None, "param": None, "code": None, **error}}
+
+    def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext) -> bytes:
+        error = {"message": "The server had an error while processing your request.", "type": "server_error", "param": None, "code": None, **error}
+        return encode_event({"error": error})
+
+    def offered_tools(self, req: CallRequest) -> list[str]:
+        tools = _request(req).get("tools") or []
+        names = []
+        for tool in tools:
+            if isinstance(tool, dict):
+                fn = tool.get("function")
+                name = fn.get("name") if isinstance(fn, dict) else tool.get("name")
+                if isinstance(name, str):
+                    names.append(name)
+        return names
+
+    def filtered_finish(self) -> str:
+        return "content_filter"
+
+    def length_finish(self) -> str:
+        return "length"
+
+    def malformed(self, variant: str, endpoint: str, req: CallRequest, ctx: RenderContext, params: Mapping[str, Any]) -> tuple[str, bytes]:
+        if variant == "html":
+            return "text/html; charset=utf-8", str(params.get("body", "<html><body>OK</body></html>")).encode()
+        body = self.body(endpoint, req, ctx)
+        if variant == "truncated_json":
+            data = json.dumps(body, separators=(",", ":")).encode()
+            return JSON, data[: max(1, int(len(data) * float(params.get("keep", 0.5))))]
+        if variant == "missing_field":
+            field = params.get("field") or {"chat": "choices", "responses": "output", "embeddings": "data"}[endpoint]
+            body.pop(field, None)
+        elif variant == "null_content":
+            _null_content(endpoint, body)
+        return JSON, json.dumps(body, separators=(",", ":")).encode()
+
+
+def _request(req: CallRequest) -> dict[str, Any]:
+    data = req.json
+    return data if isinstance(data, dict) else {}
+
+
+def _has_delta(chunk: dict[str, Any]) -> bool:
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        if delta.get("content") or delta.get("tool_calls"):
+            return True
+    return False
+
+
+def _incomplete(response: dict[str, Any], finish: str) -> dict[str, Any]:
+    reason = "max_output_tokens" if finish == "length" else finish
+    return {**response, "status": "incomplete", "incomplete_details": {"reason": reason}}
+
+
+def _null_content(endpoint: str, body: dict[str, Any]) -> None:
+    if endpoint == "chat":
+        for choice in body.get("choices") or ():
+            choice["message"]["content"] = None
+            choice["message"].pop("tool_calls", None)
+    elif endpoint == "responses":
+        for item in body.get("output") or ():
+            for part in item.get("content") or ():
+                part["text"] = None
+    else:
+        for item in body.get("data") or ():
+            item["embedding"] = None
+
+

@@ -1,0 +1,306 @@
+"""Provider profiles: turn a fault (or a healthy reply) into a plan for one call.
+
+The generic effects (error statuses, timeouts, resets, latency, broken streams) are
+rendered here once; a provider subclass supplies only its wire formats: which endpoints
+it simulates, its healthy bodies and stream events, its error bodies and headers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from .._fault import Fault
+from .._replies import Reply, ToolCall
+from ._plan import NEVER, Break, Plan, Respond, Send, Wait
+
+__all__ = ["CallRequest", "Event", "Profile", "RenderContext"]
+
+JSON = "application/json"
+SSE = "text/event-stream; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """An intercepted HTTP request, transport-neutral."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body) if self.body else None
+        except ValueError:
+            return None
+
+    @property
+    def stream(self) -> bool:
+        data = self.json
+        return isinstance(data, dict) and data.get("stream") is True
+
+
+@dataclass(slots=True)
+class RenderContext:
+    """What a profile may use while rendering one call."""
+
+    ident: str
+    rng: random.Random
+    idle: float | None  # seconds since this provider's previous call; None on the first
+    take_reply: Callable[[], Reply]
+    _reply: Reply | None = field(default=None, init=False)
+
+    @property
+    def reply(self) -> Reply:
+        """The healthy reply for this call, taken from the queue on first use only."""
+        if self._reply is None:
+            self._reply = self.take_reply()
+        return self._reply
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One SSE event on the wire; ``content`` marks events that carry model output."""
+
+    data: bytes
+    content: bool = False
+
+
+def _fmt_seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+class Profile:
+    """Base for provider profiles; subclasses set the class attributes and wire hooks."""
+
+    name: ClassVar[str]
+    hosts: ClassVar[frozenset[str]]
+    request_id_header: ClassVar[str]
+    #: Effects that need a streaming request, or a simulated endpoint that can stream.
+    _STREAM_ONLY = ("stream.",)
+
+    # ---- wire hooks, provided by each provider -------------------------------------------
+    def endpoint(self, req: CallRequest) -> str | None:
+        """The simulated endpoint this request is for (``"chat"``), or None."""
+        raise NotImplementedError
+
+    def body(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def events(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> list[Event]:
+        raise NotImplementedError
+
+    def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext) -> bytes:
+        raise NotImplementedError
+
+    def malformed(self, variant: str, endpoint: str, req: CallRequest, ctx: RenderContext, params: Mapping[str, Any]) -> tuple[str, bytes]:
+        """(content type, body) of a 200 broken in the named way."""
+        raise NotImplementedError
+
+    def offered_tools(self, req: CallRequest) -> list[str]:
+        """The names of the tools the request offers the model."""
+        raise NotImplementedError
+
+    def filtered_finish(self) -> str:
+        """The finish / stop reason a provider sends when it filters its own output."""
+        raise NotImplementedError
+
+    def length_finish(self) -> str:
+        raise NotImplementedError
+
+    def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
+        return [(self.request_id_header, f"req_{ctx.ident}")]
+
+    # ---- generic rendering ---------------------------------------------------------------
+    def applies(self, fault: Fault, req: CallRequest, idle: float | None) -> bool:
+        """Whether ``fault`` can happen on this call (stream faults need a stream, ...)."""
+        effect = fault.effect
+        endpoint = self.endpoint(req)
+        if effect.startswith("stream."):
+            return endpoint is not None and req.stream and endpoint != "embeddings"
+        if effect in ("malformed.tool_args", "malformed.unknown_tool", "content_filter"):
+            return endpoint is not None and endpoint != "embeddings"
+        if effect in ("malformed.truncated_json", "malformed.missing_field", "malformed.null_content"):
+            return endpoint is not None and not req.stream
+        if effect.startswith("malformed.") or effect.startswith("latency."):
+            if effect == "latency.cold_start":
+                threshold = float(fault.params.get("idle", math.inf))
+                return idle is None or idle >= threshold
+            return endpoint is not None or effect == "latency.fixed"
+        return True
+
+    def healthy(self, req: CallRequest, ctx: RenderContext) -> Plan:
+        endpoint = self.endpoint(req)
+        assert endpoint is not None
+        if req.stream and endpoint != "embeddings":
+            return self._stream_plan(self.events(endpoint, req, ctx), ctx)
+        return self._json_plan(200, self.body(endpoint, req, ctx), ctx)
+
+    def render(self, fault: Fault, req: CallRequest, ctx: RenderContext) -> Plan:
+        """The plan for ``fault`` on this call; ``applies`` was checked first."""
+        p = fault.params
+        effect = fault.effect
+        if effect == "status":
+            return self._status_plan(p, req, ctx)
+        if effect == "timeout.connect":
+            return [Break("connect_timeout", after=p.get("after"))]
+        if effect == "timeout.read":
+            seconds = p.get("seconds")
+            return [Wait(NEVER if seconds is None else float(seconds))] + self._healthy_or_empty(req, ctx)
+        if effect == "connection.reset":
+            return [Break("reset")]
+        if effect.startswith("latency."):
+            return self._latency_plan(effect, p, req, ctx)
+        endpoint = self.endpoint(req)
+        assert endpoint is not None
+        if effect.startswith("stream."):
+            return self._broken_stream(effect, p, endpoint, req, ctx)
+        if effect == "content_filter":
+            return self._finished(endpoint, req, ctx, self.filtered_finish())
+        if effect in ("malformed.tool_args", "malformed.unknown_tool"):
+            ctx._reply = self._bad_tool_call(effect, p, req)
+            return self.healthy(req, ctx)
+        if effect.startswith("malformed."):
+            content_type, data = self.malformed(effect.split(".", 1)[1], endpoint, req, ctx, p)
+            return [Respond(200, self._headers(ctx, content_type)), Send(data)]
+        raise AssertionError(f"unhandled effect {effect!r}")
+
+    # ---- pieces ----------------------------------------------------------------------------
+    def _headers(self, ctx: RenderContext, content_type: str, extra: Mapping[str, Any] | None = None) -> tuple[tuple[str, str], ...]:
+        headers = [("content-type", content_type), *self.base_headers(ctx)]
+        if extra:
+            headers.extend((str(k).lower(), str(v)) for k, v in extra.items())
+        return tuple(headers)
+
+    def _json_plan(self, status: int, body: Any, ctx: RenderContext, extra: Mapping[str, Any] | None = None) -> Plan:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        return [Respond(status, self._headers(ctx, JSON, extra)), Send(data)]
+
+    def _stream_plan(self, events: list[Event], ctx: RenderContext) -> Plan:
+        plan: Plan = [Respond(200, self._headers(ctx, SSE))]
+        plan.extend(Send(e.data) for e in events)
+        return plan
+
+    def _healthy_or_empty(self, req: CallRequest, ctx: RenderContext) -> Plan:
+        return self.healthy(req, ctx) if self.endpoint(req) else [Respond(200, self._headers(ctx, JSON)), Send(b"{}")]
+
+    def _status_plan(self, p: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> Plan:
+        extra: dict[str, Any] = dict(p.get("headers") or {})
+        if p.get("retry_after") is not None:
+            extra["retry-after"] = _fmt_seconds(p["retry_after"])
+        if p.get("retry_after_ms") is not None:
+            extra["retry-after-ms"] = _fmt_seconds(p["retry_after_ms"])
+        if p.get("should_retry") is not None:
+            extra["x-should-retry"] = "true" if p["should_retry"] else "false"
+        status = int(p["status"])
+        if p.get("body") is not None:  # a raw body, such as a load balancer's HTML page
+            data = str(p["body"]).encode()
+            return [Respond(status, self._headers(ctx, str(p.get("content_type", "text/html")), extra)), Send(data)]
+        error = _fill(p.get("error") or {}, req)
+        return self._json_plan(status, self.error_body(error, req, ctx), ctx, extra)
+
+    def _latency_plan(self, effect: str, p: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> Plan:
+        seconds = float(p.get("seconds", 0.0))
+        jitter = float(p.get("jitter", 0.0) or 0.0)
+        if jitter:
+            seconds = max(0.0, seconds + ctx.rng.uniform(-jitter, jitter))
+        if effect in ("latency.fixed", "latency.cold_start"):
+            return [Wait(seconds), *self._healthy_or_empty(req, ctx)]
+        plan = self.healthy(req, ctx)
+        if effect == "latency.first_token":
+            # Headers arrive at once; the first body bytes wait.
+            at = next(i for i, s in enumerate(plan) if isinstance(s, Send))
+            return plan[:at] + [Wait(seconds)] + plan[at:]
+        # latency.tokens: every body chunk waits; a unary body waits for all of them.
+        if req.stream:
+            slowed: Plan = []
+            for step in plan:
+                if isinstance(step, Send):
+                    slowed.append(Wait(seconds))
+                slowed.append(step)
+            return slowed
+        tokens = max(1, len(json.dumps(ctx.reply if isinstance(ctx.reply, str) else repr(ctx.reply))) // 4)
+        return [Wait(seconds * tokens), *plan]
+
+    def _bad_tool_call(self, effect: str, p: Mapping[str, Any], req: CallRequest) -> ToolCall:
+        offered = self.offered_tools(req)
+        if effect == "malformed.unknown_tool":
+            return ToolCall(str(p.get("tool", "chaoskit_unknown_tool")), dict(p.get("arguments") or {}))
+        name = str(p.get("tool") or (offered[0] if offered else "lookup"))
+        return ToolCall(name, str(p.get("arguments", '{"order_id": "A1')))
+
+    def _finished(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str) -> Plan:
+        reply = ctx.reply
+        if isinstance(reply, str):  # a cut-off or filtered answer has only part of the text
+            ctx._reply = reply[: len(reply) // 2] if finish == self.length_finish() else ""
+        if req.stream:
+            return self._stream_plan(self.events(endpoint, req, ctx, finish=finish), ctx)
+        return self._json_plan(200, self.body(endpoint, req, ctx, finish=finish), ctx)
+
+    def _broken_stream(self, effect: str, p: Mapping[str, Any], endpoint: str, req: CallRequest, ctx: RenderContext) -> Plan:
+        if effect == "stream.length":
+            return self._finished(endpoint, req, ctx, self.length_finish())
+        events = self.events(endpoint, req, ctx)
+        cut = _cut_index(events, int(p.get("after_events", 2)))
+        head = [Respond(200, self._headers(ctx, SSE))] + [Send(e.data) for e in events[:cut]]
+        rest: Plan = [Send(e.data) for e in events[cut:]]
+        if effect == "stream.cut":
+            return head
+        if effect == "stream.cut_unclean":
+            return head + [Break("incomplete")]
+        if effect == "stream.reset":
+            return head + [Break("reset")]
+        if effect == "stream.stall":
+            seconds = p.get("seconds")
+            return head + [Wait(NEVER if seconds is None else float(seconds))] + rest
+        if effect == "stream.error_event":
+            return head + [Send(self.stream_error_event(_fill(p.get("error") or {}, req), ctx))]
+        if effect == "stream.invalid_event":
+            return head + [Send(str(p.get("data", "data: {not json\n\n")).encode())] + rest
+        raise AssertionError(f"unhandled stream effect {effect!r}")
+
+
+def _cut_index(events: list[Event], after_content: int) -> int:
+    """Index after the ``after_content``-th content event, never past the last one."""
+    content = [i for i, e in enumerate(events) if e.content]
+    if not content:
+        return max(1, len(events) // 2)
+    n = min(max(after_content, 0), len(content))
+    if n == 0:
+        return content[0]
+    return content[n - 1] + 1
+
+
+def _fill(error: Mapping[str, Any], req: CallRequest) -> dict[str, Any]:
+    """The error object with ``{model}`` in strings replaced by the requested model."""
+    data = req.json
+    model = str(data.get("model", "unknown")) if isinstance(data, dict) else "unknown"
+
+    def sub(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("{model}", model)
+        if isinstance(value, Mapping):
+            return {k: sub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [sub(v) for v in value]
+        return value
+
+    return sub(error)

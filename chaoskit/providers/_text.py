@@ -1,0 +1,100 @@
+"""Text helpers shared by the provider wire formats: streaming pieces, token estimates, ids."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+
+from chaoskit._replies import Reply, ToolCall
+
+__all__ = [
+    "count_tokens",
+    "derived_id",
+    "prefixed",
+    "prompt_tokens",
+    "reply_tokens",
+    "split_json",
+    "split_text",
+    "tool_calls",
+]
+
+_WORDS = re.compile(r"\s*\S+|\s+")
+_JSON_TOKENS = re.compile(r"\w{1,8}|\s+|[^\w\s]{1,4}")
+_PROMPT_KEYS = ("system", "instructions", "messages", "input")
+
+
+def split_text(text: str, pieces_hint: int = 0) -> list[str]:
+    """Split text into streaming deltas (word-sized, whitespace kept); ``"".join`` gives text back."""
+    if not text:
+        return [""]
+    words = _WORDS.findall(text)
+    if pieces_hint <= 0:
+        return words
+    if pieces_hint <= len(words):
+        return _group(words, pieces_hint)
+    return _group(list(text), min(pieces_hint, len(text)))
+
+
+def split_json(text: str) -> list[str]:
+    """Split a JSON string into token-sized pieces, the way tool arguments are streamed."""
+    return _JSON_TOKENS.findall(text)
+
+
+def _group(items: list[str], count: int) -> list[str]:
+    """Join consecutive items into ``count`` pieces of near-equal item counts."""
+    size, extra = divmod(len(items), count)
+    pieces, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        pieces.append("".join(items[start:end]))
+        start = end
+    return pieces
+
+
+def count_tokens(text: str) -> int:
+    """A rough token count: one token per four characters, at least one."""
+    return max(1, len(text) // 4)
+
+
+def prompt_tokens(request: Mapping[str, object]) -> int:
+    """A rough token count for the prompt of a request body (all strings in its prompt fields)."""
+    return count_tokens("".join(_strings([request.get(key) for key in _PROMPT_KEYS])))
+
+
+def tool_calls(reply: Reply) -> tuple[ToolCall, ...]:
+    """The tool calls of a reply (empty for a text reply)."""
+    if isinstance(reply, ToolCall):
+        return (reply,)
+    if isinstance(reply, tuple):
+        return reply
+    return ()
+
+
+def reply_tokens(reply: Reply) -> int:
+    """A rough token count for the reply text or its tool calls."""
+    if isinstance(reply, str):
+        return count_tokens(reply)
+    return count_tokens("".join(call.name + call.arguments_json for call in tool_calls(reply)))
+
+
+def _strings(value: object) -> list[str]:
+    """Every string inside a JSON-like value, depth first."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def prefixed(ident: str, prefix: str) -> str:
+    """The id with the provider's prefix, added only if it is missing."""
+    return ident if ident.startswith(prefix) else prefix + ident
+
+
+def derived_id(prefix: str, *parts: object, length: int = 24) -> str:
+    """A deterministic provider-looking id, e.g. ``call_<hex>``, from the given parts."""
+    digest = hashlib.sha256(":".join(map(str, parts)).encode("utf-8")).hexdigest()
+    return prefix + digest[:length]

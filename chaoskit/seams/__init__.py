@@ -1,0 +1,1 @@
+"""Seams: where chaoskit meets the application (in-process HTTP today)."""

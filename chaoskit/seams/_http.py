@@ -1,0 +1,293 @@
+"""The in-process HTTP seam: every httpx and httpx2 client, sync and async, streaming.
+
+Requests are caught below the client, at the connection pool of ``httpcore`` (used by
+``httpx``) and ``httpcore2`` (used by ``httpx2``, which the current openai and anthropic
+SDKs send through), with respx's router. So the SDK's own retry loop, timeouts and
+exception mapping run exactly as in production: a fault raised here is raised as the
+``httpcore``/``httpcore2`` error the real socket would produce, and the client maps it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Callable, Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import respx
+from respx.mocks import HTTPCoreMocker, Mocker
+
+from .._errors import ChaosError
+from ..providers._plan import Break, Plan, Respond, Send, Wait
+
+if TYPE_CHECKING:
+    from .._clock import Clock
+    from .._journal import Call
+
+__all__ = ["HttpSeam", "Player", "is_async"]
+
+_FAMILY = "chaoskit.family"
+_ASYNC = "chaoskit.async"
+#: How long an injected "never answers" waits when the client set no read timeout at all.
+HANG_LIMIT = 600.0
+
+
+class _Core1Mocker(HTTPCoreMocker):
+    """Patches httpcore (under httpx) and tags each request with its family."""
+
+    name = "chaoskit.httpcore"
+    family = "httpcore"
+    targets = list(HTTPCoreMocker.targets)
+
+    @classmethod
+    def prepare_sync_request(cls, httpx_request: httpx.Request, **kwargs: Any) -> Any:
+        httpx_request.extensions = {**httpx_request.extensions, _FAMILY: cls.family, _ASYNC: False}
+        return super().prepare_sync_request(httpx_request, **kwargs)
+
+    @classmethod
+    async def prepare_async_request(cls, httpx_request: httpx.Request, **kwargs: Any) -> Any:
+        httpx_request.extensions = {**httpx_request.extensions, _FAMILY: cls.family, _ASYNC: True}
+        return await super().prepare_async_request(httpx_request, **kwargs)
+
+
+class _Core2Mocker(_Core1Mocker):
+    """Patches httpcore2 (under httpx2) and answers with httpcore2 responses."""
+
+    name = "chaoskit.httpcore2"
+    family = "httpcore2"
+    targets = [t.replace("httpcore.", "httpcore2.", 1) for t in HTTPCoreMocker.targets]
+
+    @classmethod
+    def from_sync_httpx_response(cls, httpx_response: httpx.Response, target: Any, **kwargs: Any) -> Any:
+        import httpcore2
+
+        return httpcore2.Response(
+            status=httpx_response.status_code,
+            headers=httpx_response.headers.raw,
+            content=httpx_response.stream,
+            extensions=httpx_response.extensions,
+        )
+
+
+def _available(mocker: type[_Core1Mocker]) -> bool:
+    try:
+        __import__(mocker.family)
+    except ImportError:
+        return False
+    return True
+
+
+def _module(request: httpx.Request) -> ModuleType:
+    import importlib
+
+    return importlib.import_module(request.extensions.get(_FAMILY, "httpcore"))
+
+
+class HttpSeam:
+    """Installs a respx router on both httpcore families for as long as it is entered.
+
+    ``handler(request)`` decides every request that reaches a route with a side effect; the
+    router's own routes decide pass-through (loopback, allowed hosts) first.
+    """
+
+    _active: HttpSeam | None = None
+
+    def __init__(self, router: respx.Router) -> None:
+        self.router = router
+        self._mockers: list[type[Mocker]] = []
+
+    def __enter__(self) -> HttpSeam:
+        if HttpSeam._active is not None:
+            raise ChaosError(
+                "a chaos session is already active in this process; end it before starting another"
+            )
+        HttpSeam._active = self
+        try:
+            for mocker in (_Core1Mocker, _Core2Mocker):
+                if _available(mocker):
+                    mocker.register(self.router)
+                    self._mockers.append(mocker)
+                    mocker.start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        while self._mockers:
+            mocker = self._mockers.pop()
+            mocker.unregister(self.router)
+            mocker.stop()
+        if HttpSeam._active is self:
+            HttpSeam._active = None
+
+
+# ---- playing a plan ----------------------------------------------------------------------
+
+
+def _timeouts(request: httpx.Request) -> dict[str, float | None]:
+    timeout = request.extensions.get("timeout") or {}
+    return {k: timeout.get(k) for k in ("connect", "read")}
+
+
+def _break_before(step: Break, request: httpx.Request) -> tuple[float, str, str]:
+    """(seconds to wait, exception name, message) for a failure before any response."""
+    if step.kind == "connect_timeout":
+        connect = _timeouts(request)["connect"]
+        limit = HANG_LIMIT if connect is None else connect
+        wait = limit if step.after is None else min(step.after, limit)
+        return wait, "ConnectTimeout", "timed out"
+    if step.kind == "connect_refused":
+        return 0.0, "ConnectError", "[Errno 111] Connection refused"
+    if step.kind == "reset":
+        return 0.0, "ReadError", "[Errno 104] Connection reset by peer"
+    return 0.0, "RemoteProtocolError", "Server disconnected without sending a response."
+
+
+def _break_mid_body(step: Break) -> tuple[str, str]:
+    if step.kind == "reset":
+        return "ReadError", "[Errno 104] Connection reset by peer"
+    return (
+        "RemoteProtocolError",
+        "peer closed connection without sending complete message body (incomplete chunked read)",
+    )
+
+
+class _Timer:
+    """Tracks time since bytes last arrived, as a socket's read timeout does."""
+
+    __slots__ = ("read", "idle")
+
+    def __init__(self, request: httpx.Request) -> None:
+        self.read = _timeouts(request)["read"]
+        self.idle = 0.0
+
+    def wait(self, seconds: float) -> tuple[float, bool]:
+        """(seconds to really wait, whether the read times out after them)."""
+        if self.read is not None and self.idle + seconds >= self.read:
+            return max(self.read - self.idle, 0.0), True
+        if self.read is None and math.isinf(seconds):
+            return HANG_LIMIT, True
+        self.idle += seconds
+        return seconds, False
+
+
+class Player:
+    """Plays one call's plan, records its outcome in the journal, and ends it once."""
+
+    __slots__ = ("request", "clock", "call", "on_end", "note", "_ended")
+
+    def __init__(self, request: httpx.Request, clock: Clock, call: Call, on_end: Callable[[Call], None], note: str) -> None:
+        self.request = request
+        self.clock = clock
+        self.call = call
+        self.on_end = on_end
+        self.note = note
+        self._ended = False
+
+    def end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self.on_end(self.call)
+
+    def fail(self, name: str, message: str) -> None:
+        """Raise the transport error ``name`` of the request's family, as a socket would."""
+        self.call.error = name
+        self.end()
+        exc = getattr(_module(self.request), name)(message)
+        exc.add_note(self.note)
+        raise exc
+
+    def read_timed_out(self, timer: _Timer) -> None:
+        if timer.read is None:
+            self.call.error = "Hang"
+            self.end()
+            raise ChaosError(
+                f"chaoskit: {self.request.method} {self.request.url} never answered and the "
+                f"client has no read timeout, so it waited {HANG_LIMIT:.0f} s; set a timeout "
+                "on the client"
+            )
+        self.fail("ReadTimeout", "timed out")
+
+    def response(self, step: Respond, rest: Plan, body: Any) -> httpx.Response:
+        self.call.status = step.status
+        if all(isinstance(s, Send) for s in rest):
+            self.end()
+            return httpx.Response(step.status, headers=step.headers, content=b"".join(s.data for s in rest))  # type: ignore[union-attr]
+        return httpx.Response(step.status, headers=step.headers, content=body(rest))
+
+    # -- sync --
+    def play_sync(self, plan: Plan) -> httpx.Response:
+        """Wait and fail here, or return the response; a streamed body plays as it is read."""
+        timer = _Timer(self.request)
+        for i, step in enumerate(plan):
+            if isinstance(step, Wait):
+                seconds, times_out = timer.wait(step.seconds)
+                self.clock.sleep(seconds)
+                if times_out:
+                    self.read_timed_out(timer)
+            elif isinstance(step, Break):
+                seconds, name, message = _break_before(step, self.request)
+                self.clock.sleep(seconds)
+                self.fail(name, message)
+            elif isinstance(step, Respond):
+                return self.response(step, plan[i + 1 :], self._body_sync)
+        raise AssertionError("a plan must respond or break")
+
+    def _body_sync(self, rest: Plan) -> Iterator[bytes]:
+        timer = _Timer(self.request)
+        try:
+            for step in rest:
+                if isinstance(step, Send):
+                    timer.idle = 0.0
+                    yield step.data
+                elif isinstance(step, Wait):
+                    seconds, times_out = timer.wait(step.seconds)
+                    self.clock.sleep(seconds)
+                    if times_out:
+                        self.read_timed_out(timer)
+                elif isinstance(step, Break):
+                    self.fail(*_break_mid_body(step))
+        finally:
+            self.end()
+
+    # -- async --
+    async def play_async(self, plan: Plan) -> httpx.Response:
+        """As play_sync, for async clients (asyncio or trio, through anyio)."""
+        timer = _Timer(self.request)
+        for i, step in enumerate(plan):
+            if isinstance(step, Wait):
+                seconds, times_out = timer.wait(step.seconds)
+                await self.clock.asleep(seconds)
+                if times_out:
+                    self.read_timed_out(timer)
+            elif isinstance(step, Break):
+                seconds, name, message = _break_before(step, self.request)
+                await self.clock.asleep(seconds)
+                self.fail(name, message)
+            elif isinstance(step, Respond):
+                return self.response(step, plan[i + 1 :], self._body_async)
+        raise AssertionError("a plan must respond or break")
+
+    async def _body_async(self, rest: Plan) -> AsyncIterator[bytes]:
+        timer = _Timer(self.request)
+        try:
+            for step in rest:
+                if isinstance(step, Send):
+                    timer.idle = 0.0
+                    yield step.data
+                elif isinstance(step, Wait):
+                    seconds, times_out = timer.wait(step.seconds)
+                    await self.clock.asleep(seconds)
+                    if times_out:
+                        self.read_timed_out(timer)
+                elif isinstance(step, Break):
+                    self.fail(*_break_mid_body(step))
+        finally:
+            self.end()
+
+
+def is_async(request: httpx.Request) -> bool:
+    """Whether the request came from an async client."""
+    return bool(request.extensions.get(_ASYNC))
