@@ -473,3 +473,12 @@ def test_outputs_are_plain_json(reply: Reply) -> None:
     for output in outputs:
         json.dumps(output, allow_nan=False)
         assert all(isinstance(v, (dict, list, tuple, str, int, float, bool, type(None))) for v in _walk(output))
+
+
+def test_chunks_carry_usage_key_only_when_usage_is_asked_for() -> None:
+    plain = wire.chat_completion_chunks({"model": "m"}, TEXT, ident="a", created=1)
+    asked = wire.chat_completion_chunks(
+        {"model": "m", "stream_options": {"include_usage": True}}, TEXT, ident="a", created=1
+    )
+    assert all("usage" not in chunk for chunk in plain)
+    assert [chunk["usage"] is None for chunk in asked] == [True] * (len(asked) - 1) + [False]
