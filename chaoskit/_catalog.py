@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import functools
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,8 @@ _ENTRY_FIELDS = {"summary", "effect", "params"}
 
 def catalog_files() -> list[Path]:
     """The catalog's data files: inside the installed package, else the source tree's ``faults/``."""
+    from importlib import resources
+
     packaged = resources.files("chaoskit") / "catalog"
     if packaged.is_dir():
         return sorted(Path(str(p)) for p in packaged.iterdir() if p.name.endswith(".yaml"))
@@ -54,6 +54,8 @@ class Catalog:
         return fault.with_params(**params) if params else fault
 
     def closest(self, fault_id: str, n: int = 3) -> list[str]:
+        import difflib
+
         ids = list(self._faults)
         close = difflib.get_close_matches(fault_id, ids, n=n, cutoff=0.6)
         if not close:  # a right kind with a wrong provider, or the reverse

@@ -10,9 +10,10 @@ exception mapping run exactly as in production: a fault raised here is raised as
 from __future__ import annotations
 
 import math
+from abc import ABC
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import respx
@@ -33,12 +34,18 @@ _ASYNC = "chaoskit.async"
 HANG_LIMIT = 600.0
 
 
-class _Core1Mocker(HTTPCoreMocker):
-    """Patches httpcore (under httpx) and tags each request with its family."""
+class _Core1Mocker(HTTPCoreMocker, ABC):
+    """Patches httpcore (under httpx) and tags each request with its family.
+
+    ``ABC`` in the bases keeps respx from putting it in its global registry by name (which
+    would refuse a second import of this module); chaoskit registers its router directly.
+    """
 
     name = "chaoskit.httpcore"
     family = "httpcore"
     targets = list(HTTPCoreMocker.targets)
+    routers: ClassVar[list[respx.Router]] = []
+    _patches: ClassVar[list[Any]] = []
 
     @classmethod
     def prepare_sync_request(cls, httpx_request: httpx.Request, **kwargs: Any) -> Any:
@@ -51,12 +58,14 @@ class _Core1Mocker(HTTPCoreMocker):
         return await super().prepare_async_request(httpx_request, **kwargs)
 
 
-class _Core2Mocker(_Core1Mocker):
+class _Core2Mocker(_Core1Mocker, ABC):
     """Patches httpcore2 (under httpx2) and answers with httpcore2 responses."""
 
     name = "chaoskit.httpcore2"
     family = "httpcore2"
     targets = [t.replace("httpcore.", "httpcore2.", 1) for t in HTTPCoreMocker.targets]
+    routers: ClassVar[list[respx.Router]] = []
+    _patches: ClassVar[list[Any]] = []
 
     @classmethod
     def from_sync_httpx_response(cls, httpx_response: httpx.Response, target: Any, **kwargs: Any) -> Any:

@@ -1,0 +1,32 @@
+# Two commands for a fresh machine: `make test` and `make demo`. Both create .venv and install.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.chaoskit-installed
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+
+.PHONY: test demo bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PYTEST) -n 2 tests examples
+
+demo: $(STAMP)
+	$(PYTEST) examples/support_bot -v --chaos-report reports/demo.json
+	@echo ""
+	@echo "chaoskit demo report (journal of every chaos test): $(CURDIR)/reports/demo.json"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_intercept.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check chaoskit tests examples benchmarks
+	$(BIN)/mypy chaoskit
+
+clean:
+	rm -rf $(VENV) build dist reports *.egg-info

@@ -1,0 +1,65 @@
+"""The ``chaoskit`` command: browse the fault catalog.
+
+    chaoskit faults [PATTERN]      list catalog ids (glob, e.g. 'openai.stream.*') with summaries
+    chaoskit faults show ID        one fault: effect, parameters and their defaults
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _list(pattern: str) -> int:
+    from . import faults
+
+    ids = faults.ids(pattern)
+    if not ids:
+        print(f"chaoskit: no fault id matches {pattern!r}", file=sys.stderr)
+        return 1
+    width = max(len(i) for i in ids)
+    for fault in faults.all(pattern):
+        print(f"{fault.id:<{width}}  {fault.summary}")
+    return 0
+
+
+def _show(fault_id: str) -> int:
+    from . import faults
+
+    fault = faults.get(fault_id)
+    print(fault.id)
+    print(f"  {fault.summary}")
+    print(f"  effect: {fault.effect}")
+    print("  params:")
+    for key, value in fault.params.items():
+        print(f"    {key}: {json.dumps(value, default=str)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="chaoskit", description="Chaos and fault injection for AI applications.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_faults = sub.add_parser("faults", help="list or show catalog faults")
+    p_faults.add_argument("args", nargs="*", metavar="PATTERN | show ID")
+    ns = parser.parse_args(argv)
+    from ._errors import ChaosError
+
+    try:
+        if ns.command == "faults":
+            if ns.args[:1] == ["show"]:
+                if len(ns.args) != 2:
+                    parser.error("usage: chaoskit faults show ID")
+                return _show(ns.args[1])
+            return _list(ns.args[0] if ns.args else "*")
+    except ChaosError as exc:
+        print(f"chaoskit: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""Shared pieces of the fault fidelity matrix: what a fault should do to a real SDK, and the check.
+
+Each catalog fault gets an :class:`Expect` row in the provider's test file. A test injects the
+fault in a fresh :class:`chaoskit.Chaos` session, makes one call through the real SDK (sync or
+async, streamed or not) and :func:`verify` compares what the SDK really did with the row:
+exception class (exact), status, error fields, request id, cause, and the number of attempts
+the SDK made (= entries in ``chaos.calls``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+
+import chaoskit
+from chaoskit import Call
+
+#: Small client timeouts so timeout faults end quickly: read 0.3 s, connect 0.2 s.
+READ_TIMEOUT = 0.3
+CONNECT_TIMEOUT = 0.2
+TIMEOUT = httpx2.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
+#: The SDKs' default: 2 retries, so a retried fault is seen 3 times.
+MAX_RETRIES = 2
+#: The simulated healthy reply when a test sets none (chaoskit's default reply).
+DEFAULT_REPLY = "This is a simulated reply from chaoskit."
+#: ``retry_after`` override for retried status faults: keeps the matrix fast without changing the
+#: exception class or the attempt count (the SDK sleeps exactly this instead of its backoff).
+FAST = {"retry_after": 0.01}
+#: Tolerance for timing assertions (scheduling noise on a busy machine).
+SLACK = 0.25
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What the real SDK does when a fault is injected on every attempt.
+
+    ``raises``: the exact exception class (None: the call returns normally). ``attempts``: the
+    requests the SDK made (entries in ``chaos.calls``). ``status``: the exception's
+    ``status_code``. ``attrs``: other exception attributes and their values (``code``, ``type``).
+    ``cause``: the exact class of ``__cause__``. ``stream``: make a streaming call and iterate
+    it. ``params``: fault parameter overrides. ``check``: more assertions on the outcome.
+    ``min_seconds`` / ``max_seconds``: bounds on the call's wall time.
+    """
+
+    raises: type[BaseException] | None = None
+    attempts: int = 1
+    status: int | None = None
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    cause: type[BaseException] | None = None
+    stream: bool = False
+    params: Mapping[str, Any] = field(default_factory=dict)
+    check: Callable[[Outcome], None] | None = None
+    min_seconds: float | None = None
+    max_seconds: float | None = None
+
+
+@dataclass
+class Outcome:
+    """What happened on one SDK call under a fault."""
+
+    fault: str
+    value: Any  # what create() returned (the stream object for streams), None if it raised
+    items: list[Any]  # the stream's items delivered before it ended or failed
+    error: BaseException | None
+    elapsed: float
+    calls: list[Call]
+
+    @property
+    def durations(self) -> list[float]:
+        return [c.duration for c in self.calls]
+
+    @property
+    def gaps(self) -> list[float]:
+        """Seconds between the starts of consecutive attempts."""
+        starts = [c.started for c in self.calls]
+        return [b - a for a, b in zip(starts, starts[1:])]
+
+
+def run(fault: str, expect: Expect, call: Callable[[], Any], **inject: Any) -> Outcome:
+    """Inject ``fault`` (with ``expect.params``), make ``call()`` and record the outcome."""
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.inject(fault, **{**expect.params, **inject})
+        value: Any = None
+        items: list[Any] = []
+        error: BaseException | None = None
+        start = time.monotonic()
+        try:
+            value = call()
+            if expect.stream:
+                assert isinstance(value, Iterable), f"a streaming call returned {value!r}"
+                for item in value:
+                    items.append(item)
+        except Exception as exc:  # noqa: BLE001 - the outcome is checked by verify()
+            error = exc
+        elapsed = time.monotonic() - start
+        return Outcome(fault, value, items, error, elapsed, list(chaos.calls))
+
+
+async def arun(fault: str, expect: Expect, call: Callable[[], Awaitable[Any]], **inject: Any) -> Outcome:
+    """As :func:`run`, for an async SDK call (run inside ``asyncio.run``)."""
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.inject(fault, **{**expect.params, **inject})
+        value: Any = None
+        items: list[Any] = []
+        error: BaseException | None = None
+        start = time.monotonic()
+        try:
+            value = await call()
+            if expect.stream:
+                assert isinstance(value, AsyncIterable), f"a streaming call returned {value!r}"
+                async for item in value:
+                    items.append(item)
+        except Exception as exc:  # noqa: BLE001
+            error = exc
+        elapsed = time.monotonic() - start
+        return Outcome(fault, value, items, error, elapsed, list(chaos.calls))
+
+
+def request_id(call: Call) -> str:
+    """The request id chaoskit sends on the response to ``call``."""
+    return f"req_chaoskit{call.index:05d}"
+
+
+def verify(outcome: Outcome, expect: Expect, *, status_error: type[BaseException], request_id_header: str) -> None:
+    """Assert that the SDK's real behaviour under the fault matches ``expect``.
+
+    ``status_error``: the SDK's ``APIStatusError``; for those, ``request_id`` must be the id
+    chaoskit sent on the last attempt.
+    """
+    error = outcome.error
+    if expect.raises is None:
+        if error is not None:
+            raise AssertionError(f"{outcome.fault}: expected no exception, got {error!r}") from error
+    else:
+        assert error is not None, f"{outcome.fault}: expected {expect.raises.__name__}, the call returned {outcome.value!r}"
+        assert type(error) is expect.raises, (
+            f"{outcome.fault}: expected exactly {expect.raises.__module__}.{expect.raises.__name__}, "
+            f"got {type(error).__module__}.{type(error).__name__}: {error}"
+        )
+        if expect.status is not None:
+            assert error.status_code == expect.status  # type: ignore[attr-defined]
+        for name, want in expect.attrs.items():
+            got = getattr(error, name)
+            assert got == want, f"{outcome.fault}: {name} is {got!r}, expected {want!r}"
+        if expect.cause is not None:
+            assert type(error.__cause__) is expect.cause, f"{outcome.fault}: cause {error.__cause__!r}"
+        if isinstance(error, status_error):
+            want_id = request_id(outcome.calls[-1])
+            assert error.request_id == want_id  # type: ignore[attr-defined]
+            assert error.response.headers[request_id_header] == want_id  # type: ignore[attr-defined]
+
+    assert len(outcome.calls) == expect.attempts, (
+        f"{outcome.fault}: {len(outcome.calls)} attempts, expected {expect.attempts}"
+    )
+    assert all(c.fault == outcome.fault for c in outcome.calls), [c.fault for c in outcome.calls]
+    # The attempts are the SDK's own retries: it numbers them itself.
+    retry_counts = [c.request_headers.get("x-stainless-retry-count") for c in outcome.calls]
+    assert retry_counts == [str(i) for i in range(expect.attempts)]
+    if expect.min_seconds is not None:
+        assert outcome.elapsed >= expect.min_seconds, f"{outcome.fault}: took {outcome.elapsed:.3f} s"
+    if expect.max_seconds is not None:
+        assert outcome.elapsed <= expect.max_seconds, f"{outcome.fault}: took {outcome.elapsed:.3f} s"
+    if expect.check is not None:
+        expect.check(outcome)
+
+
+def durations_about(seconds: float) -> Callable[[Outcome], None]:
+    """A check: every attempt lasted about ``seconds`` (a timeout as the client sees it)."""
+
+    def check(outcome: Outcome) -> None:
+        for d in outcome.durations:
+            assert seconds - 0.02 <= d <= seconds + SLACK, f"{outcome.fault}: attempt durations {outcome.durations}"
+
+    return check
+
+
+def all_of(*checks: Callable[[Outcome], None]) -> Callable[[Outcome], None]:
+    def check(outcome: Outcome) -> None:
+        for c in checks:
+            c(outcome)
+
+    return check

@@ -1,0 +1,294 @@
+"""The pytest plugin, driven through pytester: marker, fixture, options, reports, rollback."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+pytest_plugins = ("pytester",)
+
+CLIENT = """
+import anthropic, httpx2, openai, pytest
+from chaoskit import faults, tool_call
+
+FAST = httpx2.Timeout(0.3, connect=0.2)
+
+def ask(client):
+    return client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+
+def oai(**kw):
+    return openai.OpenAI(api_key="sk-test", timeout=FAST, **kw)
+"""
+
+
+def run(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(test_app=CLIENT + body)
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+
+
+def test_the_issue_example_runs_with_no_conftest(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos("openai.rate_limit", retry_after=None) if False else pytest.mark.chaos("openai.rate_limit")
+def test_falls_back(chaos):
+    chaos.reply("anthropic", "Your order has shipped.")
+    try:
+        text = ask(oai(max_retries=0)).choices[0].message.content
+    except openai.RateLimitError:
+        msg = anthropic.Anthropic(api_key="x").messages.create(
+            model="claude-sonnet-4-6", max_tokens=50, messages=[{"role": "user", "content": "hi"}])
+        text = msg.content[0].text
+    assert text == "Your order has shipped."
+    assert [c.provider for c in chaos.calls] == ["openai", "anthropic"]
+    assert chaos.calls[0].fault == "openai.rate_limit" and chaos.calls[0].status == 429
+""")
+    result.assert_outcomes(passed=1)
+
+
+def test_marker_without_the_fixture_still_injects(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos("openai.auth")
+def test_auth():
+    with pytest.raises(openai.AuthenticationError):
+        ask(oai())
+""")
+    result.assert_outcomes(passed=1)
+
+
+def test_fixture_inject_times_then_recovery(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+def test_recovers(chaos):
+    chaos.inject("openai.server_error", times=2)
+    chaos.reply("openai", "fine")
+    assert ask(oai(max_retries=2)).choices[0].message.content == "fine"
+    assert [c.status for c in chaos.calls] == [500, 500, 200]
+""")
+    result.assert_outcomes(passed=1)
+
+
+def test_marker_schedule_arguments_and_fault_objects(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos(faults.get("openai.rate_limit", retry_after=0.01), sequence=("fail", "pass"))
+def test_sequence(chaos):
+    ask(oai(max_retries=2))
+    assert [c.status for c in chaos.calls] == [429, 200]
+""")
+    result.assert_outcomes(passed=1)
+
+
+def test_unknown_fault_in_a_marker_is_a_clear_failure(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos("openai.ratelimit")
+def test_x(chaos):
+    pass
+""")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.chaos: unknown fault id 'openai.ratelimit'. Did you mean: openai.rate_limit*"])
+    result.stdout.no_fnmatch_line("*pytest_plugin.py*")
+
+
+def test_bad_marker_rate_is_an_exact_message(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos("openai.rate_limit", rate=1.5)
+def test_x(chaos):
+    pass
+""")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.chaos: rate=1.5 must be a number from 0 to 1"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_unknown_marker_argument_is_named(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos("openai.rate_limit", rat=0.5)
+def test_x(chaos):
+    pass
+""")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.chaos: unknown argument rat=0.5; it takes fault ids and rate, times, after, window, sequence, seed"])
+
+
+def test_a_failure_prints_the_reproduction_line_and_the_journal(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos("openai.server_error", rate=0.5)
+def test_flaky(chaos):
+    for _ in range(6):
+        try:
+            ask(oai(max_retries=0))
+        except openai.InternalServerError:
+            pass
+    assert False, "boom"
+""", "--chaos-seed=4242")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*chaoskit*",
+        "Reproduce with: pytest test_app.py::test_flaky --chaos-seed=4242",
+        "seed=4242, 6 intercepted call(s):",
+        "  #0 openai POST https://api.openai.com/v1/chat/completions  fault=*",
+    ])
+
+
+def test_same_seed_same_journal_with_rate_one_half(pytester: pytest.Pytester) -> None:
+    body = """
+@pytest.mark.chaos("openai.server_error", rate=0.5)
+def test_mixed(chaos):
+    for _ in range(20):
+        try:
+            ask(oai(max_retries=0))
+        except openai.InternalServerError:
+            pass
+"""
+    journals = []
+    for name in ("a.json", "b.json", "c.json"):
+        seed = "99" if name != "c.json" else "100"
+        run(pytester, body, f"--chaos-seed={seed}", f"--chaos-report={name}").assert_outcomes(passed=1)
+        data = json.loads((pytester.path / name).read_text())
+        journals.append([(c["fault"], c["status"]) for c in data["tests"][0]["calls"]])
+    assert journals[0] == journals[1]
+    assert 3 <= sum(f is not None for f, _ in journals[0]) <= 17
+    assert journals[0] != journals[2]  # another seed, other faults
+
+
+def test_report_file_has_seed_outcome_and_calls(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos("openai.rate_limit", times=1)
+def test_one(chaos):
+    chaos.inject("openai.server_error", times=0)
+    ask(oai(max_retries=0)) if False else None
+    with pytest.raises(openai.RateLimitError):
+        ask(oai(max_retries=0))
+
+def test_no_chaos():
+    pass
+""", "--chaos-seed=7", "--chaos-report=out/report.json")
+    result.assert_outcomes(passed=2)
+    data = json.loads((pytester.path / "out" / "report.json").read_text())
+    assert data["seed"] == 7
+    [test] = data["tests"]
+    assert test["nodeid"] == "test_app.py::test_one" and test["outcome"] == "passed"
+    assert test["calls"][0]["fault"] == "openai.rate_limit"
+    assert test["calls"][0]["request_headers"]["authorization"] == "<redacted>"
+    result.stdout.fnmatch_lines(["chaoskit: journal of 1 chaos test(s) written to out/report.json"])
+
+
+def test_chaos_off_runs_the_happy_path(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos("openai.rate_limit")
+def test_x(chaos):
+    assert ask(oai(max_retries=0)).choices[0].message.content
+    assert chaos.calls[0].fault is None
+""", "--chaos-off")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["chaoskit: seed=* (faults off)"])
+
+
+def test_swallowed_blocked_request_fails_the_test(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import httpx2
+
+def test_swallows(chaos):
+    try:
+        httpx2.get("https://search.example.com/")
+    except Exception:
+        pass
+""")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*chaoskit blocked requests to hosts it does not serve*", "*  - GET https://search.example.com/*"])
+
+
+def test_allow_host_option_lets_a_host_through(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import httpx2
+
+def test_allowed(chaos):
+    with pytest.raises(httpx2.ConnectError):  # it reached the (absent) network, not chaoskit
+        httpx2.get("http://unreachable.invalid/", timeout=2)
+    assert not chaos.blocked
+""", "--chaos-allow-host=unreachable.invalid")
+    result.assert_outcomes(passed=1)
+
+
+ROLLBACK_CHECK = """
+import httpcore2
+
+ORIGINAL = httpcore2.ConnectionPool.handle_request
+
+def pytest_unconfigure(config):
+    assert httpcore2.ConnectionPool.handle_request is ORIGINAL, "a chaoskit patch leaked"
+    print("ROLLBACK-OK")
+"""
+
+
+@pytest.mark.parametrize("ending", ["assert False", "raise RuntimeError('x')", "raise KeyboardInterrupt"])
+def test_no_patch_remains_after_failure_error_or_interrupt(pytester: pytest.Pytester, ending: str) -> None:
+    pytester.makeconftest(ROLLBACK_CHECK)
+    pytester.makepyfile(test_app=CLIENT + f"""
+@pytest.mark.chaos("openai.server_error")
+def test_dies(chaos):
+    {ending}
+
+def test_after():
+    import httpcore2, conftest
+    assert httpcore2.ConnectionPool.handle_request is conftest.ORIGINAL
+""")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.stdout.fnmatch_lines(["*ROLLBACK-OK*"])
+    if "KeyboardInterrupt" in ending:
+        result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])
+    else:
+        result.assert_outcomes(failed=1, passed=1)
+
+
+def test_a_plain_request_after_a_chaos_test_is_not_intercepted(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import httpx2
+
+@pytest.mark.chaos("openai.rate_limit")
+def test_chaos(chaos):
+    assert httpx2.post("https://api.openai.com/v1/chat/completions", json={}).status_code == 429
+
+def test_plain():
+    transport_calls = []
+    def handler(request):
+        transport_calls.append(request)
+        return httpx2.Response(204)
+    # a real client with a real (mock) transport: chaoskit must not answer in its place
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as client:
+        assert client.get("https://api.openai.com/v1/models").status_code == 204
+    import httpcore2
+    assert not getattr(httpcore2.ConnectionPool.handle_request, "_mock_name", None)
+""")
+    result.assert_outcomes(passed=2)
+
+
+def test_works_under_xdist(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_app=CLIENT + """
+@pytest.mark.parametrize("n", range(6))
+@pytest.mark.chaos("openai.unavailable", times=1)
+def test_par(chaos, n):
+    assert ask(oai(max_retries=1)).choices[0].message.content
+    assert [c.status for c in chaos.calls] == [503, 200]
+""")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--chaos-report=x.json")
+    result.assert_outcomes(passed=6)
+    data = json.loads((pytester.path / "x.json").read_text())
+    assert len(data["tests"]) == 6
+    assert len({t["seed"] for t in data["tests"]}) == 1  # one session seed across workers
+
+
+def test_loading_the_plugin_imports_no_http_library_or_sdk(pytester: pytest.Pytester) -> None:
+    code = (
+        "import sys, chaoskit.pytest_plugin; "
+        "print(sorted(m for m in ('httpx', 'httpx2', 'httpcore', 'respx', 'yaml', 'openai', 'anthropic', 'anyio') if m in sys.modules))"
+    )
+    result = pytester.run(sys.executable, "-c", code)
+    assert result.stdout.lines[-1] == "[]"
+
+
+def test_report_header_shows_the_seed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--chaos-seed=31337")
+    result.stdout.fnmatch_lines(["chaoskit: seed=31337"])
