@@ -25,14 +25,15 @@ def redact_headers(headers: Iterator[tuple[str, str]] | Mapping[str, str]) -> di
     }
 
 
-def _redact_body(value: Any) -> Any:
+def redact_body(value: Any) -> Any:
+    """A copy of parsed JSON with the values of secret-looking keys replaced."""
     if isinstance(value, dict):
         return {
-            k: (REDACTED if isinstance(k, str) and k.lower().replace("_", "-") in SECRET_HEADERS else _redact_body(v))
+            k: (REDACTED if isinstance(k, str) and k.lower().replace("_", "-") in SECRET_HEADERS else redact_body(v))
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_redact_body(v) for v in value]
+        return [redact_body(v) for v in value]
     return value
 
 
@@ -41,7 +42,7 @@ def parse_body(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return _redact_body(json.loads(raw))
+        return redact_body(json.loads(raw))
     except (ValueError, UnicodeDecodeError):
         return raw.decode("utf-8", "replace")
 

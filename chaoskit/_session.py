@@ -21,7 +21,7 @@ from . import faults as _faults
 from ._clock import Clock, RealClock
 from ._errors import ChaosConfigError, UnroutedRequestError
 from ._fault import Fault
-from ._journal import Call, Journal, parse_body, redact_headers
+from ._journal import Call, Journal, parse_body, redact_body, redact_headers
 from ._replies import ReplyQueue
 from ._rng import derive_rng, new_session_seed
 from ._schedule import Schedule, ScheduleState
@@ -81,6 +81,7 @@ class Chaos:
         self._lock = threading.RLock()
         self._started = self.clock.now()
         self._seam: Any = None
+        self._router: respx.Router | None = None
         self.blocked: list[Call] = []
 
     # ---- configuration ------------------------------------------------------------------
@@ -146,13 +147,9 @@ class Chaos:
     # ---- lifetime -------------------------------------------------------------------------
     def start(self) -> Chaos:
         """Start intercepting HTTP; prefer ``with Chaos() as chaos:``."""
-        import respx
-
         from .seams._http import HttpSeam
 
-        router = respx.Router(assert_all_called=False, assert_all_mocked=True)
-        router.route().mock(side_effect=self._side_effect)
-        seam = HttpSeam(router)
+        seam = HttpSeam(self)
         seam.__enter__()
         self._seam = seam
         return self
@@ -176,7 +173,8 @@ class Chaos:
         self.stop()
 
     # ---- the seam's callback ------------------------------------------------------------------
-    def _target(self, request: httpx.Request) -> Profile | None:
+    def _target(self, request: httpx.Request) -> Profile:
+        """The provider profile that answers ``request``; pass-through or block otherwise."""
         from .providers import for_host, profile
 
         for pattern, provider in self._routes:
@@ -184,10 +182,13 @@ class Chaos:
                 return profile(provider)
         host = request.url.host.lower()
         if host in self._allowed:
-            return None
+            from respx.models import PassThrough
+
+            raise PassThrough(f"chaoskit lets {host} through", request=request, origin=None)
         found = for_host(host)
         if found is None:
             self._block(request, None)
+        assert found is not None
         return found
 
     def _block(self, request: httpx.Request, reason: str | None) -> None:
@@ -198,22 +199,48 @@ class Chaos:
         self.blocked.append(call)
         raise UnroutedRequestError(request.method, str(request.url), reason)
 
-    def _side_effect(self, request: httpx.Request) -> Any:
-        from .seams._http import is_async
+    @property
+    def router(self) -> respx.Router:
+        """A respx router for the other HTTP APIs the code calls (tools, search, webhooks).
 
-        profile = self._target(request)
-        if profile is None:
-            return request  # respx: pass through to the network
-        player, plan = self._prepare(request, profile)
-        if is_async(request):
-            return player.play_async(plan)
+        Its routes are tried before the provider profiles:
+        ``chaos.router.get("https://tools.internal/stock").respond(503)``.
+        """
+        if self._router is None:
+            import respx
+
+            self._router = respx.Router(assert_all_called=False, assert_all_mocked=True)
+        return self._router
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request from a sync client (called by the HTTP seam)."""
+        if self._router is not None and self._router.routes:
+            from respx.models import AllMockedAssertionError
+
+            try:
+                return self._router.handler(request)
+            except AllMockedAssertionError:
+                pass
+        player, plan = self._prepare(request, self._target(request))
         return player.play_sync(plan)
+
+    async def async_handler(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request from an async client (called by the HTTP seam)."""
+        if self._router is not None and self._router.routes:
+            from respx.models import AllMockedAssertionError
+
+            try:
+                return await self._router.async_handler(request)
+            except AllMockedAssertionError:
+                pass
+        player, plan = self._prepare(request, self._target(request))
+        return await player.play_async(plan)
 
     def _prepare(self, request: httpx.Request, profile: Profile) -> tuple[Any, Any]:
         from .providers import CallRequest, RenderContext
         from .seams._http import Player
 
-        req = CallRequest(request.method, str(request.url), request.headers, request.content)
+        req = CallRequest.from_httpx(request)
         with self._lock:
             now = self.clock.now()
             last = self._last_call.get(profile.name)
@@ -227,8 +254,8 @@ class Chaos:
                 self._block(request, _unsimulated(request, profile.name))
             plan = profile.healthy(req, ctx) if chosen is None else profile.render(chosen, req, ctx)
             call = self.calls.open(
-                provider=profile.name, method=request.method, url=str(request.url),
-                request_body=parse_body(req.body), request_headers=redact_headers(request.headers.items()),
+                provider=profile.name, method=req.method, url=req.url,
+                request_body=redact_body(req.json) if req.json is not None else parse_body(req.body), request_headers=redact_headers(request.headers.items()),
                 stream=req.stream, fault=chosen.id if chosen else None, started=now - self._started,
             )
         note = f"chaoskit: injected {call.fault} on {call.method} {call.url} [seed={self.seed}]"

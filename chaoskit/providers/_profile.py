@@ -25,34 +25,32 @@ JSON = "application/json"
 SSE = "text/event-stream; charset=utf-8"
 
 
-@dataclass(frozen=True, slots=True)
 class CallRequest:
-    """An intercepted HTTP request, transport-neutral."""
+    """An intercepted HTTP request, transport-neutral; the JSON body is parsed once."""
 
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes = b""
+    __slots__ = ("method", "url", "host", "path", "headers", "body", "json", "stream")
 
-    @property
-    def host(self) -> str:
-        return urlsplit(self.url).hostname or ""
-
-    @property
-    def path(self) -> str:
-        return urlsplit(self.url).path
-
-    @property
-    def json(self) -> Any:
+    def __init__(self, method: str, url: str, headers: Mapping[str, str], body: bytes = b"", *, host: str | None = None, path: str | None = None) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        if host is None or path is None:
+            parts = urlsplit(url)
+            host, path = parts.hostname or "", parts.path
+        self.host = host
+        self.path = path
         try:
-            return json.loads(self.body) if self.body else None
+            self.json: Any = json.loads(body) if body else None
         except ValueError:
-            return None
+            self.json = None
+        self.stream = isinstance(self.json, dict) and self.json.get("stream") is True
 
-    @property
-    def stream(self) -> bool:
-        data = self.json
-        return isinstance(data, dict) and data.get("stream") is True
+    @classmethod
+    def from_httpx(cls, request: Any) -> CallRequest:
+        """From an ``httpx``/``httpx2`` request whose body has been read."""
+        url = request.url
+        return cls(request.method, str(url), request.headers, request.content, host=url.host, path=url.path)
 
 
 @dataclass(slots=True)

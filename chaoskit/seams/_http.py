@@ -2,7 +2,7 @@
 
 Requests are caught below the client, at the connection pool of ``httpcore`` (used by
 ``httpx``) and ``httpcore2`` (used by ``httpx2``, which the current openai and anthropic
-SDKs send through), with respx's router. So the SDK's own retry loop, timeouts and
+SDKs send through), through respx's mockers. So the SDK's own retry loop, timeouts and
 exception mapping run exactly as in production: a fault raised here is raised as the
 ``httpcore``/``httpcore2`` error the real socket would produce, and the client maps it.
 """
@@ -13,10 +13,9 @@ import math
 from abc import ABC
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import httpx
-import respx
 from respx.mocks import HTTPCoreMocker, Mocker
 
 from .._errors import ChaosError
@@ -44,7 +43,7 @@ class _Core1Mocker(HTTPCoreMocker, ABC):
     name = "chaoskit.httpcore"
     family = "httpcore"
     targets = list(HTTPCoreMocker.targets)
-    routers: ClassVar[list[respx.Router]] = []
+    routers: ClassVar[list[Router]] = []
     _patches: ClassVar[list[Any]] = []
 
     @classmethod
@@ -64,7 +63,7 @@ class _Core2Mocker(_Core1Mocker, ABC):
     name = "chaoskit.httpcore2"
     family = "httpcore2"
     targets = [t.replace("httpcore.", "httpcore2.", 1) for t in HTTPCoreMocker.targets]
-    routers: ClassVar[list[respx.Router]] = []
+    routers: ClassVar[list[Router]] = []
     _patches: ClassVar[list[Any]] = []
 
     @classmethod
@@ -93,16 +92,24 @@ def _module(request: httpx.Request) -> ModuleType:
     return importlib.import_module(request.extensions.get(_FAMILY, "httpcore"))
 
 
-class HttpSeam:
-    """Installs a respx router on both httpcore families for as long as it is entered.
+class Router(Protocol):
+    """What answers intercepted requests: a ``respx.Router``, or a chaos session.
 
-    ``handler(request)`` decides every request that reaches a route with a side effect; the
-    router's own routes decide pass-through (loopback, allowed hosts) first.
+    ``handler`` returns an ``httpx.Response`` or raises ``respx.models.PassThrough`` to let
+    the request go to the network; ``async_handler`` is the same for async clients.
     """
+
+    def handler(self, request: httpx.Request) -> httpx.Response: ...
+
+    async def async_handler(self, request: httpx.Request) -> httpx.Response: ...
+
+
+class HttpSeam:
+    """Routes every httpx and httpx2 request to ``router`` for as long as it is entered."""
 
     _active: HttpSeam | None = None
 
-    def __init__(self, router: respx.Router) -> None:
+    def __init__(self, router: Router) -> None:
         self.router = router
         self._mockers: list[type[Mocker]] = []
 

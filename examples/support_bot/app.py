@@ -92,6 +92,7 @@ ANTHROPIC_TOOLS = [
 
 # ---- answers ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ToolRun:
     """One tool call the model asked for, and what the tool returned."""
@@ -180,18 +181,23 @@ class _OpenAIChat:
         self.rounds += 1
         if self.rounds > MAX_TOOL_ROUNDS:
             raise UnusableReply("too many tool rounds")
-        calls = [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls
-                 if getattr(c, "function", None) is not None]
+        calls = [
+            (c.id, c.function.name, c.function.arguments)
+            for c in message.tool_calls
+            if getattr(c, "function", None) is not None
+        ]
         if len(calls) != len(message.tool_calls):
             raise UnusableReply("the model called a tool that is not a function")
-        self.messages.append({
-            "role": "assistant",
-            "content": message.content,
-            "tool_calls": [
-                {"id": id_, "type": "function", "function": {"name": name, "arguments": args}}
-                for id_, name, args in calls
-            ],
-        })
+        self.messages.append(
+            {
+                "role": "assistant",
+                "content": message.content,
+                "tool_calls": [
+                    {"id": id_, "type": "function", "function": {"name": name, "arguments": args}}
+                    for id_, name, args in calls
+                ],
+            }
+        )
         for id_, name, args in calls:
             run = _run_tool(name, args)
             self.runs.append(run)
@@ -209,8 +215,11 @@ class _AnthropicChat:
 
     def request(self) -> dict[str, Any]:
         return {
-            "model": ANTHROPIC_MODEL, "max_tokens": MAX_TOKENS, "system": SYSTEM_PROMPT,
-            "messages": self.messages, "tools": ANTHROPIC_TOOLS,
+            "model": ANTHROPIC_MODEL,
+            "max_tokens": MAX_TOKENS,
+            "system": SYSTEM_PROMPT,
+            "messages": self.messages,
+            "tools": ANTHROPIC_TOOLS,
         }
 
     def feed(self, message: object) -> str | None:
@@ -246,6 +255,7 @@ def _hand_off(question: str, openai_error: BaseException, anthropic_error: BaseE
 
 # ---- the bots ---------------------------------------------------------------------------
 
+
 class _Settings:
     """Timeouts and retries shared by both bots. Defaults: 10 s per request, 5 s to connect,
     2 retries (the SDKs' own retry logic: 408, 409, 429, 5xx and connection errors)."""
@@ -275,7 +285,9 @@ class SupportBot:
         max_retries: int = 2,
     ) -> None:
         s = _Settings(timeout, connect_timeout, max_retries)
-        self.openai = openai.OpenAI(api_key=_openai_key(), timeout=s.openai_timeout, max_retries=s.max_retries)
+        self.openai = openai.OpenAI(
+            api_key=_openai_key(), timeout=s.openai_timeout, max_retries=s.max_retries
+        )
         self.anthropic = anthropic.Anthropic(
             api_key=_anthropic_key(), timeout=s.anthropic_timeout, max_retries=s.max_retries
         )
@@ -331,7 +343,10 @@ class SupportBot:
         try:
             stream = self.openai.chat.completions.create(
                 model=OPENAI_MODEL,
-                messages=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}],
+                messages=[
+                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": question},
+                ],
                 stream=True,
             )
             finish = None
@@ -391,7 +406,9 @@ class AsyncSupportBot:
         max_retries: int = 2,
     ) -> None:
         s = _Settings(timeout, connect_timeout, max_retries)
-        self.openai = openai.AsyncOpenAI(api_key=_openai_key(), timeout=s.openai_timeout, max_retries=s.max_retries)
+        self.openai = openai.AsyncOpenAI(
+            api_key=_openai_key(), timeout=s.openai_timeout, max_retries=s.max_retries
+        )
         self.anthropic = anthropic.AsyncAnthropic(
             api_key=_anthropic_key(), timeout=s.anthropic_timeout, max_retries=s.max_retries
         )

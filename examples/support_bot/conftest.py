@@ -12,6 +12,7 @@ from support_bot import AsyncSupportBot, SupportBot, handoff
 # of 10 s. The retry count is the production one, so the SDKs' own retries run for real.
 FAST = {"timeout": 0.5, "connect_timeout": 0.2, "max_retries": 2}
 
+
 @pytest.fixture
 def bot() -> Iterator[SupportBot]:
     with SupportBot(**FAST) as bot:

@@ -43,6 +43,7 @@ def trace(chaos: chaoskit.Chaos) -> list[tuple[str | None, str | None]]:
 
 # ---- the healthy path -------------------------------------------------------------------
 
+
 def test_healthy_answer_comes_from_openai(chaos, bot, tickets):
     chaos.reply("openai", SHIPPED)
 
@@ -59,6 +60,7 @@ def test_healthy_answer_comes_from_openai(chaos, bot, tickets):
 
 
 # ---- provider errors: OpenAI fails after its SDK's retries, Anthropic answers -----------
+
 
 @pytest.mark.chaos("openai.rate_limit")  # catalog defaults: retry-after 1 s, so ~2 s of SDK waits
 def test_rate_limit_falls_back_to_anthropic(chaos, bot):
@@ -125,6 +127,7 @@ def test_recovers_on_the_sdks_third_attempt(chaos, bot, tickets):
 
 # ---- malformed replies: a 200 the bot cannot use is a failure too -----------------------
 
+
 @pytest.mark.parametrize(
     "fault",
     [
@@ -151,6 +154,7 @@ def test_malformed_reply_falls_back_to_anthropic(chaos, bot, fault):
 
 
 # ---- both providers down: a person takes over ------------------------------------------
+
 
 def test_both_providers_down_hands_off_to_a_person(chaos, bot, tickets):
     chaos.inject("openai.rate_limit", retry_after=0.05)
@@ -191,15 +195,22 @@ def test_handoff_seam_can_be_observed(chaos, bot, monkeypatch):
 
 # ---- the tool loop ----------------------------------------------------------------------
 
+
 def test_tool_loop(chaos, bot):
-    chaos.reply("openai", chaoskit.tool_call("lookup_order", {"order_id": "A100"}), "Your order A100 has shipped.")
+    chaos.reply(
+        "openai", chaoskit.tool_call("lookup_order", {"order_id": "A100"}), "Your order A100 has shipped."
+    )
 
     reply = bot.answer(QUESTION)
 
     assert reply.provider == "openai"
     assert reply.text == "Your order A100 has shipped."
     [run] = reply.tool_calls
-    assert (run.name, run.arguments, run.result["status"]) == ("lookup_order", {"order_id": "A100"}, "shipped")
+    assert (run.name, run.arguments, run.result["status"]) == (
+        "lookup_order",
+        {"order_id": "A100"},
+        "shipped",
+    )
     first, second = chaos.calls
     assert first.request_body["tools"][0]["function"]["name"] == "lookup_order"
     # The second call carries the model's tool call and our tool's result.
@@ -210,7 +221,9 @@ def test_tool_loop(chaos, bot):
 
 def test_tool_loop_on_the_fallback(chaos, bot):
     chaos.inject("openai.unavailable", retry_after=0.05)
-    chaos.reply("anthropic", chaoskit.tool_call("lookup_order", {"order_id": "A101"}), "A101 is being packed.")
+    chaos.reply(
+        "anthropic", chaoskit.tool_call("lookup_order", {"order_id": "A101"}), "A101 is being packed."
+    )
 
     reply = bot.answer("And order A101?")
 
@@ -222,6 +235,7 @@ def test_tool_loop_on_the_fallback(chaos, bot):
 
 
 # ---- streaming --------------------------------------------------------------------------
+
 
 def test_stream_healthy(chaos, bot):
     chaos.reply("openai", SHIPPED)
@@ -254,7 +268,7 @@ def test_broken_stream_falls_back_mid_way(chaos, bot, fault, error):
     # The customer saw the start of the OpenAI answer, a note, then Claude's full answer.
     cut = chunks.index(STREAM_BROKEN_TEXT)
     assert cut > 0 and SHIPPED.startswith("".join(chunks[:cut]))
-    assert chunks[cut + 1:] == ["Order A100 shipped with DHL."]
+    assert chunks[cut + 1 :] == ["Order A100 shipped with DHL."]
     assert stream.answer.provider == "anthropic"
     stream_call, fallback_call = chaos.calls
     assert (stream_call.fault, stream_call.status, stream_call.error) == (fault, 200, error)
@@ -263,15 +277,19 @@ def test_broken_stream_falls_back_mid_way(chaos, bot, fault, error):
 
 # ---- async ------------------------------------------------------------------------------
 
+
 @pytest.mark.anyio
-async def test_async_timeout_falls_back(chaos, async_bot: AsyncSupportBot):
-    chaos.inject("openai.timeout.read")
-    chaos.reply("anthropic", SHIPPED)
+async def test_async_read_timeout_is_retried(chaos, async_bot: AsyncSupportBot):
+    chaos.inject("openai.timeout.read", times=1)
+    chaos.reply("openai", SHIPPED)
 
     reply = await async_bot.answer(QUESTION)
 
-    assert reply.provider == "anthropic"
-    assert [c.error for c in chaos.calls] == ["ReadTimeout"] * 3 + [None]
+    # The async client's own 0.5 s read timeout ended the first attempt; its retry answered.
+    assert reply.provider == "openai" and reply.text == SHIPPED
+    first, second = chaos.calls
+    assert (first.error, second.error, second.status) == ("ReadTimeout", None, 200)
+    assert 0.4 <= first.duration < 1.5
 
 
 @pytest.mark.anyio
@@ -287,10 +305,8 @@ async def test_async_handoff(chaos, async_bot: AsyncSupportBot, tickets):
 
 # ---- random faults, fixed seed ----------------------------------------------------------
 
-@pytest.mark.chaos(
-    "openai.connection.reset", "openai.malformed.truncated_json", "anthropic.overloaded",
-    rate=0.5, seed=20261114,
-)
+
+@pytest.mark.chaos("openai.connection.reset", "anthropic.overloaded", rate=0.5, seed=20261114)
 def test_always_graceful_under_random_faults(chaos, bot: SupportBot, tickets):
     questions = [QUESTION, "Can I return a sweater?", "Where is A102?", "Do you ship to Norway?", "hi"]
 
