@@ -54,14 +54,19 @@ class Catalog:
         return fault.with_params(**params) if params else fault
 
     def closest(self, fault_id: str, n: int = 3) -> list[str]:
+        """Up to ``n`` ids like ``fault_id``: the same provider first, then the same kind elsewhere."""
         import difflib
 
-        ids = list(self._faults)
-        close = difflib.get_close_matches(fault_id, ids, n=n, cutoff=0.6)
-        if not close:  # a right kind with a wrong provider, or the reverse
-            kind = fault_id.split(".", 1)[-1]
-            close = [i for i in ids if i.split(".", 1)[-1] == kind][:n]
-        return close
+        provider, _, kind = fault_id.partition(".")
+        scored = []
+        for candidate in self._faults:
+            c_provider, _, c_kind = candidate.partition(".")
+            ratio = difflib.SequenceMatcher(None, kind, c_kind).ratio()
+            if c_provider == provider and ratio >= 0.6:
+                scored.append((0, -ratio, candidate))
+            elif c_provider != provider and ratio >= 0.85:
+                scored.append((1, -ratio, candidate))
+        return [candidate for *_, candidate in sorted(scored)[:n]]
 
     def __contains__(self, fault_id: object) -> bool:
         return fault_id in self._faults
