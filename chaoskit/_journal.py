@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ SECRET_HEADERS = frozenset(
 REDACTED = "<redacted>"
 
 
-def redact_headers(headers: Iterator[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
+def redact_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
     """Headers as a dict with the values of secret ones replaced."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 __all__ = ["Reply", "ReplyQueue", "ToolCall", "tool_call"]
 
@@ -37,7 +37,7 @@ def tool_call(name: str, arguments: Mapping[str, Any] | str | None = None, *, id
     return ToolCall(name=name, arguments={} if arguments is None else arguments, id=id)
 
 
-Reply = Union[str, ToolCall, tuple[ToolCall, ...]]
+Reply = str | ToolCall | tuple[ToolCall, ...]
 """One simulated model turn: text, one tool call, or several tool calls at once."""
 
 DEFAULT_REPLY = "This is a simulated reply from chaoskit."

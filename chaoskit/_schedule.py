@@ -17,7 +17,7 @@ from ._errors import ChaosConfigError
 
 __all__ = ["Schedule", "ScheduleState"]
 
-_SEQUENCE_WORDS = {"fail": True, "pass": False, True: True, False: False, 1: True, 0: False}
+_SEQUENCE_WORDS: dict[object, bool] = {"fail": True, "pass": False, True: True, False: False}
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,12 @@ class Schedule:
             raise ChaosConfigError(f"after={self.after!r} must be a whole number >= 0")
         if self.window is not None:
             window = tuple(self.window)
-            ok = len(window) == 2 and isinstance(window[0], (int, float)) and (
-                window[1] is None or (isinstance(window[1], (int, float)) and window[1] >= window[0])
+            start = window[0] if len(window) == 2 else None
+            end = window[1] if len(window) == 2 else None
+            ok = isinstance(start, (int, float)) and start >= 0 and (
+                end is None or (isinstance(end, (int, float)) and end >= start)
             )
-            if not ok or window[0] < 0:
+            if not ok:
                 raise ChaosConfigError(
                     f"window={self.window!r} must be (start, end) seconds with 0 <= start <= end"
                 )

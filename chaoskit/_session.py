@@ -184,7 +184,7 @@ class Chaos:
         if host in self._allowed:
             from respx.models import PassThrough
 
-            raise PassThrough(f"chaoskit lets {host} through", request=request, origin=None)
+            raise PassThrough(f"chaoskit lets {host} through", request=request, origin=None)  # type: ignore[arg-type]
         found = for_host(host)
         if found is None:
             self._block(request, None)

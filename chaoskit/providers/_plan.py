@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 __all__ = ["Break", "Plan", "Respond", "Send", "Wait", "plan_status"]
 
@@ -55,7 +55,7 @@ class Break:
     after: float | None = None
 
 
-Step = Union[Wait, Respond, Send, Break]
+Step = Wait | Respond | Send | Break
 Plan = list[Step]
 
 NEVER = math.inf

@@ -258,7 +258,8 @@ class Profile:
             return self._finished(endpoint, req, ctx, self.length_finish())
         events = self.events(endpoint, req, ctx)
         cut = _cut_index(events, int(p.get("after_events", 2)))
-        head = [Respond(200, self._headers(ctx, SSE))] + [Send(e.data) for e in events[:cut]]
+        head: Plan = [Respond(200, self._headers(ctx, SSE))]
+        head.extend(Send(e.data) for e in events[:cut])
         rest: Plan = [Send(e.data) for e in events[cut:]]
         if effect == "stream.cut":
             return head

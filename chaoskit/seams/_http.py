@@ -43,7 +43,7 @@ class _Core1Mocker(HTTPCoreMocker, ABC):
     name = "chaoskit.httpcore"
     family = "httpcore"
     targets = list(HTTPCoreMocker.targets)
-    routers: ClassVar[list[Router]] = []
+    routers: ClassVar[list[Router]] = []  # type: ignore[assignment]  # duck-typed routers
     _patches: ClassVar[list[Any]] = []
 
     @classmethod
@@ -63,7 +63,7 @@ class _Core2Mocker(_Core1Mocker, ABC):
     name = "chaoskit.httpcore2"
     family = "httpcore2"
     targets = [t.replace("httpcore.", "httpcore2.", 1) for t in HTTPCoreMocker.targets]
-    routers: ClassVar[list[Router]] = []
+    routers: ClassVar[list[Router]] = []  # type: ignore[assignment]  # duck-typed routers
     _patches: ClassVar[list[Any]] = []
 
     @classmethod
@@ -122,7 +122,7 @@ class HttpSeam:
         try:
             for mocker in (_Core1Mocker, _Core2Mocker):
                 if _available(mocker):
-                    mocker.register(self.router)
+                    mocker.register(self.router)  # type: ignore[arg-type]
                     self._mockers.append(mocker)
                     mocker.start()
         except BaseException:
@@ -133,7 +133,7 @@ class HttpSeam:
     def __exit__(self, *exc: object) -> None:
         while self._mockers:
             mocker = self._mockers.pop()
-            mocker.unregister(self.router)
+            mocker.unregister(self.router)  # type: ignore[arg-type]
             mocker.stop()
         if HttpSeam._active is self:
             HttpSeam._active = None
