@@ -212,7 +212,7 @@ class Chaos:
             self._router = respx.Router(assert_all_called=False, assert_all_mocked=True)
         return self._router
 
-    def handler(self, request: httpx.Request) -> httpx.Response:
+    def handler(self, request: httpx.Request) -> Any:
         """Answer one request from a sync client (called by the HTTP seam)."""
         if self._router is not None and self._router.routes:
             from respx.models import AllMockedAssertionError
@@ -224,7 +224,7 @@ class Chaos:
         player, plan = self._prepare(request, self._target(request))
         return player.play_sync(plan)
 
-    async def async_handler(self, request: httpx.Request) -> httpx.Response:
+    async def async_handler(self, request: httpx.Request) -> Any:
         """Answer one request from an async client (called by the HTTP seam)."""
         if self._router is not None and self._router.routes:
             from respx.models import AllMockedAssertionError

@@ -9,9 +9,11 @@ exception mapping run exactly as in production: a fault raised here is raised as
 
 from __future__ import annotations
 
+import importlib
 import math
 from abc import ABC
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -25,12 +27,25 @@ if TYPE_CHECKING:
     from .._clock import Clock
     from .._journal import Call
 
-__all__ = ["HttpSeam", "Player", "is_async"]
+__all__ = ["Answer", "HttpSeam", "Player", "is_async"]
 
 _FAMILY = "chaoskit.family"
 _ASYNC = "chaoskit.async"
 #: How long an injected "never answers" waits when the client set no read timeout at all.
 HANG_LIMIT = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A response played from a plan, handed to the mockers without building an httpx.Response.
+
+    ``content`` is bytes for a body sent at once, else an iterator (sync clients) or async
+    iterator (async clients) that plays the rest of the plan as the client reads.
+    """
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    content: Any
 
 
 class _Core1Mocker(HTTPCoreMocker, ABC):
@@ -56,6 +71,18 @@ class _Core1Mocker(HTTPCoreMocker, ABC):
         httpx_request.extensions = {**httpx_request.extensions, _FAMILY: cls.family, _ASYNC: True}
         return await super().prepare_async_request(httpx_request, **kwargs)
 
+    @classmethod
+    def from_sync_httpx_response(cls, httpx_response: Any, target: Any, **kwargs: Any) -> Any:
+        module = importlib.import_module(cls.family)
+        if isinstance(httpx_response, Answer):
+            return module.Response(status=httpx_response.status, headers=httpx_response.headers, content=httpx_response.content)
+        return module.Response(  # a respx route's httpx.Response (chaos.router)
+            status=httpx_response.status_code,
+            headers=httpx_response.headers.raw,
+            content=httpx_response.stream,
+            extensions=httpx_response.extensions,
+        )
+
 
 class _Core2Mocker(_Core1Mocker, ABC):
     """Patches httpcore2 (under httpx2) and answers with httpcore2 responses."""
@@ -63,19 +90,8 @@ class _Core2Mocker(_Core1Mocker, ABC):
     name = "chaoskit.httpcore2"
     family = "httpcore2"
     targets = [t.replace("httpcore.", "httpcore2.", 1) for t in HTTPCoreMocker.targets]
-    routers: ClassVar[list[Router]] = []  # type: ignore[assignment]  # duck-typed routers
+    routers: ClassVar[list[Router]] = []  # type: ignore[assignment]
     _patches: ClassVar[list[Any]] = []
-
-    @classmethod
-    def from_sync_httpx_response(cls, httpx_response: httpx.Response, target: Any, **kwargs: Any) -> Any:
-        import httpcore2
-
-        return httpcore2.Response(
-            status=httpx_response.status_code,
-            headers=httpx_response.headers.raw,
-            content=httpx_response.stream,
-            extensions=httpx_response.extensions,
-        )
 
 
 def _available(mocker: type[_Core1Mocker]) -> bool:
@@ -87,21 +103,19 @@ def _available(mocker: type[_Core1Mocker]) -> bool:
 
 
 def _module(request: httpx.Request) -> ModuleType:
-    import importlib
-
     return importlib.import_module(request.extensions.get(_FAMILY, "httpcore"))
 
 
 class Router(Protocol):
     """What answers intercepted requests: a ``respx.Router``, or a chaos session.
 
-    ``handler`` returns an ``httpx.Response`` or raises ``respx.models.PassThrough`` to let
+    ``handler`` returns an ``httpx.Response`` or an ``Answer``, or raises ``PassThrough`` to let
     the request go to the network; ``async_handler`` is the same for async clients.
     """
 
-    def handler(self, request: httpx.Request) -> httpx.Response: ...
+    def handler(self, request: httpx.Request) -> Any: ...
 
-    async def async_handler(self, request: httpx.Request) -> httpx.Response: ...
+    async def async_handler(self, request: httpx.Request) -> Any: ...
 
 
 class HttpSeam:
@@ -226,15 +240,19 @@ class Player:
             )
         self.fail("ReadTimeout", "timed out")
 
-    def response(self, step: Respond, rest: Plan, body: Any) -> httpx.Response:
+    def response(self, step: Respond, rest: Plan, body: Any) -> Answer:
         self.call.status = step.status
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in step.headers]
         if all(isinstance(s, Send) for s in rest):
             self.end()
-            return httpx.Response(step.status, headers=step.headers, content=b"".join(s.data for s in rest))  # type: ignore[union-attr]
-        return httpx.Response(step.status, headers=step.headers, content=body(rest))
+            data = b"".join(s.data for s in rest)  # type: ignore[union-attr]
+            headers.append((b"content-length", str(len(data)).encode()))
+            return Answer(step.status, headers, data)
+        headers.append((b"transfer-encoding", b"chunked"))
+        return Answer(step.status, headers, body(rest))
 
     # -- sync --
-    def play_sync(self, plan: Plan) -> httpx.Response:
+    def play_sync(self, plan: Plan) -> Answer:
         """Wait and fail here, or return the response; a streamed body plays as it is read."""
         timer = _Timer(self.request)
         for i, step in enumerate(plan):
@@ -269,7 +287,7 @@ class Player:
             self.end()
 
     # -- async --
-    async def play_async(self, plan: Plan) -> httpx.Response:
+    async def play_async(self, plan: Plan) -> Answer:
         """As play_sync, for async clients (asyncio or trio, through anyio)."""
         timer = _Timer(self.request)
         for i, step in enumerate(plan):
