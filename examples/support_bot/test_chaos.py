@@ -269,10 +269,22 @@ def test_broken_stream_falls_back_mid_way(chaos, bot, fault, error):
     cut = chunks.index(STREAM_BROKEN_TEXT)
     assert cut > 0 and SHIPPED.startswith("".join(chunks[:cut]))
     assert chunks[cut + 1 :] == ["Order A100 shipped with DHL."]
+    assert_graceful("".join(chunks))
     assert stream.answer.provider == "anthropic"
     stream_call, fallback_call = chaos.calls
     assert (stream_call.fault, stream_call.status, stream_call.error) == (fault, 200, error)
     assert stream_call.stream and not fallback_call.stream  # mid-stream failures are not retried
+
+
+def test_stream_that_never_starts_falls_back_without_a_note(chaos, bot):
+    chaos.inject("openai.rate_limit", retry_after=0.05)
+    chaos.reply("anthropic", SHIPPED)
+
+    stream = bot.stream_answer(QUESTION)
+
+    assert list(stream) == [SHIPPED]  # nothing was shown yet, so no "cut off" note
+    assert stream.answer.provider == "anthropic"
+    assert trace(chaos) == [("openai", "openai.rate_limit")] * 3 + [("anthropic", None)]
 
 
 # ---- async ------------------------------------------------------------------------------

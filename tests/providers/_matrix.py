@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import httpx2
@@ -77,7 +78,7 @@ class Outcome:
     def gaps(self) -> list[float]:
         """Seconds between the starts of consecutive attempts."""
         starts = [c.started for c in self.calls]
-        return [b - a for a, b in zip(starts, starts[1:])]
+        return [b - a for a, b in pairwise(starts)]
 
 
 def run(fault: str, expect: Expect, call: Callable[[], Any], **inject: Any) -> Outcome:
@@ -177,10 +178,3 @@ def durations_about(seconds: float) -> Callable[[Outcome], None]:
 
     return check
 
-
-def all_of(*checks: Callable[[Outcome], None]) -> Callable[[Outcome], None]:
-    def check(outcome: Outcome) -> None:
-        for c in checks:
-            c(outcome)
-
-    return check

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -28,7 +30,6 @@ from _matrix import (
     TIMEOUT,
     Expect,
     Outcome,
-    all_of,
     arun,
     durations_about,
     request_id,
@@ -41,7 +42,7 @@ import chaoskit
 
 MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "Where is my order?"}]
-TOOLS = [
+TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
         "function": {
@@ -225,7 +226,8 @@ def check(outcome: Outcome, expect: Expect) -> None:
         # 3.x message: "Error code: <status> - <error.message>", {model} filled in.
         message = chaoskit.faults.get(outcome.fault).params["error"]["message"].replace("{model}", MODEL)
         assert str(error) == f"Error code: {error.status_code} - {message}"
-        assert error.body == {"message": message, **{k: expect.attrs.get(k, error.body[k]) for k in ("type", "param", "code")}}
+        body: Any = error.body
+        assert body == {"message": message, **{k: expect.attrs.get(k, body[k]) for k in ("type", "param", "code")}}
 
 
 @pytest.mark.parametrize("fault", sorted(OPENAI))
@@ -498,8 +500,6 @@ def test_slow_first_token_unary_is_retried_stream_is_not() -> None:
 
 
 def test_slow_tokens_spaces_the_chunks() -> None:
-    import time
-
     arrivals: list[float] = []
 
     def consume(c: openai.OpenAI) -> list[Any]:
@@ -509,12 +509,11 @@ def test_slow_tokens_spaces_the_chunks() -> None:
             items.append(chunk)
         return items
 
-    expect = E(check=lambda o: None)
     with client() as c:
-        outcome = run("openai.slow_tokens", expect, lambda: consume(c), seconds=0.05)
-    check(outcome, expect)
+        outcome = run("openai.slow_tokens", E(), lambda: consume(c), seconds=0.05)
+    check(outcome, E())
     assert chunk_text(outcome.value) == DEFAULT_REPLY and finish_reasons(outcome.value) == ["stop"]
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    gaps = [b - a for a, b in pairwise(arrivals)]
     assert gaps and all(0.04 <= g <= 0.05 + SLACK for g in gaps), gaps
 
 
@@ -523,7 +522,7 @@ def test_slow_tokens_spaces_the_chunks() -> None:
 
 def legacy_client() -> openai.OpenAI:
     http = httpx.Client(timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT))
-    return openai.OpenAI(api_key="sk-chaoskit-test", max_retries=MAX_RETRIES, http_client=http)
+    return openai.OpenAI(api_key="sk-chaoskit-test", max_retries=MAX_RETRIES, http_client=http)  # type: ignore[arg-type]
 
 
 LEGACY: dict[str, Expect] = {

@@ -1,0 +1,487 @@
+"""Fidelity matrix: every Anthropic catalog fault, through the real anthropic SDK (httpx2).
+
+Each fault is injected below the SDK; the SDK's own retry loop, timeouts and exception mapping
+run. The table ``ANTHROPIC`` says what the real SDK does with each fault (see
+/work/shared/reference/providers.md, sections 3.1-3.3 and 7); a catalog fault without a row fails
+``test_table_covers_the_catalog``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+from _matrix import (
+    CONNECT_TIMEOUT,
+    DEFAULT_REPLY,
+    FAST,
+    MAX_RETRIES,
+    READ_TIMEOUT,
+    SLACK,
+    TIMEOUT,
+    Expect,
+    Outcome,
+    arun,
+    durations_about,
+    request_id,
+    run,
+    verify,
+)
+from anthropic.types import Message
+
+import chaoskit
+
+MODEL = "claude-opus-4-6"
+MESSAGES = [{"role": "user", "content": "Where is my order?"}]
+TOOLS: list[dict[str, Any]] = [
+    {
+        "name": "lookup_order",
+        "description": "Find an order.",
+        "input_schema": {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]},
+    }
+]
+OFFERED = {t["name"] for t in TOOLS}
+
+
+# ---- what the SDK returns, for the checks ---------------------------------------------------
+
+
+def event_text(items: list[Any]) -> str:
+    return "".join(
+        e.delta.text for e in items if e.type == "content_block_delta" and e.delta.type == "text_delta"
+    )
+
+
+def stop_reasons(items: list[Any]) -> list[str | None]:
+    return [e.delta.stop_reason for e in items if e.type == "message_delta"]
+
+
+def partial_then_break(o: Outcome) -> None:
+    """Events before the break were delivered, with some (not all) of the text, no message_stop."""
+    text = event_text(o.items)
+    assert text and DEFAULT_REPLY.startswith(text) and text != DEFAULT_REPLY, text
+    types = [e.type for e in o.items]
+    assert types[0] == "message_start"
+    assert "message_delta" not in types and "message_stop" not in types
+
+
+def stalled_after_read_timeout(o: Outcome) -> None:
+    partial_then_break(o)
+    assert READ_TIMEOUT - 0.02 <= o.elapsed <= READ_TIMEOUT + SLACK, o.elapsed
+    assert o.calls[0].error == "ReadTimeout"
+
+
+def overloaded_mid_stream(o: Outcome) -> None:
+    partial_then_break(o)
+    # A status error with the 200 of the stream: `except anthropic.OverloadedError` misses it.
+    assert not isinstance(o.error, anthropic.InternalServerError)
+    assert o.error.body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}  # type: ignore[union-attr]
+
+
+def cut_at_max_tokens(o: Outcome) -> None:
+    assert stop_reasons(o.items) == ["max_tokens"]
+    assert o.items[-1].type == "message_stop"
+    text = event_text(o.items)
+    assert text and DEFAULT_REPLY.startswith(text) and text != DEFAULT_REPLY
+
+
+def message(o: Outcome) -> Message:
+    assert isinstance(o.value, Message), type(o.value)
+    return o.value
+
+
+def healthy_text(o: Outcome) -> None:
+    m = message(o)
+    assert m.stop_reason == "end_turn" and m.content[0].text == DEFAULT_REPLY  # type: ignore[union-attr]
+
+
+def refused(o: Outcome) -> None:
+    m = message(o)
+    assert m.stop_reason == "refusal"
+    assert "".join(b.text for b in m.content if b.type == "text") == ""
+
+
+def no_content(o: Outcome) -> None:
+    m = message(o)
+    assert m.content is None and m.stop_reason == "end_turn"
+    with pytest.raises(TypeError):  # what user code meets: m.content[0]
+        m.content[0]  # type: ignore[index]
+
+
+def html_page(o: Outcome) -> None:
+    assert type(o.value) is str and o.value.startswith("<!DOCTYPE html>")
+
+
+def bad_tool_args(o: Outcome) -> None:
+    """Non-streaming, the arguments that were not JSON come back as an empty input object."""
+    m = message(o)
+    assert m.stop_reason == "tool_use"
+    (block,) = m.content
+    assert block.type == "tool_use" and block.name in OFFERED
+    assert block.input == {}  # the required order_id is missing
+
+
+def unknown_tool(o: Outcome) -> None:
+    m = message(o)
+    (block,) = m.content
+    assert block.type == "tool_use" and block.name == "chaoskit_unknown_tool" and block.name not in OFFERED
+
+
+def html_502(o: Outcome) -> None:
+    assert isinstance(o.error, anthropic.APIStatusError)
+    assert isinstance(o.error.body, str) and "502 Bad Gateway" in o.error.body
+    assert "502 Bad Gateway" in str(o.error)
+
+
+def waited_at_least(seconds: float) -> Callable[[Outcome], None]:
+    def check(o: Outcome) -> None:
+        healthy_text(o)
+        assert o.calls[0].duration >= seconds - 0.01, o.calls[0].duration
+
+    return check
+
+
+# ---- the table ---------------------------------------------------------------------------------
+
+E = Expect
+ANTHROPIC: dict[str, Expect] = {
+    # HTTP status faults: class by status (2.x subclasses), retried for 408/409/429/>=500 (§3.1, §3.2).
+    "anthropic.rate_limit": E(anthropic.RateLimitError, 3, 429, {"type": "rate_limit_error"}, params=FAST),
+    "anthropic.rate_limit.tokens": E(anthropic.RateLimitError, 3, 429, {"type": "rate_limit_error"}, params=FAST),
+    "anthropic.insufficient_quota": E(anthropic.PaymentRequiredError, 1, 402, {"type": "billing_error"}),
+    "anthropic.overloaded": E(anthropic.OverloadedError, 3, 529, {"type": "overloaded_error"}, params=FAST),
+    "anthropic.server_error": E(anthropic.InternalServerError, 3, 500, {"type": "api_error"}, params=FAST),
+    "anthropic.bad_gateway": E(anthropic.InternalServerError, 3, 502, {"type": None}, params=FAST, check=html_502),
+    "anthropic.unavailable": E(anthropic.ServiceUnavailableError, 3, 503, {"type": "api_error"}, params=FAST),
+    "anthropic.gateway_timeout": E(anthropic.GatewayTimeoutError, 3, 504, {"type": "timeout_error"}, params=FAST),
+    "anthropic.context_length": E(anthropic.BadRequestError, 1, 400, {"type": "invalid_request_error"}),
+    "anthropic.auth": E(anthropic.AuthenticationError, 1, 401, {"type": "authentication_error"}),
+    "anthropic.model_not_found": E(anthropic.NotFoundError, 1, 404, {"type": "not_found_error"}),
+    # Transport faults: the SDK maps httpx2's errors and retries them.
+    "anthropic.timeout.connect": E(anthropic.APITimeoutError, 3, cause=httpx2.ConnectTimeout, check=durations_about(CONNECT_TIMEOUT)),
+    "anthropic.timeout.read": E(anthropic.APITimeoutError, 3, cause=httpx2.ReadTimeout, check=durations_about(READ_TIMEOUT)),
+    "anthropic.connection.reset": E(anthropic.APIConnectionError, 3, cause=httpx2.ReadError, check=durations_about(0.0)),
+    # 200s with something wrong in them: never retried.
+    "anthropic.content_filter": E(check=refused),
+    "anthropic.malformed.truncated_json": E(json.JSONDecodeError),
+    "anthropic.malformed.missing_content": E(check=no_content),
+    "anthropic.malformed.null_content": E(check=no_content),
+    "anthropic.malformed.html": E(check=html_page),
+    "anthropic.malformed.tool_args": E(check=bad_tool_args),
+    "anthropic.malformed.unknown_tool": E(check=unknown_tool),
+    # Broken streams (§3.3): anthropic does not wrap mid-stream transport errors; never retried.
+    "anthropic.stream.cut": E(stream=True, check=partial_then_break),
+    "anthropic.stream.cut.unclean": E(httpx2.RemoteProtocolError, stream=True, check=partial_then_break),
+    "anthropic.stream.reset": E(httpx2.ReadError, stream=True, check=partial_then_break),
+    "anthropic.stream.stall": E(httpx2.ReadTimeout, stream=True, check=stalled_after_read_timeout),
+    "anthropic.stream.error": E(anthropic.APIStatusError, stream=True, status=200, attrs={"type": "overloaded_error"}, check=overloaded_mid_stream),
+    "anthropic.stream.invalid_event": E(json.JSONDecodeError, stream=True, check=partial_then_break),
+    "anthropic.stream.length": E(stream=True, check=cut_at_max_tokens),
+    # Latency, shortened: the answer is healthy, only late.
+    "anthropic.latency": E(params={"seconds": 0.1, "jitter": 0}, min_seconds=0.1, check=waited_at_least(0.1)),
+    "anthropic.cold_start": E(params={"seconds": 0.1}, min_seconds=0.1, check=waited_at_least(0.1)),
+    "anthropic.slow_first_token": E(params={"seconds": 0.1}, min_seconds=0.1, check=waited_at_least(0.1)),
+    "anthropic.slow_tokens": E(params={"seconds": 0.01}, min_seconds=0.05, check=waited_at_least(0.05)),
+}
+
+
+def test_table_covers_the_catalog() -> None:
+    assert sorted(ANTHROPIC) == chaoskit.faults.ids("anthropic.*")
+
+
+# ---- running calls -----------------------------------------------------------------------------
+
+
+def client(max_retries: int = MAX_RETRIES) -> anthropic.Anthropic:
+    return anthropic.Anthropic(api_key="sk-ant-chaoskit-test", max_retries=max_retries, timeout=TIMEOUT)
+
+
+def async_client() -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(api_key="sk-ant-chaoskit-test", max_retries=MAX_RETRIES, timeout=TIMEOUT)
+
+
+def create(c: anthropic.Anthropic, *, stream: bool = False) -> Any:
+    return c.messages.create(model=MODEL, max_tokens=1024, messages=MESSAGES, tools=TOOLS, stream=stream)  # type: ignore[arg-type]
+
+
+def check(outcome: Outcome, expect: Expect) -> None:
+    verify(outcome, expect, status_error=anthropic.APIStatusError, request_id_header="request-id")
+    error = outcome.error
+    if isinstance(error, anthropic.APIStatusError) and error.status_code != 200 and not isinstance(error.body, str):
+        # body: the whole JSON; api_message: error.message ({model} filled in).
+        message = chaoskit.faults.get(outcome.fault).params["error"]["message"].replace("{model}", MODEL)
+        want_body = {"type": "error", "error": {"type": error.type, "message": message}, "request_id": request_id(outcome.calls[-1])}
+        assert error.body == want_body
+        assert error.api_message == message
+        assert str(error) == f"Error code: {error.status_code} - {want_body!r}"
+
+
+@pytest.mark.parametrize("fault", sorted(ANTHROPIC))
+def test_fault_sync(fault: str) -> None:
+    expect = ANTHROPIC[fault]
+    with client() as c:
+        outcome = run(fault, expect, lambda: create(c, stream=expect.stream))
+    check(outcome, expect)
+
+
+@pytest.mark.parametrize("fault", sorted(ANTHROPIC))
+def test_fault_async(fault: str) -> None:
+    expect = ANTHROPIC[fault]
+
+    async def main() -> Outcome:
+        async with async_client() as c:
+            return await arun(
+                fault, expect,
+                lambda: c.messages.create(model=MODEL, max_tokens=1024, messages=MESSAGES, tools=TOOLS, stream=expect.stream),  # type: ignore[arg-type]
+            )
+
+    check(asyncio.run(main()), expect)
+
+
+# ---- streams: status at create(), the messages.stream() helper -------------------------------
+
+
+def test_status_fault_on_a_stream_is_raised_at_create_and_retried() -> None:
+    expect = E(anthropic.OverloadedError, 3, 529, {"type": "overloaded_error"}, stream=True, params=FAST)
+    with client() as c:
+        outcome = run("anthropic.overloaded", expect, lambda: create(c, stream=True))
+    check(outcome, expect)
+    assert outcome.value is None and outcome.items == []
+
+
+def final_partial(o: Outcome) -> None:
+    """The helper's final message after a clean cut: partial text, stop_reason None, no error."""
+    m = message(o)
+    assert m.stop_reason is None
+    text = m.content[0].text  # type: ignore[union-attr]
+    assert text and DEFAULT_REPLY.startswith(text) and text != DEFAULT_REPLY
+
+
+def final_max_tokens(o: Outcome) -> None:
+    m = message(o)
+    assert m.stop_reason == "max_tokens"
+    assert DEFAULT_REPLY.startswith(m.content[0].text) and m.content[0].text != DEFAULT_REPLY  # type: ignore[union-attr]
+
+
+def helper_partial(o: Outcome) -> None:
+    text = "".join(e.text for e in o.items if e.type == "text")
+    assert text and DEFAULT_REPLY.startswith(text) and text != DEFAULT_REPLY
+    assert "message_stop" not in [e.type for e in o.items]
+
+
+HELPER: dict[str, Expect] = {
+    "anthropic.stream.cut": E(check=final_partial),
+    "anthropic.stream.cut.unclean": E(httpx2.RemoteProtocolError, check=helper_partial),
+    "anthropic.stream.reset": E(httpx2.ReadError, check=helper_partial),
+    "anthropic.stream.stall": E(httpx2.ReadTimeout, check=helper_partial, min_seconds=READ_TIMEOUT - 0.02, max_seconds=READ_TIMEOUT + SLACK),
+    "anthropic.stream.error": E(anthropic.APIStatusError, status=200, attrs={"type": "overloaded_error"}, check=helper_partial),
+    "anthropic.stream.invalid_event": E(json.JSONDecodeError, check=helper_partial),
+    "anthropic.stream.length": E(check=final_max_tokens),
+}
+
+
+def run_helper(fault: str, expect: Expect) -> Outcome:
+    """messages.stream(): iterate the events, then get_final_message()."""
+    items: list[Any] = []
+
+    def call(c: anthropic.Anthropic) -> Message:
+        with c.messages.stream(model=MODEL, max_tokens=1024, messages=MESSAGES, tools=TOOLS) as s:  # type: ignore[arg-type]
+            for event in s:
+                items.append(event)
+            return s.get_final_message()
+
+    with client() as c:
+        outcome = run(fault, expect, lambda: call(c))
+    outcome.items = items
+    return outcome
+
+
+@pytest.mark.parametrize("fault", sorted(HELPER))
+def test_stream_helper(fault: str) -> None:
+    expect = HELPER[fault]
+    check(run_helper(fault, expect), expect)
+
+
+def test_stream_refusal() -> None:
+    expect = E(stream=True)
+    with client() as c:
+        outcome = run("anthropic.content_filter", expect, lambda: create(c, stream=True))
+    check(outcome, expect)
+    assert stop_reasons(outcome.items) == ["refusal"] and event_text(outcome.items) == ""
+    final = run_helper("anthropic.content_filter", E())
+    check(final, E())
+    assert message(final).stop_reason == "refusal"
+
+
+def test_streamed_tool_input_is_not_json() -> None:
+    expect = E(stream=True)
+    with client() as c:
+        outcome = run("anthropic.malformed.tool_args", expect, lambda: create(c, stream=True))
+    check(outcome, expect)
+    (start,) = [e for e in outcome.items if e.type == "content_block_start"]
+    assert start.content_block.type == "tool_use" and start.content_block.name in OFFERED
+    partial = "".join(
+        e.delta.partial_json for e in outcome.items if e.type == "content_block_delta" and e.delta.type == "input_json_delta"
+    )
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(partial)
+    assert stop_reasons(outcome.items) == ["tool_use"]
+    # The helper parses the buffer in partial mode: the unfinished string is dropped, no error.
+    final = run_helper("anthropic.malformed.tool_args", E())
+    check(final, E())
+    (block,) = message(final).content
+    assert block.type == "tool_use" and block.name == "lookup_order" and block.input == {}
+
+
+def test_streamed_unknown_tool() -> None:
+    final = run_helper("anthropic.malformed.unknown_tool", E())
+    check(final, E())
+    (block,) = message(final).content
+    assert block.type == "tool_use" and block.name == "chaoskit_unknown_tool" and block.name not in OFFERED
+    assert message(final).stop_reason == "tool_use"
+
+
+# ---- retry-after and x-should-retry, measured --------------------------------------------------
+
+
+def gaps_about(seconds: float) -> Callable[[Outcome], None]:
+    def check_gaps(o: Outcome) -> None:
+        assert len(o.gaps) == 2
+        for gap in o.gaps:
+            assert seconds <= gap <= seconds + SLACK, f"gaps {o.gaps}, expected about {seconds}"
+
+    return check_gaps
+
+
+RATE_LIMIT = {"type": "rate_limit_error"}
+
+
+@pytest.mark.parametrize(
+    ("params", "expect"),
+    [
+        pytest.param({"retry_after": 0.3}, E(anthropic.RateLimitError, 3, 429, RATE_LIMIT, check=gaps_about(0.3)), id="retry_after=0.3"),
+        pytest.param({"retry_after": 30, "retry_after_ms": 150}, E(anthropic.RateLimitError, 3, 429, RATE_LIMIT, check=gaps_about(0.15)), id="retry_after_ms_wins"),
+        pytest.param({"should_retry": False}, E(anthropic.RateLimitError, 1, 429, RATE_LIMIT), id="should_retry=false"),
+    ],
+)
+def test_retry_after_is_honoured(params: dict[str, Any], expect: Expect) -> None:
+    with client() as c:
+        outcome = run("anthropic.rate_limit", expect, lambda: create(c), **params)
+    check(outcome, expect)
+
+
+def test_should_retry_false_on_overloaded() -> None:
+    expect = E(anthropic.OverloadedError, 1, 529, {"type": "overloaded_error"})
+    with client() as c:
+        outcome = run("anthropic.overloaded", expect, lambda: create(c), should_retry=False)
+    check(outcome, expect)
+
+
+def test_should_retry_true_retries_a_400() -> None:
+    expect = E(anthropic.BadRequestError, 3, 400, {"type": "invalid_request_error"})
+    with client() as c:
+        outcome = run("anthropic.context_length", expect, lambda: create(c), should_retry=True, retry_after=0.01)
+    check(outcome, expect)
+
+
+def test_rate_limit_with_catalog_defaults() -> None:
+    """The catalog's rate_limit unchanged: retry-after 1 s, so the SDK waits 1 s twice."""
+    expect = E(anthropic.RateLimitError, 3, 429, RATE_LIMIT, check=gaps_about(1.0))
+    with client() as c:
+        outcome = run("anthropic.rate_limit", expect, lambda: create(c))
+    check(outcome, expect)
+    headers = outcome.error.response.headers  # type: ignore[union-attr]
+    assert headers["retry-after"] == "1" and headers["anthropic-ratelimit-requests-remaining"] == "0"
+
+
+def test_async_retry_after_gaps() -> None:
+    expect = E(anthropic.OverloadedError, 3, 529, {"type": "overloaded_error"}, check=gaps_about(0.2))
+
+    async def main() -> Outcome:
+        async with async_client() as c:
+            return await arun(
+                "anthropic.overloaded", expect,
+                lambda: c.messages.create(model=MODEL, max_tokens=1024, messages=MESSAGES),  # type: ignore[arg-type]
+                retry_after=0.2,
+            )
+
+    check(asyncio.run(main()), expect)
+
+
+# ---- schedules: recovery after N failures ------------------------------------------------------
+
+
+def test_times_2_then_the_third_attempt_succeeds() -> None:
+    with chaoskit.Chaos(seed=1) as chaos, client() as c:
+        chaos.inject("anthropic.overloaded", times=2, retry_after=0.01)
+        reply = create(c)
+        assert reply.content[0].text == DEFAULT_REPLY
+        assert [(call.fault, call.status) for call in chaos.calls] == [
+            ("anthropic.overloaded", 529), ("anthropic.overloaded", 529), (None, 200),
+        ]
+        assert [call.request_headers["x-stainless-retry-count"] for call in chaos.calls] == ["0", "1", "2"]
+
+
+def test_sequence_fail_pass_fail_without_retries() -> None:
+    with chaoskit.Chaos(seed=1) as chaos, client(max_retries=0) as c:
+        chaos.inject("anthropic.overloaded", sequence=("fail", "pass", "fail"))
+        with pytest.raises(anthropic.OverloadedError):
+            create(c)
+        assert create(c).content[0].text == DEFAULT_REPLY
+        with pytest.raises(anthropic.OverloadedError):
+            create(c)
+        assert create(c).content[0].text == DEFAULT_REPLY
+        assert [call.status for call in chaos.calls] == [529, 200, 529, 200]
+
+
+# ---- timeouts and latency as the client sees them ----------------------------------------------
+
+
+def test_latency_longer_than_the_read_timeout_times_out_each_attempt() -> None:
+    expect = E(anthropic.APITimeoutError, 3, cause=httpx2.ReadTimeout, check=durations_about(READ_TIMEOUT), max_seconds=3.5)
+    with client() as c:
+        outcome = run("anthropic.latency", expect, lambda: create(c), seconds=5, jitter=0)
+    check(outcome, expect)
+    assert [call.error for call in outcome.calls] == ["ReadTimeout"] * 3
+
+
+def test_slow_first_token_on_a_stream_is_a_raw_read_timeout() -> None:
+    expect = E(httpx2.ReadTimeout, 1, stream=True, max_seconds=READ_TIMEOUT + SLACK)
+    with client() as c:
+        outcome = run("anthropic.slow_first_token", expect, lambda: create(c, stream=True))
+    check(outcome, expect)
+    assert outcome.value is not None and outcome.items == []
+    assert outcome.calls[0].status == 200 and outcome.calls[0].error == "ReadTimeout"
+
+
+def test_slow_tokens_spaces_the_events() -> None:
+    arrivals: list[float] = []
+
+    def consume(c: anthropic.Anthropic) -> list[Any]:
+        items = []
+        for event in create(c, stream=True):
+            arrivals.append(time.monotonic())
+            items.append(event)
+        return items
+
+    with client() as c:
+        outcome = run("anthropic.slow_tokens", E(), lambda: consume(c), seconds=0.05)
+    check(outcome, E())
+    assert event_text(outcome.value) == DEFAULT_REPLY and stop_reasons(outcome.value) == ["end_turn"]
+    gaps = [b - a for a, b in pairwise(arrivals)]
+    assert gaps and all(0.04 <= g <= 0.05 + SLACK for g in gaps), gaps
+
+
+def test_httpx_client_is_rejected_by_the_sdk() -> None:
+    """anthropic 2.x only takes httpx2 clients; chaoskit's httpx2 seam is the one it uses."""
+    import httpx
+
+    with pytest.raises(TypeError, match="httpx2"):
+        anthropic.Anthropic(api_key="sk-ant-chaoskit-test", http_client=httpx.Client())  # type: ignore[arg-type]

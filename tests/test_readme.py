@@ -1,0 +1,34 @@
+"""The README's runnable examples run as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def python_block(after_heading: str) -> str:
+    text = README.read_text()
+    section = text.split(after_heading, 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, f"no python block after {after_heading!r}"
+    return match.group(1)
+
+
+def test_python_api_example_runs() -> None:
+    code = python_block("## Python API")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "Your order has shipped."
+    assert [line.split()[:2] for line in lines[1:]] == [
+        ["openai.rate_limit", "429"], ["openai.rate_limit", "429"], ["None", "200"],
+    ]
+
+
+def test_readme_gives_the_two_setup_commands() -> None:
+    text = README.read_text()
+    assert "make demo" in text and "make test" in text
