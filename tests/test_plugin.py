@@ -292,3 +292,35 @@ def test_report_header_shows_the_seed(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(): pass")
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--chaos-seed=31337")
     result.stdout.fnmatch_lines(["chaoskit: seed=31337"])
+
+
+def test_async_test_with_the_fixture(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+@pytest.mark.anyio
+@pytest.mark.chaos("anthropic.overloaded", times=1)
+async def test_async(chaos):
+    client = anthropic.AsyncAnthropic(api_key="x", timeout=FAST)
+    chaos.reply("anthropic", "async hello")
+    msg = await client.messages.create(
+        model="claude-sonnet-4-6", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    assert msg.content[0].text == "async hello"
+    assert [c.status for c in chaos.calls] == [529, 200]
+""")
+    result.assert_outcomes(passed=1)
+
+
+def test_router_mocks_other_http_apis_first(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import httpx2
+
+def test_tools(chaos):
+    chaos.router.get("https://tools.internal/stock").respond(503, json={"error": "down"})
+    assert httpx2.get("https://tools.internal/stock").status_code == 503
+    assert ask(oai()).choices[0].message.content  # providers still simulated
+    assert not chaos.blocked
+""")
+    result.assert_outcomes(passed=1)
