@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import faults
 from ._clock import Clock, RealClock
-from ._errors import ChaosConfigError, ChaosError, UnknownFaultError, UnroutedRequestError
+from ._errors import ChaosConfigError, ChaosError, ChaosWarning, UnknownFaultError, UnroutedRequestError
 from ._fault import Fault
 from ._journal import Call, Journal
 from ._replies import ToolCall, tool_call
@@ -21,6 +21,7 @@ __all__ = [
     "Chaos",
     "ChaosConfigError",
     "ChaosError",
+    "ChaosWarning",
     "Clock",
     "Fault",
     "Injection",

@@ -5,13 +5,15 @@
      ├── ChaosConfigError           bad arguments, markers or catalog data (also a ValueError)
      └── UnroutedRequestError       an HTTP request to a host chaoskit may not let through
 
+    ChaosWarning (UserWarning)      a fault that never had a call to act on, and the like
+
 Faults themselves never raise these: an injected fault raises what the real transport or
 SDK raises, so the code under test meets the exception it handles in production.
 """
 
 from __future__ import annotations
 
-__all__ = ["ChaosConfigError", "ChaosError", "UnknownFaultError", "UnroutedRequestError"]
+__all__ = ["ChaosConfigError", "ChaosError", "ChaosWarning", "UnknownFaultError", "UnroutedRequestError"]
 
 
 class ChaosError(Exception):
@@ -53,3 +55,7 @@ class UnroutedRequestError(ChaosError):
             "is not allowed through. Allow it with chaos.allow_host(HOST) or "
             "`--chaos-allow-host HOST`, or serve it with chaos.route(URL, provider=NAME)."
         )
+
+
+class ChaosWarning(UserWarning):
+    """Something in a chaos session probably did not do what the test meant (a fault never applied)."""

@@ -140,6 +140,10 @@ class Chaos:
         profile(provider)
         self._routes.insert(0, (M(url__startswith=url), provider))
 
+    def unapplied(self) -> list[tuple[Injection, str]]:
+        """Injections that never met a call they could act on, each with the likely reason."""
+        return [(i, _why_unapplied(i.fault)) for i in self.injections if i.state.seen == 0]
+
     @property
     def elapsed(self) -> float:
         return self.clock.now() - self._started
@@ -284,3 +288,14 @@ def _unsimulated(request: httpx.Request, provider: str) -> str:
         f"chaoskit does not simulate {request.method} {request.url.path} for {provider}; "
         "inject a fault for it, or allow the host through with chaos.allow_host(HOST)"
     )
+
+
+def _why_unapplied(fault: Fault) -> str:
+    effect = fault.effect
+    if effect.startswith("stream."):
+        return f"it acts only on streaming requests (stream=True) to {fault.provider}"
+    if effect in ("malformed.truncated_json", "malformed.missing_field", "malformed.null_content"):
+        return f"it acts only on non-streaming requests to {fault.provider}"
+    if effect == "latency.cold_start":
+        return "no call was cold (the first one, or one after `idle` seconds without calls)"
+    return f"no request to {fault.provider} reached it (an earlier fault may have taken every call)"

@@ -119,6 +119,12 @@ def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
         yield session
     finally:
         session.stop()
+    import warnings
+
+    from ._errors import ChaosWarning
+
+    for injection, why in session.unapplied():
+        warnings.warn(ChaosWarning(f"chaoskit: {injection.fault.id} never applied in {item.nodeid}: {why}"), stacklevel=1)
     if session.blocked and item.stash.get(_passed_key, False):
         lines = "\n".join(f"  - {c.method} {c.url}" for c in session.blocked)
         pytest.fail(

@@ -324,3 +324,16 @@ def test_tools(chaos):
     assert not chaos.blocked
 """)
     result.assert_outcomes(passed=1)
+
+
+def test_a_fault_that_never_applied_is_a_warning(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos("openai.stream.cut")
+def test_unary_only(chaos):
+    ask(oai())
+""")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines([
+        "*ChaosWarning: chaoskit: openai.stream.cut never applied in test_app.py::test_unary_only: "
+        "it acts only on streaming requests (stream=True) to openai",
+    ])

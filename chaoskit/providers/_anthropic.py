@@ -35,7 +35,7 @@ class AnthropicProfile(Profile):
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         return {"type": "error", "error": {"type": "api_error", "message": "", **error}, "request_id": f"req_{ctx.ident}"}
 
-    def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext) -> bytes:
+    def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext, endpoint: str, sequence: int) -> bytes:
         error = {"type": "overloaded_error", "message": "Overloaded", **error}
         return encode_event({"type": "error", "error": error}, event="error")
 

@@ -62,8 +62,12 @@ class OpenAIProfile(Profile):
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         return {"error": {"message": "", "type": None, "param": None, "code": None, **error}}
 
-    def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext) -> bytes:
+    def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext, endpoint: str, sequence: int) -> bytes:
         error = {"message": "The server had an error while processing your request.", "type": "server_error", "param": None, "code": None, **error}
+        if endpoint == "responses":  # a typed event: the raw stream yields it, it does not raise
+            data = {"type": "error", "code": error.get("code") or error["type"], "message": error["message"],
+                    "param": error.get("param"), "sequence_number": sequence}
+            return encode_event(data, event="error")
         return encode_event({"error": error})
 
     def offered_tools(self, req: CallRequest) -> list[str]:

@@ -106,7 +106,8 @@ class Profile:
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         raise NotImplementedError
 
-    def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext) -> bytes:
+    def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext, endpoint: str, sequence: int) -> bytes:
+        """The error event a provider sends mid-stream; ``sequence`` is its position."""
         raise NotImplementedError
 
     def malformed(self, variant: str, endpoint: str, req: CallRequest, ctx: RenderContext, params: Mapping[str, Any]) -> tuple[str, bytes]:
@@ -271,7 +272,8 @@ class Profile:
             seconds = p.get("seconds")
             return head + [Wait(NEVER if seconds is None else float(seconds))] + rest
         if effect == "stream.error_event":
-            return head + [Send(self.stream_error_event(_fill(p.get("error") or {}, req), ctx))]
+            error = _fill(p.get("error") or {}, req)
+            return head + [Send(self.stream_error_event(error, ctx, endpoint, cut))]
         if effect == "stream.invalid_event":
             return head + [Send(str(p.get("data", "data: {not json\n\n")).encode())] + rest
         raise AssertionError(f"unhandled stream effect {effect!r}")

@@ -9,6 +9,7 @@ run. The table ``OPENAI`` says what the real SDK does with each fault (see
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -327,13 +328,22 @@ def responses_incomplete(o: Outcome) -> None:
     assert last.response.incomplete_details.reason == "max_output_tokens"
 
 
+def responses_error_event(o: Outcome) -> None:
+    """The Responses API sends a typed `error` event: the raw stream yields it, it does not raise."""
+    *before, last = o.items
+    responses_partial(dataclasses.replace(o, items=before))
+    assert last.type == "error"
+    assert last.code == "server_error" and last.message.startswith("The server had an error")
+    assert last.sequence_number == len(before)
+
+
 RESPONSES: dict[str, Expect] = {
     "openai.stream.cut": E(stream=True, check=responses_partial),
     "openai.stream.cut.unclean": E(openai.APIConnectionError, stream=True, cause=httpx2.RemoteProtocolError, check=responses_partial),
     "openai.stream.reset": E(openai.APIConnectionError, stream=True, cause=httpx2.ReadError, check=responses_partial),
     "openai.stream.stall": E(openai.APITimeoutError, stream=True, cause=httpx2.ReadTimeout, check=responses_partial,
                              min_seconds=READ_TIMEOUT - 0.02, max_seconds=READ_TIMEOUT + SLACK),
-    "openai.stream.error": E(openai.APIError, stream=True, check=responses_partial),
+    "openai.stream.error": E(stream=True, check=responses_error_event),
     "openai.stream.invalid_event": E(json.JSONDecodeError, stream=True, check=responses_partial),
     "openai.stream.length": E(stream=True, check=responses_incomplete),
 }
