@@ -7,9 +7,7 @@ for tests that ask for chaos, and removed after each of them, whatever happened.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,15 +51,18 @@ def _session_seed(config: pytest.Config) -> int:
     seed = config.getoption("chaos_seed")
     if seed is not None:
         return int(seed)
-    cached = config.stash.get(_report_key, None)
-    if cached is not None:
-        return int(cached["seed"])
-    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # the same in every xdist worker
-    if run_id:
-        return int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:4], "big")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "chaoskit_seed" in workerinput:
+        return int(workerinput["chaoskit_seed"])  # an xdist worker: the controller's seed
     from ._rng import new_session_seed
 
     return new_session_seed()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker uses the controller's session seed."""
+    node.workerinput["chaoskit_seed"] = node.config.stash[_report_key]["seed"]
 
 
 def pytest_report_header(config: pytest.Config) -> str:

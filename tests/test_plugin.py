@@ -276,7 +276,8 @@ def test_par(chaos, n):
     result.assert_outcomes(passed=6)
     data = json.loads((pytester.path / "x.json").read_text())
     assert len(data["tests"]) == 6
-    assert len({t["seed"] for t in data["tests"]}) == 1  # one session seed across workers
+    assert {t["seed"] for t in data["tests"]} == {data["seed"]}  # the controller's seed in every worker
+    result.stdout.fnmatch_lines([f"chaoskit: seed={data['seed']}"])
 
 
 def test_loading_the_plugin_imports_no_http_library_or_sdk(pytester: pytest.Pytester) -> None:

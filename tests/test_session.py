@@ -1,0 +1,102 @@
+"""The chaos session's own API: replies, injections, errors for bad arguments."""
+
+from __future__ import annotations
+
+import time
+
+import httpx2
+import pytest
+
+import chaoskit
+from chaoskit import ChaosConfigError, faults, tool_call
+
+CHAT = "https://api.openai.com/v1/chat/completions"
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def text_of(response: httpx2.Response) -> str | None:
+    return response.json()["choices"][0]["message"]["content"]
+
+
+def test_replies_are_used_in_order_and_the_last_repeats() -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.reply("openai", "one", "two")
+        assert [text_of(httpx2.post(CHAT, json=BODY)) for _ in range(3)] == ["one", "two", "two"]
+
+
+def test_a_failed_call_does_not_use_up_a_reply() -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.reply("openai", "first", "second")
+        chaos.inject("openai.server_error", sequence=("fail", "pass"))
+        assert httpx2.post(CHAT, json=BODY).status_code == 500
+        assert text_of(httpx2.post(CHAT, json=BODY)) == "first"
+
+
+def test_tool_call_replies() -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.reply("openai", tool_call("lookup_order", {"order_id": "A100"}))
+        message = httpx2.post(CHAT, json=BODY).json()["choices"][0]["message"]
+    assert message["tool_calls"][0]["function"] == {"name": "lookup_order", "arguments": '{"order_id":"A100"}'}
+
+
+def test_inject_returns_a_live_injection_with_overridden_params() -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        injection = chaos.inject("openai.rate_limit", times=1, retry_after=0.25)
+        response = httpx2.post(CHAT, json=BODY)
+        httpx2.post(CHAT, json=BODY)
+    assert injection.fired == 1
+    assert injection.fault == faults.get("openai.rate_limit", retry_after=0.25)
+    assert response.headers["retry-after"] == "0.25"
+    assert response.headers["x-request-id"] == "req_chaoskit00000"
+
+
+def test_the_first_fault_that_fires_wins() -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.inject("openai.auth", times=1)
+        chaos.inject("openai.server_error", times=1)
+        statuses = [httpx2.post(CHAT, json=BODY).status_code for _ in range(3)]
+    assert statuses == [401, 500, 200]
+
+
+def test_unknown_provider_is_named() -> None:
+    chaos = chaoskit.Chaos(seed=1)
+    with pytest.raises(ChaosConfigError) as info:
+        chaos.reply("gemini", "hi")
+    assert str(info.value) == "unknown provider 'gemini'; chaoskit simulates: anthropic, openai"
+
+
+def test_reply_needs_replies_of_a_known_shape() -> None:
+    chaos = chaoskit.Chaos(seed=1)
+    with pytest.raises(ChaosConfigError, match=r"^chaos.reply\('openai'\) needs at least one reply$"):
+        chaos.reply("openai")
+    with pytest.raises(TypeError, match=r"^a reply must be a str, a chaoskit.tool_call\(...\) or a list of tool calls, not 42$"):
+        chaos.reply("openai", 42)
+
+
+def test_inject_rejects_what_is_not_a_fault() -> None:
+    chaos = chaoskit.Chaos(seed=1)
+    with pytest.raises(ChaosConfigError, match=r"^a fault must be a catalog id or a Fault, not 3$"):
+        chaos.inject(3)  # type: ignore[arg-type]
+    with pytest.raises(ChaosConfigError, match=r"^rate=1.5 must be a number from 0 to 1$"):
+        chaos.inject("openai.rate_limit", rate=1.5)
+
+
+def test_same_seed_and_scope_same_faults() -> None:
+    def statuses(seed: int, scope: str) -> list[int]:
+        with chaoskit.Chaos(seed=seed, scope=scope) as chaos:
+            chaos.inject("openai.server_error", rate=0.5)
+            return [httpx2.post(CHAT, json=BODY).status_code for _ in range(30)]
+
+    assert statuses(5, "t::a") == statuses(5, "t::a")
+    assert statuses(5, "t::a") != statuses(5, "t::b")
+
+
+def test_cold_start_applies_to_the_first_call_and_after_idle() -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.inject("openai.cold_start", seconds=0.05, idle=0.2)
+        for _ in range(2):
+            httpx2.post(CHAT, json=BODY)
+        time.sleep(0.25)
+        httpx2.post(CHAT, json=BODY)
+    assert [c.fault for c in chaos.calls] == ["openai.cold_start", None, "openai.cold_start"]
+    assert chaos.calls[0].duration >= 0.05
