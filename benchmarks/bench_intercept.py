@@ -36,18 +36,24 @@ def canned_body() -> bytes:
         return httpx2.post(URL, json=REQUEST).content
 
 
-def timed(fn: Callable[[], object], calls: int, rounds: int) -> float:
-    """Best-of-rounds seconds per call (the minimum is the least noisy estimate)."""
-    for _ in range(min(200, calls)):
-        fn()  # warm up
-    per_call = []
+def per_call(fn: Callable[[], object], calls: int) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def compare(baseline: Callable[[], object], chaos: Callable[[], object], calls: int, rounds: int) -> tuple[float, float]:
+    """Best-of-rounds seconds per call for both, rounds interleaved so drift hits both alike."""
+    for fn in (baseline, chaos):
+        for _ in range(min(200, calls)):
+            fn()  # warm up
+    base, mine = [], []
     for _ in range(rounds):
-        gc.collect()
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        per_call.append((time.perf_counter() - start) / calls)
-    return min(per_call)
+        base.append(per_call(baseline, calls))
+        mine.append(per_call(chaos, calls))
+    return min(base), min(mine)
 
 
 def main() -> None:
@@ -64,17 +70,21 @@ def main() -> None:
 
     mock_http = httpx2.Client(transport=httpx2.MockTransport(handler))
     mock_sdk = openai.OpenAI(api_key="sk-bench", http_client=mock_http, max_retries=0)
-    results = {}
 
-    raw_mock = timed(lambda: mock_http.post(URL, json=REQUEST), args.calls, args.rounds)
-    sdk_mock = timed(lambda: mock_sdk.chat.completions.create(**REQUEST), args.calls, args.rounds)
-
+    # The MockTransport clients never reach httpcore2, so the chaos session does not touch them.
     with chaoskit.Chaos(seed=0) as chaos:
         chaos.reply("openai", "Your order has shipped.")
         plain_http = httpx2.Client()
         sdk = openai.OpenAI(api_key="sk-bench", max_retries=0)
-        raw_chaos = timed(lambda: plain_http.post(URL, json=REQUEST), args.calls, args.rounds)
-        sdk_chaos = timed(lambda: sdk.chat.completions.create(**REQUEST), args.calls, args.rounds)
+        sdk_mock, sdk_chaos = compare(
+            lambda: mock_sdk.chat.completions.create(**REQUEST),
+            lambda: sdk.chat.completions.create(**REQUEST),
+            args.calls, args.rounds,
+        )
+        raw_mock, raw_chaos = compare(
+            lambda: mock_http.post(URL, json=REQUEST), lambda: plain_http.post(URL, json=REQUEST),
+            args.calls, args.rounds,
+        )
         intercepted = len(chaos.calls)
 
     results = {
