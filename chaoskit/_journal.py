@@ -54,7 +54,15 @@ class Call:
     ``fault`` is the catalog id injected, or None for a healthy reply. ``status`` is the
     HTTP status sent (None when the call failed before a response). ``error`` names the
     transport error raised, mid-stream ones included (``"ReadTimeout"``). ``duration`` is
-    seconds from the request to the end of the response.
+    seconds from the request to the end of the response; ``started`` is seconds since the
+    session began. ``endpoint`` is the simulated API (``"chat"``, ``"messages"``, ...).
+    ``retry_after`` is the wait in seconds the response asked for (``retry-after-ms`` first).
+    ``read_timeout`` is the client's read timeout for the request (None: it had none).
+    ``retry_count`` is the SDK's ``x-stainless-retry-count`` header (0 on a first attempt).
+    ``request_key`` is the same for requests with the same method, URL and body, so
+    retries of one request can be grouped. ``text`` is the model text the response carried
+    (the part before the break for a broken stream); ``complete`` is False when the
+    response broke before its end.
     """
 
     index: int
@@ -69,6 +77,13 @@ class Call:
     error: str | None = None
     duration: float = 0.0
     started: float = 0.0
+    endpoint: str | None = None
+    retry_after: float | None = None
+    read_timeout: float | None = None
+    retry_count: int | None = None
+    request_key: str = ""
+    text: str | None = None
+    complete: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -25,12 +25,13 @@ from ._journal import Call, Journal, parse_body, redact_body, redact_headers
 from ._replies import ReplyQueue
 from ._rng import derive_rng, new_session_seed
 from ._schedule import Schedule, ScheduleState
+from .providers._plan import Plan, Respond, plan_status
 
 if TYPE_CHECKING:
     import httpx
     import respx
 
-    from .providers import Profile
+    from .providers import CallRequest, Profile
 
 __all__ = ["Chaos", "Injection"]
 
@@ -83,6 +84,7 @@ class Chaos:
         self._seam: Any = None
         self._router: respx.Router | None = None
         self.blocked: list[Call] = []
+        self.secrets: set[str] = set()
 
     # ---- configuration ------------------------------------------------------------------
     def inject(
@@ -139,6 +141,15 @@ class Chaos:
 
         profile(provider)
         self._routes.insert(0, (M(url__startswith=url), provider))
+
+    def _remember_secrets(self, headers: Any) -> None:
+        """Keep credential values (never journaled) so assert_graceful can look for leaks."""
+        for name in ("authorization", "api-key", "x-api-key", "x-goog-api-key"):
+            value = headers.get(name)
+            if value:
+                token = value.split(" ", 1)[-1] if name == "authorization" else value
+                if len(token) >= 6:
+                    self.secrets.add(token)
 
     def unapplied(self) -> list[tuple[Injection, str]]:
         """Injections that never met a call they could act on, each with the likely reason."""
@@ -257,11 +268,20 @@ class Chaos:
             if chosen is None and profile.endpoint(req) is None:
                 self._block(request, _unsimulated(request, profile.name))
             plan = profile.healthy(req, ctx) if chosen is None else profile.render(chosen, req, ctx)
+            status = plan_status(plan)
             call = self.calls.open(
                 provider=profile.name, method=req.method, url=req.url,
-                request_body=redact_body(req.json) if req.json is not None else parse_body(req.body), request_headers=redact_headers(request.headers.items()),
+                request_body=redact_body(req.json) if req.json is not None else parse_body(req.body),
+                request_headers=redact_headers(request.headers.items()),
                 stream=req.stream, fault=chosen.id if chosen else None, started=now - self._started,
+                endpoint=profile.endpoint(req), retry_after=_retry_after(plan),
+                read_timeout=(request.extensions.get("timeout") or {}).get("read"),
+                retry_count=_int_or_none(request.headers.get("x-stainless-retry-count")),
+                request_key=_request_key(req),
+                text=ctx.text if status is not None and status < 400 else None,
+                complete=ctx.complete,
             )
+            self._remember_secrets(request.headers)
         note = f"chaoskit: injected {call.fault} on {call.method} {call.url} [seed={self.seed}]"
         clock = self.clock
 
@@ -281,6 +301,34 @@ class Chaos:
             if injection.state.decide(elapsed, self.rng):
                 return fault
         return None
+
+
+def _retry_after(plan: Plan) -> float | None:
+    """The wait a response asks for: ``retry-after-ms`` first, then ``retry-after`` seconds."""
+    for step in plan:
+        if isinstance(step, Respond):
+            headers = dict(step.headers)
+            for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+                try:
+                    return float(headers[name]) * scale
+                except (KeyError, ValueError):
+                    continue
+            return None
+    return None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _request_key(req: CallRequest) -> str:
+    import hashlib
+
+    digest = hashlib.blake2s(f"{req.method} {req.url}\n".encode() + req.body, digest_size=6)
+    return digest.hexdigest()
 
 
 def _unsimulated(request: httpx.Request, provider: str) -> str:

@@ -100,3 +100,22 @@ def test_cold_start_applies_to_the_first_call_and_after_idle() -> None:
         httpx2.post(CHAT, json=BODY)
     assert [c.fault for c in chaos.calls] == ["openai.cold_start", None, "openai.cold_start"]
     assert chaos.calls[0].duration >= 0.05
+
+
+def test_journal_records_what_verdicts_need() -> None:
+    import openai
+
+    client = openai.OpenAI(api_key="sk-journal-key", max_retries=1, timeout=httpx2.Timeout(0.4, connect=0.2))
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.reply("openai", "The quick brown fox jumps over the lazy dog")
+        chaos.inject("openai.rate_limit", times=1, retry_after_ms=20)
+        chaos.inject("openai.stream.cut", times=1)
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "a"}])
+        list(client.chat.completions.create(model="m", messages=[{"role": "user", "content": "b"}], stream=True))
+    limited, retried, cut = chaos.calls
+    assert (limited.retry_after, limited.retry_count, limited.text) == (0.02, 0, None)
+    assert (retried.retry_count, retried.text, retried.complete) == (1, "The quick brown fox jumps over the lazy dog", True)
+    assert limited.request_key == retried.request_key != cut.request_key
+    assert limited.read_timeout == 0.4 and limited.endpoint == "chat"
+    assert cut.complete is False and cut.text == "The quick"
+    assert "sk-journal-key" in chaos.secrets and "sk-journal-key" not in str(chaos.calls.to_list())

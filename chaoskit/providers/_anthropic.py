@@ -28,7 +28,7 @@ class AnthropicProfile(Profile):
 
     def events(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> list[Event]:
         return [
-            Event(encode_event(data, event=name), content=name == "content_block_delta")
+            Event(encode_event(data, event=name), content=name == "content_block_delta", text=_delta_text(data))
             for name, data in wire.message_events(_request(req), ctx.reply, ident=ctx.ident, stop_reason=finish)
         ]
 
@@ -66,3 +66,8 @@ class AnthropicProfile(Profile):
 def _request(req: CallRequest) -> dict[str, Any]:
     data = req.json
     return data if isinstance(data, dict) else {}
+
+
+def _delta_text(data: dict[str, Any]) -> str:
+    delta = data.get("delta")
+    return str(delta.get("text") or "") if isinstance(delta, dict) and delta.get("type") == "text_delta" else ""

@@ -52,10 +52,11 @@ class OpenAIProfile(Profile):
             for name, data in wire.response_events(request, ctx.reply, ident=ctx.ident, created=_CREATED):
                 if finish and name == "response.completed":
                     name, data = "response.incomplete", {**data, "type": "response.incomplete", "response": _incomplete(data["response"], finish)}
-                out.append(Event(encode_event(data, event=name), content=name.endswith(".delta")))
+                delta = data.get("delta") if name == "response.output_text.delta" else ""
+                out.append(Event(encode_event(data, event=name), content=name.endswith(".delta"), text=delta or ""))
             return out
         chunks = wire.chat_completion_chunks(request, ctx.reply, ident=ctx.ident, created=_CREATED, finish_reason=finish)
-        events = [Event(encode_event(c), content=_has_delta(c)) for c in chunks]
+        events = [Event(encode_event(c), content=_has_delta(c), text=_delta_text(c)) for c in chunks]
         events.append(Event(DONE))
         return events
 
@@ -113,6 +114,10 @@ def _has_delta(chunk: dict[str, Any]) -> bool:
         if delta.get("content") or delta.get("tool_calls"):
             return True
     return False
+
+
+def _delta_text(chunk: dict[str, Any]) -> str:
+    return "".join((c.get("delta") or {}).get("content") or "" for c in chunk.get("choices") or ())
 
 
 def _incomplete(response: dict[str, Any], finish: str) -> dict[str, Any]:

@@ -62,6 +62,9 @@ class RenderContext:
     idle: float | None  # seconds since this provider's previous call; None on the first
     take_reply: Callable[[], Reply]
     _reply: Reply | None = field(default=None, init=False)
+    #: Set while rendering: the model text the response carries, and whether it is whole.
+    text: str | None = field(default=None, init=False)
+    complete: bool = field(default=True, init=False)
 
     @property
     def reply(self) -> Reply:
@@ -73,10 +76,15 @@ class RenderContext:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One SSE event on the wire; ``content`` marks events that carry model output."""
+    """One SSE event on the wire; ``content`` marks events that carry model output.
+
+    ``text`` is the model text the event adds (a delta), so a broken stream can tell what
+    reached the client before the break.
+    """
 
     data: bytes
     content: bool = False
+    text: str = ""
 
 
 def _fmt_seconds(value: float) -> str:
@@ -149,6 +157,8 @@ class Profile:
     def healthy(self, req: CallRequest, ctx: RenderContext) -> Plan:
         endpoint = self.endpoint(req)
         assert endpoint is not None
+        if endpoint != "embeddings":
+            ctx.text = ctx.reply if isinstance(ctx.reply, str) else ""
         if req.stream and endpoint != "embeddings":
             return self._stream_plan(self.events(endpoint, req, ctx), ctx)
         return self._json_plan(200, self.body(endpoint, req, ctx), ctx)
@@ -250,6 +260,7 @@ class Profile:
         reply = ctx.reply
         if isinstance(reply, str):  # a cut-off or filtered answer has only part of the text
             ctx._reply = reply[: len(reply) // 2] if finish == self.length_finish() else ""
+            ctx.text = ctx._reply
         if req.stream:
             return self._stream_plan(self.events(endpoint, req, ctx, finish=finish), ctx)
         return self._json_plan(200, self.body(endpoint, req, ctx, finish=finish), ctx)
@@ -259,6 +270,11 @@ class Profile:
             return self._finished(endpoint, req, ctx, self.length_finish())
         events = self.events(endpoint, req, ctx)
         cut = _cut_index(events, int(p.get("after_events", 2)))
+        full = ctx.reply if isinstance(ctx.reply, str) else ""
+        ctx.text = "".join(e.text for e in events[:cut])
+        ctx.complete = effect == "stream.stall" and p.get("seconds") is not None
+        if ctx.complete:
+            ctx.text = full
         head: Plan = [Respond(200, self._headers(ctx, SSE))]
         head.extend(Send(e.data) for e in events[:cut])
         rest: Plan = [Send(e.data) for e in events[cut:]]
