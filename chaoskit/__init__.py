@@ -14,7 +14,8 @@ from ._fault import Fault
 from ._journal import Call, Journal
 from ._replies import ToolCall, tool_call
 from ._schedule import Schedule
-from ._session import Chaos, Injection
+from ._session import Chaos, Injection, Script
+from ._watch import Watch, WatchedCall
 
 __all__ = [
     "Call",
@@ -28,9 +29,12 @@ __all__ = [
     "Journal",
     "RealClock",
     "Schedule",
+    "Script",
     "ToolCall",
     "UnknownFaultError",
     "UnroutedRequestError",
+    "Watch",
+    "WatchedCall",
     "faults",
     "tool_call",
 ]

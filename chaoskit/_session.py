@@ -25,6 +25,7 @@ from ._journal import Call, Journal, parse_body, redact_body, redact_headers
 from ._replies import ReplyQueue
 from ._rng import derive_rng, new_session_seed
 from ._schedule import Schedule, ScheduleState
+from ._watch import Watch
 from .providers._plan import Plan, Respond, plan_status
 
 if TYPE_CHECKING:
@@ -36,6 +37,22 @@ if TYPE_CHECKING:
 __all__ = ["Chaos", "Injection"]
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class Script:
+    """An explicit fault per call: each call to one of ``providers`` takes the next step.
+
+    A step is a Fault or None (the call passes). Calls past the last step pass. Made by
+    ``chaos.script([...])``; hypothesis builds them with ``chaoskit.strategies.schedules()``.
+    """
+
+    steps: tuple[Fault | None, ...]
+    providers: frozenset[str]
+    position: int = 0
+
+    def __repr__(self) -> str:
+        return "Script([" + ", ".join(s.id if s else "pass" for s in self.steps) + "])"
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,10 @@ class Chaos:
         self._router: respx.Router | None = None
         self.blocked: list[Call] = []
         self.secrets: set[str] = set()
+        self.scripts: list[Script] = []
+        self.watches: list[Watch] = []
+        self.configured_replies: set[str] = set()
+        self._restores: list[Any] = []
 
     # ---- configuration ------------------------------------------------------------------
     def inject(
@@ -117,6 +138,39 @@ class Chaos:
             self.injections.append(injection)
         return injection
 
+    def script(self, steps: Iterable[Fault | str | None], *, providers: Iterable[str] | None = None) -> Script:
+        """Give each call, in order, the next step: a fault (id or Fault) or None to pass.
+
+        ``providers`` defaults to the providers the steps' faults name; each call to one
+        of them takes the next step. A script is consulted before ``inject``-ed faults.
+        """
+        from .providers import profile
+
+        resolved = tuple(None if s is None else _faults.resolve(s) for s in steps)
+        names = frozenset(providers) if providers is not None else frozenset(f.provider for f in resolved if f)
+        for name in names:
+            profile(name)
+        script = Script(resolved, names)
+        with self._lock:
+            self.scripts.append(script)
+        return script
+
+    def watch(self, target: str, *, idempotent: bool = True) -> Watch:
+        """Record every call to ``target`` (``"pkg.module:function"``, ``"pkg.mod:Class.method"``)
+        for the rest of the session, without changing what it does.
+
+        ``idempotent=False`` marks a side effect that must not run twice for one request
+        (a payment, an order): repeating it after a fault is the ``duplicate_side_effect``
+        verdict.
+        """
+        from ._watch import install, resolve_target
+
+        owner, name = resolve_target(target)
+        watch = Watch(target, idempotent)
+        self._restores.append(install(watch, owner, name, lambda: self.elapsed))
+        self.watches.append(watch)
+        return watch
+
     def reply(self, provider: str, *replies: object) -> None:
         """Set the healthy simulated replies for ``provider``: used in order, the last repeats."""
         from .providers import profile
@@ -128,6 +182,7 @@ class Chaos:
         queue.set(replies)
         with self._lock:
             self._replies[provider] = queue
+            self.configured_replies.add(provider)
 
     def allow_host(self, *hosts: str) -> None:
         """Let requests to these hosts through to the network untouched."""
@@ -172,8 +227,12 @@ class Chaos:
     def stop(self) -> None:
         """Stop intercepting; every patch is removed. Safe to call twice."""
         seam, self._seam = self._seam, None
-        if seam is not None:
-            seam.__exit__(None, None, None)
+        try:
+            if seam is not None:
+                seam.__exit__(None, None, None)
+        finally:
+            while self._restores:
+                self._restores.pop()()
 
     def __enter__(self) -> Chaos:
         return self.start()
@@ -293,6 +352,13 @@ class Chaos:
     def _choose(self, profile: Profile, req: Any, idle: float | None) -> Fault | None:
         if not self.enabled:
             return None
+        for script in self.scripts:
+            if profile.name in script.providers and script.position < len(script.steps):
+                step = script.steps[script.position]
+                script.position += 1
+                if step is None or step.provider != profile.name or not profile.applies(step, req, idle):
+                    return None
+                return step
         elapsed = self.clock.now() - self._started
         for injection in self.injections:
             fault = injection.fault
