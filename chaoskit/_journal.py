@@ -62,7 +62,8 @@ class Call:
     ``request_key`` is the same for requests with the same method, URL and body, so
     retries of one request can be grouped. ``text`` is the model text the response carried
     (the part before the break for a broken stream); ``complete`` is False when the
-    response broke before its end.
+    response broke before its end. ``response_body`` is the body of an error response
+    (status >= 400), at most 2,000 characters.
     """
 
     index: int
@@ -84,6 +85,7 @@ class Call:
     request_key: str = ""
     text: str | None = None
     complete: bool = True
+    response_body: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +120,22 @@ class Journal:
             for c in self._calls
             if (provider is None or c.provider == provider) and (fault is None or c.fault == fault)
         ]
+
+    def format(self, calls: list[Call] | None = None) -> str:
+        """The calls as an aligned text table, one line each, for failure messages."""
+        rows = self._calls if calls is None else calls
+        if not rows:
+            return "  (no intercepted calls)"
+        lines = []
+        for c in rows:
+            outcome = c.error or (str(c.status) if c.status is not None else "-")
+            if not c.complete and c.error is None:
+                outcome += " (cut)"
+            lines.append(
+                f"  #{c.index} {c.provider or '-'} {c.method} {c.url}  fault={c.fault or '-'}  "
+                f"-> {outcome}  {c.duration * 1000:.0f} ms"
+            )
+        return "\n".join(lines)
 
     def to_list(self) -> list[dict[str, Any]]:
         return [c.to_dict() for c in self._calls]

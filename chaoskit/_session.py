@@ -26,7 +26,7 @@ from ._replies import ReplyQueue
 from ._rng import derive_rng, new_session_seed
 from ._schedule import Schedule, ScheduleState
 from ._watch import Watch
-from .providers._plan import Plan, Respond, plan_status
+from .providers._plan import Plan, Respond, Send, plan_status
 
 if TYPE_CHECKING:
     import httpx
@@ -105,6 +105,7 @@ class Chaos:
         self.scripts: list[Script] = []
         self.watches: list[Watch] = []
         self.configured_replies: set[str] = set()
+        self.user_texts: list[str] = []
         self._restores: list[Any] = []
 
     # ---- configuration ------------------------------------------------------------------
@@ -205,6 +206,42 @@ class Chaos:
                 token = value.split(" ", 1)[-1] if name == "authorization" else value
                 if len(token) >= 6:
                     self.secrets.add(token)
+
+    # ---- verification ------------------------------------------------------------------------
+    def assert_fallback(self, from_: str, to: str) -> None:
+        """``from_`` failed under an injected fault and ``to`` then answered successfully."""
+        from ._assertions import assert_fallback
+
+        assert_fallback(self, from_, to)
+
+    def assert_handoff(self, watch: Watch | str | None = None, *, times: int | None = None) -> Watch:
+        """The watched handoff seam was called (``times`` times, if given); see :meth:`watch`."""
+        from ._assertions import assert_handoff
+
+        return assert_handoff(self, watch, times=times)
+
+    def assert_graceful(self, text: object) -> None:
+        """``text`` is fit for a user: not blank, no traceback, exception name, raw provider
+        error, API key or internal marker. The text is kept for the verdicts."""
+        from ._assertions import assert_graceful
+
+        assert_graceful(self, text)
+
+    def assert_no_pii_sent(self, *, ignore: Iterable[str] = ()) -> None:
+        """No emails, phones, card numbers, IBANs or national ids in any provider request."""
+        from ._assertions import assert_no_pii_sent
+
+        assert_no_pii_sent(self, ignore=ignore)
+
+    def deadline(self, seconds: float) -> Any:
+        """``with chaos.deadline(10):`` fails when the block takes longer, on the latency clock."""
+        from ._assertions import deadline
+
+        return deadline(self, seconds)
+
+    def shown(self, text: str) -> None:
+        """Record text the app showed its user, for the ``truncated_stream_accepted`` verdict."""
+        self.user_texts.append(text)
 
     def unapplied(self) -> list[tuple[Injection, str]]:
         """Injections that never met a call they could act on, each with the likely reason."""
@@ -339,6 +376,7 @@ class Chaos:
                 request_key=_request_key(req),
                 text=ctx.text if status is not None and status < 400 else None,
                 complete=ctx.complete,
+                response_body=_error_body(plan) if status is not None and status >= 400 else None,
             )
             self._remember_secrets(request.headers)
         note = f"chaoskit: injected {call.fault} on {call.method} {call.url} [seed={self.seed}]"
@@ -381,6 +419,11 @@ def _retry_after(plan: Plan) -> float | None:
                     continue
             return None
     return None
+
+
+def _error_body(plan: Plan) -> str:
+    body = b"".join(step.data for step in plan if isinstance(step, Send))
+    return body[:2000].decode("utf-8", "replace")
 
 
 def _int_or_none(value: str | None) -> int | None:

@@ -170,12 +170,7 @@ def _section(session: Chaos, item: pytest.Item, failed: bool) -> str:
         flag = "" if "seed" in kwargs else f" --chaos-seed={session.seed}"
         lines.append(f"Reproduce with: pytest {_quote(item.nodeid)}{flag}")
     lines.append(f"seed={session.seed}, {len(session.calls)} intercepted call(s):")
-    for c in session.calls:
-        outcome = c.error or str(c.status)
-        lines.append(
-            f"  #{c.index} {c.provider or '-'} {c.method} {c.url}  fault={c.fault or '-'}  "
-            f"-> {outcome}  {c.duration * 1000:.0f} ms"
-        )
+    lines.append(session.calls.format())
     return "\n".join(lines)
 
 
