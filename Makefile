@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(PYTEST) -n 2 tests examples
 
 demo: $(STAMP)

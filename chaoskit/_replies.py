@@ -67,6 +67,11 @@ class ReplyQueue:
         self._replies = [as_reply(r) for r in replies]
         self._next = 0
 
+    def give_back(self) -> None:
+        """Undo the last take: the reply never reached the client."""
+        if self._next > 0:
+            self._next -= 1
+
     def take(self) -> Reply:
         if not self._replies:
             return DEFAULT_REPLY

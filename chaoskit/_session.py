@@ -385,7 +385,8 @@ class Chaos:
         def on_end(c: Call) -> None:
             c.duration = clock.now() - now
 
-        return Player(request, clock, call, on_end, note), plan
+        give_back = queue.give_back if ctx._reply is not None else None
+        return Player(request, clock, call, on_end, note, give_back), plan
 
     def _choose(self, profile: Profile, req: Any, idle: float | None) -> Fault | None:
         if not self.enabled:

@@ -8,7 +8,9 @@ for tests that ask for chaos, and removed after each of them, whatever happened.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
 _SCHEDULE_KWARGS = ("rate", "times", "after", "window", "sequence")
 _MARKER_KWARGS = (*_SCHEDULE_KWARGS, "seed")
 _session_key = pytest.StashKey["Chaos"]()
+_sweep_key = pytest.StashKey["Injection"]()
+_verdicts_key = pytest.StashKey[list[Any]]()
 _passed_key = pytest.StashKey[bool]()
 _report_key = pytest.StashKey[dict[str, Any]]()
 
@@ -31,7 +35,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--chaos-off", action="store_true", default=False,
                     help="inject no faults; provider calls still get simulated healthy replies")
     group.addoption("--chaos-report", default=None, metavar="PATH",
-                    help="write the journal of every chaos test to PATH as JSON")
+                    help="write the results and journal of every chaos test to PATH as JSON")
+    group.addoption("--chaos-html", default=None, metavar="PATH",
+                    help="write a self-contained HTML report (resilience matrix, verdicts, journals)")
+    group.addoption("--chaos-verdicts", choices=("report", "fail"), default="report",
+                    help="what a verdict on client behaviour does: report it (default) or fail the test")
     group.addoption("--chaos-allow-host", action="append", default=[], metavar="HOST",
                     help="let requests to HOST through chaos tests untouched (repeatable)")
 
@@ -40,8 +48,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "chaos(*faults, rate=1.0, times=None, after=0, window=None, sequence=None, seed=None): "
-        "inject catalog faults (ids or Fault objects) into this test's provider calls; "
-        "see https://github.com/chaoskit/chaoskit#pytest",
+        "inject catalog faults (ids or Fault objects) into this test's provider calls",
+    )
+    config.addinivalue_line(
+        "markers",
+        "chaos_sweep(pattern, exclude=()): run the test once per catalog fault matching the glob "
+        "pattern (minus the exclude patterns), with that fault injected",
     )
     config.stash[_report_key] = {"seed": _session_seed(config)}
     config.pluginmanager.register(_Reporter(config), "chaoskit-reporter")
@@ -70,6 +82,38 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"chaoskit: seed={config.stash[_report_key]['seed']}{off}"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``chaos_sweep``: one test case per matching catalog fault, ids like ``test_x[openai.rate_limit]``."""
+    marker = metafunc.definition.get_closest_marker("chaos_sweep")
+    if marker is None:
+        return
+    from fnmatch import fnmatchcase
+
+    from . import faults
+
+    where = f"@pytest.mark.chaos_sweep on {metafunc.definition.nodeid}"
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str):
+        pytest.fail(f"{where}: give one glob pattern, such as chaos_sweep('openai.*')", pytrace=False)
+    unknown = sorted(set(marker.kwargs) - {"exclude"})
+    if unknown:
+        pytest.fail(f"{where}: unknown argument {unknown[0]}=...; it takes a pattern and exclude", pytrace=False)
+    pattern = marker.args[0]
+    exclude = marker.kwargs.get("exclude", ())
+    exclude = [exclude] if isinstance(exclude, str) else list(exclude)
+    ids = [i for i in faults.ids(pattern) if not any(fnmatchcase(i, e) for e in exclude)]
+    if not ids:
+        providers = sorted({i.split(".", 1)[0] for i in faults.ids()})
+        examples = ", ".join(faults.ids()[:4])
+        pytest.fail(
+            f"{where}: {pattern!r} matches no catalog fault"
+            + (f" once {exclude!r} is excluded" if faults.ids(pattern) else "")
+            + f"; the providers are {', '.join(providers)} (ids such as {examples}; "
+            "`chaoskit faults` lists them all)",
+            pytrace=False,
+        )
+    metafunc.parametrize("chaos_sweep_fault", ids, ids=ids)
+
+
 def _marker_args(item: pytest.Item) -> tuple[list[Any], dict[str, Any]]:
     """Faults from every ``chaos`` marker on the test (closest first); kwargs closest-wins."""
     faults: list[Any] = []
@@ -89,7 +133,13 @@ def _marker_args(item: pytest.Item) -> tuple[list[Any], dict[str, Any]]:
 
 
 @pytest.fixture
-def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
+def chaos_sweep_fault() -> str | None:
+    """The catalog id a ``chaos_sweep`` case injects (None outside sweeps)."""
+    return None
+
+
+@pytest.fixture
+def chaos(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> Iterator[Chaos]:
     """A chaos session for this test: faults from the ``chaos`` marker, then ``chaos.inject``.
 
     Every provider call the test makes (openai, anthropic; httpx and httpx2, sync and
@@ -110,6 +160,8 @@ def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
             enabled=not config.getoption("chaos_off"),
             allow_hosts=config.getoption("chaos_allow_host"),
         )
+        if chaos_sweep_fault is not None:
+            item.stash[_sweep_key] = session.inject(chaos_sweep_fault, **kwargs)
         for fault in faults:
             session.inject(fault, **kwargs)
     except ChaosError as exc:
@@ -120,13 +172,30 @@ def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
         yield session
     finally:
         session.stop()
+    _after_test(session, item)
+
+
+def _after_test(session: Chaos, item: pytest.Item) -> None:
+    """Verdicts, warnings and the checks that can fail a test after its body passed."""
     import warnings
 
     from ._errors import ChaosWarning
+    from ._verdicts import judge
 
+    verdicts = judge(
+        list(session.calls), user_texts=session.user_texts, watches=session.watches,
+        replies_configured=session.configured_replies,
+    )
+    item.stash[_verdicts_key] = verdicts
+    sweep = item.stash.get(_sweep_key, None)
     for injection, why in session.unapplied():
-        warnings.warn(ChaosWarning(f"chaoskit: {injection.fault.id} never applied in {item.nodeid}: {why}"), stacklevel=1)
-    if session.blocked and item.stash.get(_passed_key, False):
+        if injection is not sweep:
+            warnings.warn_explicit(
+                ChaosWarning(f"chaoskit: {injection.fault.id} never applied in {item.nodeid}: {why}"),
+                ChaosWarning, filename=str(item.path), lineno=(item.location[1] or 0) + 1,
+            )
+    passed = item.stash.get(_passed_key, False)
+    if session.blocked and passed:
         lines = "\n".join(f"  - {c.method} {c.url}" for c in session.blocked)
         pytest.fail(
             "chaoskit blocked requests to hosts it does not serve (the code under test may "
@@ -134,12 +203,17 @@ def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
             "--chaos-allow-host HOST.",
             pytrace=False,
         )
+    if verdicts and passed and item.config.getoption("chaos_verdicts") == "fail":
+        lines = "\n".join(f"  - {v.name}: {v.message}\n    fix: {v.hint}" for v in verdicts)
+        pytest.fail(f"chaoskit verdicts on client behaviour (--chaos-verdicts=fail):\n{lines}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)
-def _chaoskit_marker(request: pytest.FixtureRequest) -> None:
-    """Start a chaos session for tests that carry the marker but do not ask for ``chaos``."""
-    if "chaos" not in request.fixturenames and request.node.get_closest_marker("chaos") is not None:
+def _chaoskit_marker(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> None:
+    """Start a chaos session for tests with the marker (or a sweep) that do not ask for ``chaos``."""
+    if "chaos" in request.fixturenames:
+        return
+    if chaos_sweep_fault is not None or request.node.get_closest_marker("chaos") is not None:
         request.getfixturevalue("chaos")
 
 
@@ -151,16 +225,58 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     if report.when == "call":
         item.stash[_passed_key] = report.passed
-    if report.when == "teardown" or (report.when != "call" and report.failed):
+        sweep = item.stash.get(_sweep_key, None)
+        if sweep is not None and report.passed and sweep.state.seen == 0:
+            from ._session import _why_unapplied
+
+            report.outcome = "skipped"
+            path, lineno, _ = item.location
+            report.longrepr = (str(item.path), (lineno or 0) + 1, f"chaoskit: not exercised: {sweep.fault.id}: {_why_unapplied(sweep.fault)}")
+            report.chaoskit_not_exercised = True  # type: ignore[attr-defined]
+    if report.when == "teardown":
+        verdicts = item.stash.get(_verdicts_key, [])
+        sweep = item.stash.get(_sweep_key, None)
         report.chaoskit = {  # type: ignore[attr-defined]  # plain data: crosses xdist
             "nodeid": item.nodeid,
             "seed": session.seed,
+            "sweep": sweep.fault.id if sweep is not None else None,
+            "faults": sorted({i.fault.id for i in session.injections} | {f.id for s in session.scripts for f in s.steps if f}),
+            "fired": _fired(session),
+            "verdicts": [v.to_dict() for v in verdicts],
             "calls": session.calls.to_list(),
         }
+        if verdicts:
+            report.sections.append(("chaoskit verdicts", _verdict_lines(verdicts)))
+        properties = _junit_properties(session, verdicts)
+        item.user_properties.extend(properties)
+        report.user_properties = [*report.user_properties, *properties]  # junitxml reads the report's copy
     if report.when == "call" or (report.when == "setup" and report.failed):
         text = _section(session, item, report.failed)
         report.sections.append(("chaoskit", text))
     return report
+
+
+def _fired(session: Chaos) -> dict[str, int]:
+    fired: dict[str, int] = {}
+    for c in session.calls:
+        if c.fault is not None:
+            fired[c.fault] = fired.get(c.fault, 0) + 1
+    return fired
+
+
+def _verdict_lines(verdicts: list[Any]) -> str:
+    return "\n".join(f"{v.name}: {v.message}\n  fix: {v.hint}" for v in verdicts)
+
+
+def _junit_properties(session: Chaos, verdicts: list[Any]) -> list[tuple[str, object]]:
+    """Properties for ``--junitxml``: CI systems show them per test case."""
+    fired = _fired(session)
+    props: list[tuple[str, object]] = [("chaoskit.seed", session.seed), ("chaoskit.calls", len(session.calls))]
+    if fired:
+        props.append(("chaoskit.faults", ",".join(f"{k}x{v}" for k, v in sorted(fired.items()))))
+    if verdicts:
+        props.append(("chaoskit.verdicts", ",".join(v.name for v in verdicts)))
+    return props
 
 
 def _section(session: Chaos, item: pytest.Item, failed: bool) -> str:
@@ -179,34 +295,85 @@ def _quote(nodeid: str) -> str:
 
 
 class _Reporter:
-    """Collects journals from reports (also from xdist workers) and writes ``--chaos-report``."""
+    """Collects results from reports (also from xdist workers) and writes the run's reports."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.tests: dict[str, dict[str, Any]] = {}
-        self.failed: set[str] = set()
+        self.outcomes: dict[str, str] = {}
+        self.longreprs: dict[str, str] = {}
+        self.durations: dict[str, float] = {}
+        self.started = time.time()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        nodeid = report.nodeid
+        self.durations[nodeid] = self.durations.get(nodeid, 0.0) + report.duration
         if report.failed:
-            self.failed.add(report.nodeid)
+            self.outcomes[nodeid] = "failed"
+            self.longreprs.setdefault(nodeid, _short(report))
+        elif report.when == "call" and nodeid not in self.outcomes:
+            self.outcomes[nodeid] = (
+                "not_exercised" if getattr(report, "chaoskit_not_exercised", False) else report.outcome
+            )
         data = getattr(report, "chaoskit", None)
         if data is not None:  # the teardown report carries the final journal
-            self.tests[report.nodeid] = data
+            self.tests[nodeid] = data
+
+    def document(self) -> dict[str, Any]:
+        """The run's results as the ``chaoskit.report/1`` document (docs/report-schema.md)."""
+        from datetime import datetime
+
+        tests = []
+        for nodeid, data in self.tests.items():
+            tests.append({
+                **data,
+                "outcome": self.outcomes.get(nodeid, "skipped"),
+                "longrepr": self.longreprs.get(nodeid),
+                "duration": round(self.durations.get(nodeid, 0.0), 6),
+            })
+        return {
+            "schema": "chaoskit.report/1",
+            "seed": self.config.stash[_report_key]["seed"],
+            "chaos_off": bool(self.config.getoption("chaos_off")),
+            "created": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
+            "duration": round(time.time() - self.started, 3),
+            "tests": tests,
+        }
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        path = self.config.getoption("chaos_report")
-        if not path or hasattr(self.config, "workerinput"):
+        if hasattr(self.config, "workerinput"):
             return
-        tests = [
-            {**data, "outcome": "failed" if nodeid in self.failed else "passed"}
-            for nodeid, data in self.tests.items()
-        ]
-        document = {"seed": self.config.stash[_report_key]["seed"], "tests": tests}
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+        json_path = self.config.getoption("chaos_report")
+        html_path = self.config.getoption("chaos_html")
+        if not (json_path or html_path):
+            return
+        document = self.document()
+        if json_path:
+            _write(json_path, json.dumps(document, indent=2, default=str) + "\n")
+        if html_path:
+            from .reports import render_html
+
+            _write(html_path, render_html(document))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        path = self.config.getoption("chaos_report")
-        if path and not hasattr(self.config, "workerinput"):
-            terminalreporter.write_line(f"chaoskit: journal of {len(self.tests)} chaos test(s) written to {path}")
+        if hasattr(self.config, "workerinput") or not self.tests:
+            return
+        from .reports import write_summary
+
+        write_summary(self.document(), terminalreporter._tw)
+        for option, what in (("chaos_report", "results (JSON)"), ("chaos_html", "report (HTML)")):
+            path = self.config.getoption(option)
+            if path:
+                terminalreporter.write_line(f"chaoskit: {what} of {len(self.tests)} chaos test(s) written to {path}")
+
+
+def _short(report: pytest.TestReport) -> str:
+    text = getattr(report, "longreprtext", "") or ""
+    lines = [line for line in text.splitlines() if line.startswith("E ")] or text.splitlines()[-3:]
+    return "\n".join(lines)[:2000]
+
+
+def _write(path: str, text: str) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")

@@ -170,7 +170,7 @@ def test_no_chaos():
     assert test["nodeid"] == "test_app.py::test_one" and test["outcome"] == "passed"
     assert test["calls"][0]["fault"] == "openai.rate_limit"
     assert test["calls"][0]["request_headers"]["authorization"] == "<redacted>"
-    result.stdout.fnmatch_lines(["chaoskit: journal of 1 chaos test(s) written to out/report.json"])
+    result.stdout.fnmatch_lines(["chaoskit: results (JSON) of 1 chaos test(s) written to out/report.json"])
 
 
 def test_chaos_off_runs_the_happy_path(pytester: pytest.Pytester) -> None:
@@ -339,3 +339,86 @@ def test_unary_only(chaos):
         "*ChaosWarning: chaoskit: openai.stream.cut never applied in test_app.py::test_unary_only: "
         "it acts only on streaming requests (stream=True) to openai",
     ])
+
+
+# ---- sweeps, verdicts and reports -------------------------------------------------------------
+
+SWEEP_APP = """
+def answer():
+    try:
+        return ask(oai(max_retries=0)).choices[0].message.content or "fallback"
+    except (openai.APIError, ValueError, AttributeError, TypeError):  # str bodies, missing choices
+        return "fallback"
+"""
+
+
+def test_sweep_runs_one_case_per_fault_and_reports_not_exercised(pytester: pytest.Pytester) -> None:
+    result = run(pytester, SWEEP_APP + """
+@pytest.mark.chaos_sweep("openai.stream.c*", exclude=["*.unclean"])
+def test_sweep(chaos):
+    assert answer()
+
+@pytest.mark.chaos_sweep("openai.malformed.*")
+def test_malformed(chaos):
+    assert answer()
+""", "-rs", "-v")
+    result.stdout.fnmatch_lines([
+        "test_app.py::test_sweep[[]openai.stream.cut[]] SKIPPED*",
+        "*test_app.py::test_malformed[[]openai.malformed.html[]] PASSED*",
+    ])
+    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_app.py:*: chaoskit: not exercised: openai.stream.cut: it acts only on streaming requests (stream=True) to openai"])
+    result.assert_outcomes(passed=6, skipped=1)
+
+
+def test_sweep_with_no_match_lists_what_exists(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos_sweep("gemini.*")
+def test_x(chaos):
+    pass
+""")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.chaos_sweep on test_app.py::test_x: 'gemini.*' matches no catalog fault; the providers are anthropic, openai (ids such as *"])
+
+
+RETRY_LOOP = """
+def test_impatient(chaos):
+    chaos.inject("openai.rate_limit", times=2, retry_after=0.5)
+    client = oai(max_retries=0)
+    for _ in range(3):
+        try:
+            ask(client)
+            break
+        except openai.RateLimitError:
+            continue
+"""
+
+
+def test_verdicts_are_reported_and_can_fail_the_test(pytester: pytest.Pytester) -> None:
+    result = run(pytester, RETRY_LOOP, "--junitxml=junit.xml", "--chaos-html=out/report.html", "--chaos-seed=3")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["verdicts", "*1  retry_after_ignored  test_app.py::test_impatient", "chaoskit: report (HTML) of 1 chaos test(s) written to out/report.html"])
+    html = (pytester.path / "out" / "report.html").read_text()
+    assert "retry_after_ignored" in html and "test_impatient" in html
+    junit = (pytester.path / "junit.xml").read_text()
+    assert '<property name="chaoskit.seed" value="3"' in junit
+    assert '<property name="chaoskit.verdicts" value="retry_after_ignored,no_backoff"' in junit
+    assert '<property name="chaoskit.faults" value="openai.rate_limitx2"' in junit
+
+    failing = run(pytester, RETRY_LOOP, "--chaos-verdicts=fail")
+    failing.assert_outcomes(passed=1, errors=1)
+    failing.stdout.fnmatch_lines([
+        "*chaoskit verdicts on client behaviour (--chaos-verdicts=fail):",
+        "*  - retry_after_ignored: *",
+    ])
+
+
+def test_json_report_follows_the_documented_schema(pytester: pytest.Pytester) -> None:
+    result = run(pytester, RETRY_LOOP, "--chaos-report=r.json")
+    result.assert_outcomes(passed=1)
+    data = json.loads((pytester.path / "r.json").read_text())
+    assert data["schema"] == "chaoskit.report/1"
+    assert set(data) >= {"schema", "seed", "chaos_off", "created", "duration", "tests"}
+    [test] = data["tests"]
+    assert set(test) >= {"nodeid", "outcome", "seed", "sweep", "faults", "fired", "verdicts", "calls", "longrepr", "duration"}
+    assert test["fired"] == {"openai.rate_limit": 2} and test["faults"] == ["openai.rate_limit"]
+    assert {v["name"] for v in test["verdicts"]} == {"retry_after_ignored", "no_backoff"}

@@ -119,3 +119,22 @@ def test_journal_records_what_verdicts_need() -> None:
     assert limited.read_timeout == 0.4 and limited.endpoint == "chat"
     assert cut.complete is False and cut.text == "The quick"
     assert "sk-journal-key" in chaos.secrets and "sk-journal-key" not in str(chaos.calls.to_list())
+
+
+def test_a_timed_out_call_gives_its_reply_back_and_a_stall_records_what_got_through() -> None:
+    import openai
+
+    client = openai.OpenAI(api_key="sk-test", max_retries=0, timeout=httpx2.Timeout(0.1, connect=0.1))
+    messages = [{"role": "user", "content": "q"}]
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.reply("openai", "first answer here", "second")
+        chaos.script(["openai.timeout.read", "openai.stream.stall"])
+        with pytest.raises(openai.APITimeoutError):
+            client.chat.completions.create(model="m", messages=messages)
+        with pytest.raises(openai.APITimeoutError):
+            list(client.chat.completions.create(model="m", messages=messages, stream=True))
+        assert client.chat.completions.create(model="m", messages=messages).choices[0].message.content == "second"
+    timed_out, stalled, ok = chaos.calls
+    assert (timed_out.text, timed_out.complete) == (None, False)
+    assert (stalled.text, stalled.complete, stalled.error) == ("first answer", False, "ReadTimeout")
+    assert stalled.duration >= 0.1 and ok.complete

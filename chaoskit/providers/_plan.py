@@ -34,9 +34,10 @@ class Respond:
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Send body bytes (one chunk, one SSE event)."""
+    """Send body bytes (one chunk, one SSE event); ``text`` is the model text they carry."""
 
     data: bytes
+    text: str = ""
 
 
 BreakKind = Literal["connect_timeout", "connect_refused", "reset", "incomplete"]

@@ -205,7 +205,7 @@ class Profile:
 
     def _stream_plan(self, events: list[Event], ctx: RenderContext) -> Plan:
         plan: Plan = [Respond(200, self._headers(ctx, SSE))]
-        plan.extend(Send(e.data) for e in events)
+        plan.extend(Send(e.data, e.text) for e in events)
         return plan
 
     def _healthy_or_empty(self, req: CallRequest, ctx: RenderContext) -> Plan:
@@ -276,8 +276,8 @@ class Profile:
         if ctx.complete:
             ctx.text = full
         head: Plan = [Respond(200, self._headers(ctx, SSE))]
-        head.extend(Send(e.data) for e in events[:cut])
-        rest: Plan = [Send(e.data) for e in events[cut:]]
+        head.extend(Send(e.data, e.text) for e in events[:cut])
+        rest: Plan = [Send(e.data, e.text) for e in events[cut:]]
         if effect == "stream.cut":
             return head
         if effect == "stream.cut_unclean":

@@ -206,24 +206,45 @@ class _Timer:
 class Player:
     """Plays one call's plan, records its outcome in the journal, and ends it once."""
 
-    __slots__ = ("request", "clock", "call", "on_end", "note", "_ended")
+    __slots__ = ("request", "clock", "call", "on_end", "note", "give_back", "_ended", "_delivered")
 
-    def __init__(self, request: httpx.Request, clock: Clock, call: Call, on_end: Callable[[Call], None], note: str) -> None:
+    def __init__(
+        self, request: httpx.Request, clock: Clock, call: Call, on_end: Callable[[Call], None], note: str,
+        give_back: Callable[[], None] | None = None,
+    ) -> None:
         self.request = request
         self.clock = clock
         self.call = call
-        self.on_end = on_end
+        self.on_end = on_end  # sets the call's duration; called at headers and at the end
         self.note = note
+        self.give_back = give_back  # returns an unsent reply to its queue
         self._ended = False
+        self._delivered: str | None = None  # model text sent so far; None before headers
 
     def end(self) -> None:
         if not self._ended:
             self._ended = True
             self.on_end(self.call)
 
+    def _broke(self) -> None:
+        """Record that the response broke: what text got through, and give back an unsent reply."""
+        self.call.complete = False
+        if self._delivered is None:
+            self.call.text = None
+            if self.give_back is not None:
+                self.give_back()
+        elif self.call.text is not None:
+            self.call.text = self._delivered
+
+    def _sent(self, step: Send) -> bytes:
+        if step.text and self._delivered is not None:
+            self._delivered += step.text
+        return step.data
+
     def fail(self, name: str, message: str) -> None:
         """Raise the transport error ``name`` of the request's family, as a socket would."""
         self.call.error = name
+        self._broke()
         self.end()
         exc = getattr(_module(self.request), name)(message)
         exc.add_note(self.note)
@@ -232,6 +253,7 @@ class Player:
     def read_timed_out(self, timer: _Timer) -> None:
         if timer.read is None:
             self.call.error = "Hang"
+            self._broke()
             self.end()
             raise ChaosError(
                 f"chaoskit: {self.request.method} {self.request.url} never answered and the "
@@ -242,6 +264,8 @@ class Player:
 
     def response(self, step: Respond, rest: Plan, body: Any) -> Answer:
         self.call.status = step.status
+        self._delivered = ""
+        self.on_end(self.call)  # the duration so far: time to headers
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in step.headers]
         if all(isinstance(s, Send) for s in rest):
             self.end()
@@ -275,7 +299,7 @@ class Player:
             for step in rest:
                 if isinstance(step, Send):
                     timer.idle = 0.0
-                    yield step.data
+                    yield self._sent(step)
                 elif isinstance(step, Wait):
                     seconds, times_out = timer.wait(step.seconds)
                     self.clock.sleep(seconds)
@@ -310,7 +334,7 @@ class Player:
             for step in rest:
                 if isinstance(step, Send):
                     timer.idle = 0.0
-                    yield step.data
+                    yield self._sent(step)
                 elif isinstance(step, Wait):
                     seconds, times_out = timer.wait(step.seconds)
                     await self.clock.asleep(seconds)

@@ -1,0 +1,442 @@
+"""Verdicts on client behaviour, read from a session's journal after the test ran.
+
+A verdict names a habit that hurts in production even when the test passed: retrying
+sooner than the provider asked, retrying without end, retrying what cannot succeed,
+waiting without a timeout, showing a cut answer, repeating a side effect, ignoring a
+fallback. Each rule is precise: an app on the SDKs' defaults meets none of them, except
+the two documented in ``VERDICTS`` (the openai SDK retries ``insufficient_quota``; the
+SDKs' default read timeout is 600 s).
+
+The model: the journal's calls are grouped into *requests*. Calls with one ``request_key``
+(same method, URL and body) form one request's attempts as long as each attempt failed
+and ended before the next one started; a success closes the request, so the same
+question asked again later is a new request. An SDK retry (``retry_count`` n > 0)
+continues only an attempt whose ``retry_count`` was n - 1.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from types import MappingProxyType
+from typing import Any
+
+from . import faults as _faults
+from ._errors import ChaosError
+from ._journal import Call
+from ._watch import Watch, WatchedCall
+
+__all__ = ["VERDICTS", "Verdict", "VerdictConfig", "judge"]
+
+VERDICTS: Mapping[str, str] = MappingProxyType(
+    {
+        "retry_after_ignored": "a retry started sooner than the failed response's retry-after asked",
+        "retry_storm": "one request was attempted more than max_attempts times",
+        "no_backoff": "a failed request was retried at once, without waiting min_backoff",
+        "retried_non_retryable": (
+            "a request was retried after an error retrying cannot fix (400/401/403/404/422, "
+            "quota, context length); reported for the openai SDK's default retries of "
+            "429 insufficient_quota too"
+        ),
+        "no_timeout": (
+            "a call met a stalled or slow provider with no read timeout, or one above max_wait "
+            "(the SDKs' default of 600 s is reported)"
+        ),
+        "truncated_stream_accepted": "the app showed the partial text of a stream that broke mid-way",
+        "duplicate_side_effect": "a non-idempotent side effect ran twice with the same arguments across a fault",
+        "fallback_not_used": "replies were set for a fallback provider that no call reached while a request failed",
+    }
+)
+
+# Effects under which the client waits on the provider: its read timeout is what ends the wait.
+_STALL_EFFECTS = ("timeout.read", "stream.stall")
+# Effects that spoil a 200 so the client cannot use it (the SDK raises, or the text is missing).
+# A content filter, a bad tool call or a length stop are model output the app handles itself.
+_SPOILED_200_EFFECTS = frozenset(
+    {
+        "malformed.truncated_json", "malformed.html", "malformed.missing_field", "malformed.null_content",
+        "stream.error_event", "stream.invalid_event",
+    }
+)
+# Statuses no retry can fix: the request itself, the key or the account is wrong.
+_NON_RETRYABLE_STATUS = frozenset({400, 401, 402, 403, 404, 422})
+_EPSILON = 1e-6  # seconds; float noise between ``started`` and ``started + duration``
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One finding on client behaviour: which rule, what happened, how to fix it, which calls."""
+
+    name: str
+    message: str
+    hint: str
+    calls: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, for reports."""
+        data = asdict(self)
+        data["calls"] = list(self.calls)
+        return data
+
+
+@dataclass(frozen=True)
+class VerdictConfig:
+    """Thresholds of the verdicts; the defaults pass the openai and anthropic SDKs' own retries."""
+
+    max_attempts: int = 4  # retry_storm: more attempts than this for one request
+    min_backoff: float = 0.05  # no_backoff: a retry sooner than this after a failure
+    retry_after_slack: float = 0.05  # retry_after_ignored: tolerance (seconds) below the asked wait
+    max_wait: float = 60.0  # no_timeout: a read timeout above this (or none) under a stall
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts={self.max_attempts!r} must be at least 1")
+        for name in ("min_backoff", "retry_after_slack", "max_wait"):
+            value = getattr(self, name)
+            if not value >= 0:
+                raise ValueError(f"{name}={value!r} must be a number of seconds, 0 or more")
+
+
+def judge(
+    calls: Sequence[Call],
+    *,
+    user_texts: Sequence[str] = (),
+    watches: Sequence[Watch] = (),
+    replies_configured: Iterable[str] = (),
+    config: VerdictConfig = VerdictConfig(),  # noqa: B008 - frozen, so sharing it is safe
+) -> list[Verdict]:
+    """The verdicts on a session's journal, ordered as ``VERDICTS`` then by first call."""
+    ordered = sorted(calls, key=lambda c: c.index)
+    requests = _requests(ordered)
+    found: list[Verdict] = [
+        *_retry_after_ignored(requests, config),
+        *_retry_storm(requests, config),
+        *_no_backoff(requests, config),
+        *_retried_non_retryable(requests),
+        *_no_timeout(ordered, config),
+        *_truncated_stream_accepted(ordered, [str(t) for t in user_texts]),
+        *_duplicate_side_effect(ordered, watches),
+        *_fallback_not_used(ordered, requests, set(replies_configured)),
+    ]
+    rank = {name: i for i, name in enumerate(VERDICTS)}
+    return sorted(found, key=lambda v: (rank[v.name], v.calls[:1]))
+
+
+# ---- the journal, read ------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=256)
+def _effect(fault_id: str | None) -> str | None:
+    """The catalog effect of a fault id; None for no fault or an id the catalog lacks."""
+    if fault_id is None:
+        return None
+    try:
+        return _faults.get(fault_id).effect
+    except ChaosError:
+        return None
+
+
+def _end(call: Call) -> float:
+    return call.started + call.duration
+
+
+def _errored(call: Call) -> bool:
+    """The call ended in an error the client saw: an error status, or no response at all."""
+    return call.error is not None or call.status is None or call.status >= 400
+
+
+def _failed(call: Call) -> bool:
+    """The call gave the client nothing usable: an error, a broken stream or a spoiled 200."""
+    return _errored(call) or not call.complete or _effect(call.fault) in _SPOILED_200_EFFECTS
+
+
+def _succeeded(call: Call) -> bool:
+    return call.provider is not None and not _failed(call)
+
+
+def _requests(calls: Sequence[Call]) -> list[list[Call]]:
+    """The journal's calls as requests, each the list of its attempts (see the module docstring)."""
+    requests: list[list[Call]] = []
+    waiting: dict[str, list[list[Call]]] = {}  # key -> requests whose last attempt failed
+    for call in calls:
+        if call.provider is None or not call.request_key:
+            continue  # blocked or unrouted: not a provider request
+        pending = waiting.setdefault(call.request_key, [])
+        request = _continued(pending, call)
+        if request is None:
+            request = [call]
+            requests.append(request)
+        else:
+            pending[:] = [r for r in pending if r is not request]
+            request.append(call)
+        if _failed(call):
+            pending.append(request)
+    return requests
+
+
+def _continued(pending: list[list[Call]], call: Call) -> list[Call] | None:
+    """The waiting request ``call`` retries: the one whose failed attempt ended first."""
+    fits = [
+        r for r in pending
+        if _end(r[-1]) <= call.started + _EPSILON
+        and (not call.retry_count or r[-1].retry_count is None or r[-1].retry_count == call.retry_count - 1)
+    ]
+    return min(fits, key=lambda r: _end(r[-1]), default=None)
+
+
+def _retries(request: list[Call]) -> Iterator[tuple[Call, Call]]:
+    """(failed attempt, the attempt after it) for every retry in one request."""
+    yield from zip(request, request[1:], strict=False)
+
+
+def _gap(before: Call, after: Call) -> float:
+    """Seconds between the end of one attempt and the start of the next."""
+    return max(0.0, after.started - _end(before))
+
+
+def _ids(indexes: Iterable[int]) -> str:
+    """``#0-#7`` for a run of consecutive indexes, else ``#0, #3``."""
+    items = sorted(set(indexes))
+    if len(items) > 2 and items == list(range(items[0], items[-1] + 1)):
+        return f"#{items[0]}-#{items[-1]}"
+    return ", ".join(f"#{i}" for i in items)
+
+
+def _what(call: Call) -> str:
+    """How an attempt failed, for messages: ``429 (openai.rate_limit)``, ``ReadTimeout``."""
+    how = call.error or (str(call.status) if call.status is not None else "no response")
+    return f"{how} ({call.fault})" if call.fault else how
+
+
+def _more(count: int) -> str:
+    return f" (and {count} more)" if count else ""
+
+
+# ---- one function per verdict -----------------------------------------------------------------
+
+
+def _retry_after_ignored(requests: Sequence[list[Call]], config: VerdictConfig) -> Iterator[Verdict]:
+    """A retry sooner than ``retry_after - slack`` after the response that asked for the wait."""
+    for request in requests:
+        early = [
+            (before, after) for before, after in _retries(request)
+            if before.retry_after is not None and before.retry_after > 0
+            and _gap(before, after) < before.retry_after - config.retry_after_slack
+        ]
+        if not early:
+            continue
+        before, after = early[0]
+        yield Verdict(
+            "retry_after_ignored",
+            f"call #{after.index} retried {_gap(before, after):.2f} s after call #{before.index} ended; "
+            f"the {before.status} on call #{before.index} asked for {before.retry_after:.2f} s{_more(len(early) - 1)}",
+            "honour Retry-After (the openai/anthropic SDKs do by default: don't wrap them in a retry "
+            "loop of your own; leave max_retries at its default)",
+            tuple(sorted({c.index for pair in early for c in pair})),
+        )
+
+
+def _retry_storm(requests: Sequence[list[Call]], config: VerdictConfig) -> Iterator[Verdict]:
+    """More than ``max_attempts`` attempts of one request."""
+    for request in requests:
+        if len(request) <= config.max_attempts:
+            continue
+        first = request[0]
+        sdk_retries = max((c.retry_count or 0) for c in request)
+        hint = (
+            f"lower the client's max_retries (the SDK made {sdk_retries + 1} attempts per call; "
+            "the default, 2, makes 3)"
+            if sdk_retries >= config.max_attempts
+            else "cap your own retry loop, or drop it and let the SDK retry (max_retries=2: 3 attempts, "
+            "with backoff); then fall back or tell the user"
+        )
+        yield Verdict(
+            "retry_storm",
+            f"{len(request)} attempts of one request ({first.method} {first.url}), calls {_ids(c.index for c in request)}; "
+            f"max_attempts={config.max_attempts}",
+            hint,
+            tuple(c.index for c in request),
+        )
+
+
+def _no_backoff(requests: Sequence[list[Call]], config: VerdictConfig) -> Iterator[Verdict]:
+    """A retry sooner than ``min_backoff`` after an error, unless the error asked for less."""
+    for request in requests:
+        quick = [
+            (before, after) for before, after in _retries(request)
+            if _errored(before)
+            and _gap(before, after) < config.min_backoff
+            and not (before.retry_after is not None and before.retry_after <= config.min_backoff)
+        ]
+        if not quick:
+            continue
+        before, after = quick[0]
+        yield Verdict(
+            "no_backoff",
+            f"call #{after.index} retried {_gap(before, after):.3f} s after call #{before.index} failed with "
+            f"{_what(before)}; min_backoff={config.min_backoff:g} s{_more(len(quick) - 1)}",
+            "wait before retrying, longer each time (exponential backoff with jitter: the SDKs "
+            "do it by default, from 0.5 s)",
+            tuple(sorted({c.index for pair in quick for c in pair})),
+        )
+
+
+def _non_retryable(call: Call) -> str | None:
+    """What makes retrying ``call``'s failure futile (``the 401 (openai.auth)``), or None."""
+    fault = call.fault or ""
+    if fault.endswith("insufficient_quota"):
+        return f"the quota error {_what(call)}"
+    if fault.endswith("context_length"):
+        return f"the context-length error {_what(call)}"
+    if call.error is None and call.status in _NON_RETRYABLE_STATUS:
+        return f"the {_what(call)}"
+    return None
+
+
+def _retried_non_retryable(requests: Sequence[list[Call]]) -> Iterator[Verdict]:
+    """A retry after 400/401/402/403/404/422 or a quota or context-length error."""
+    for request in requests:
+        futile = [(b, a, why) for b, a in _retries(request) if (why := _non_retryable(b))]
+        if not futile:
+            continue
+        before, after, why = futile[0]
+        quota = before.fault == "openai.insufficient_quota"
+        hint = (
+            "an empty account does not refill on retry, and the openai SDK retries 429 "
+            "insufficient_quota by default: set max_retries=0 for that client, or catch "
+            "openai.RateLimitError with code 'insufficient_quota' and fall back or tell the user"
+            if quota
+            else "don't retry client errors (400/401/402/403/404/422) or quota/context-length "
+            "errors: fix the request (shorter context, right model or key), fall back, or tell the user"
+        )
+        yield Verdict(
+            "retried_non_retryable",
+            f"call #{after.index} retried the request after {why} on call #{before.index}, "
+            f"which no retry can fix{_more(len(futile) - 1)}",
+            hint,
+            tuple(sorted({c.index for b, a, _ in futile for c in (b, a)})),
+        )
+
+
+def _is_stall(call: Call) -> bool:
+    effect = _effect(call.fault) or ""
+    return effect in _STALL_EFFECTS or effect.startswith("latency.")
+
+
+def _no_timeout(calls: Sequence[Call], config: VerdictConfig) -> Iterator[Verdict]:
+    """A stalled or slow call whose client read timeout is None or above ``max_wait``."""
+    bad = [
+        c for c in calls
+        if _is_stall(c) and (c.read_timeout is None or c.read_timeout > config.max_wait)
+    ]
+    if not bad:
+        return
+    first = bad[0]
+    timeout = "none" if first.read_timeout is None else f"{first.read_timeout:g} s"
+    yield Verdict(
+        "no_timeout",
+        f"call #{first.index} met {first.fault} with a read timeout of {timeout} (max_wait={config.max_wait:g} s): "
+        f"a stalled provider keeps the user waiting that long{_more(len(bad) - 1)}",
+        "give the client a read timeout the user can wait out, e.g. "
+        "openai.OpenAI(timeout=httpx.Timeout(30, connect=5)) (the SDKs' default is 600 s), "
+        "then retry or fall back",
+        tuple(c.index for c in bad),
+    )
+
+
+def _truncated_stream_accepted(calls: Sequence[Call], user_texts: Sequence[str]) -> Iterator[Verdict]:
+    """A cut stream's partial text shown to the user with no complete answer after it."""
+    for cut in calls:
+        partial = (cut.text or "").strip()
+        if cut.complete or cut.provider is None or len(partial) < 3:
+            continue
+        earlier = [c.text.strip() for c in calls if c.index < cut.index and _succeeded(c) and c.text and c.text.strip()]
+        later = [c.text.strip() for c in calls if c.index > cut.index and _succeeded(c) and c.text and c.text.strip()]
+        for n, shown in enumerate(user_texts):
+            if partial not in _without(shown, earlier) or any(text in shown for text in later):
+                continue
+            yield Verdict(
+                "truncated_stream_accepted",
+                f"call #{cut.index}'s stream broke after {_clip(partial)} ({cut.fault or 'no fault'}) and "
+                f"the app showed that partial text (user text #{n}) with no complete answer after it",
+                "check that a stream finished (a finish_reason / stop_reason, message_stop) before "
+                "using its text; on a cut, retry or fall back instead of showing the fragment",
+                (cut.index,),
+            )
+            break
+
+
+def _without(text: str, parts: Iterable[str]) -> str:
+    """``text`` with every occurrence of ``parts`` masked, so they are not searched."""
+    for part in sorted(parts, key=len, reverse=True):
+        text = text.replace(part, "\0")
+    return text
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _same_args(a: WatchedCall, b: WatchedCall) -> bool:
+    try:
+        return bool(a.args == b.args and a.kwargs == b.kwargs)
+    except Exception:  # an argument whose == raises or is ambiguous (arrays)
+        return False
+
+
+def _duplicate_side_effect(calls: Sequence[Call], watches: Sequence[Watch]) -> Iterator[Verdict]:
+    """A non-idempotent watch called again with the same arguments after a faulted call."""
+    for watch in watches:
+        if watch.idempotent:
+            continue
+        for j, again in enumerate(watch.calls):
+            first = next((w for w in reversed(watch.calls[:j]) if _same_args(w, again)), None)
+            if first is None:
+                continue
+            faulted = [c for c in calls if c.fault is not None and first.started <= c.started <= again.started]
+            if not faulted:
+                continue
+            yield Verdict(
+                "duplicate_side_effect",
+                f"{watch.path} ran again with the same arguments at {again.started:.2f} s (first at "
+                f"{first.started:.2f} s) after {', '.join(sorted({c.fault or '' for c in faulted}))} "
+                f"on call(s) {_ids(c.index for c in faulted)}",
+                "make the side effect idempotent (an idempotency key per user request) or keep its "
+                "result and retry only the step that failed",
+                tuple(c.index for c in faulted),
+            )
+
+
+def _fallback_not_used(
+    calls: Sequence[Call], requests: Sequence[list[Call]], configured: set[str]
+) -> Iterator[Verdict]:
+    """A provider with replies set that no call reached, while an injected fault failed a request."""
+    reached = {c.provider for c in calls}
+    unused = sorted(configured - reached)
+    if not unused:
+        return
+    failed = [r for r in requests if _lost(r, calls)]
+    if not failed:
+        return
+    shown = [c for r in failed for c in r if c.fault is not None]
+    names = ", ".join(sorted({c.fault or "" for c in shown}))
+    for provider in unused:
+        yield Verdict(
+            "fallback_not_used",
+            f"replies were set for {provider} but no call reached it, while {names} failed "
+            f"call(s) {_ids(c.index for c in shown)} and the request was not recovered",
+            f"when the primary provider fails for good (after the SDK's retries), call {provider} "
+            "(catch openai.APIError / anthropic.APIError around the primary call)",
+            tuple(c.index for c in shown),
+        )
+
+
+def _lost(request: list[Call], calls: Sequence[Call]) -> bool:
+    """The request's last attempt failed by an injected fault and its provider never answered after."""
+    last = request[-1]
+    if last.fault is None or not _failed(last):
+        return False
+    return not any(
+        c.provider == last.provider and c.index > last.index and _succeeded(c) for c in calls
+    )
