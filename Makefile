@@ -18,9 +18,10 @@ test: $(STAMP)
 	$(PYTEST) -n 2 tests examples
 
 demo: $(STAMP)
-	$(PYTEST) examples/support_bot -v --chaos-report reports/demo.json
+	$(PYTEST) -n 2 examples/support_bot --chaos-report reports/demo.json --chaos-html reports/demo.html
 	@echo ""
-	@echo "chaoskit demo report (journal of every chaos test): $(CURDIR)/reports/demo.json"
+	@echo "chaoskit demo report: $(CURDIR)/reports/demo.html (open it in a browser)"
+	@echo "              results and journals as JSON: $(CURDIR)/reports/demo.json"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_intercept.py

@@ -40,7 +40,7 @@ def tool_call(name: str, arguments: Mapping[str, Any] | str | None = None, *, id
 Reply = str | ToolCall | tuple[ToolCall, ...]
 """One simulated model turn: text, one tool call, or several tool calls at once."""
 
-DEFAULT_REPLY = "This is a simulated reply from chaoskit."
+DEFAULT_REPLY = "Thanks for your message. This is a simulated answer to it."
 
 
 def as_reply(value: object) -> Reply:

@@ -19,6 +19,7 @@ import httpx2
 
 import chaoskit
 from chaoskit import Call
+from chaoskit._replies import DEFAULT_REPLY as DEFAULT_REPLY  # the simulated reply when a test sets none
 
 #: Small client timeouts so timeout faults end quickly: read 0.3 s, connect 0.2 s.
 READ_TIMEOUT = 0.3
@@ -26,8 +27,6 @@ CONNECT_TIMEOUT = 0.2
 TIMEOUT = httpx2.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
 #: The SDKs' default: 2 retries, so a retried fault is seen 3 times.
 MAX_RETRIES = 2
-#: The simulated healthy reply when a test sets none (chaoskit's default reply).
-DEFAULT_REPLY = "This is a simulated reply from chaoskit."
 #: ``retry_after`` override for retried status faults: keeps the matrix fast without changing the
 #: exception class or the attempt count (the SDK sleeps exactly this instead of its backoff).
 FAST = {"retry_after": 0.01}
