@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ._session import Chaos
+    from ._session import Chaos, Injection  # noqa: F401  (named in StashKey strings)
 
 _SCHEDULE_KWARGS = ("rate", "times", "after", "window", "sequence")
 _MARKER_KWARGS = (*_SCHEDULE_KWARGS, "seed")
@@ -146,7 +146,7 @@ def chaos(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> Iter
     async) is answered by chaoskit: a healthy simulated reply, or an injected fault.
     """
     from ._errors import ChaosError
-    from ._session import Chaos
+    from ._session import Chaos, Injection  # noqa: F401  (named in StashKey strings)
 
     config = request.config
     item = request.node

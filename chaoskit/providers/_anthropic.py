@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from . import _anthropic_wire as wire
-from ._profile import JSON, CallRequest, Event, Profile, RenderContext
+from ._profile import CallRequest, Event, Profile, RenderContext
 from ._sse import encode_event
 
 __all__ = ["AnthropicProfile"]
@@ -49,19 +48,11 @@ class AnthropicProfile(Profile):
     def length_finish(self) -> str:
         return "max_tokens"
 
-    def malformed(self, variant: str, endpoint: str, req: CallRequest, ctx: RenderContext, params: Mapping[str, Any]) -> tuple[str, bytes]:
-        if variant == "html":
-            return "text/html; charset=utf-8", str(params.get("body", "<html><body>OK</body></html>")).encode()
-        body = self.body(endpoint, req, ctx)
-        if variant == "truncated_json":
-            data = json.dumps(body, separators=(",", ":")).encode()
-            return JSON, data[: max(1, int(len(data) * float(params.get("keep", 0.5))))]
-        if variant == "missing_field":
-            body.pop(params.get("field") or "content", None)
-        elif variant == "null_content":
-            body["content"] = None
-        return JSON, json.dumps(body, separators=(",", ":")).encode()
+    def main_field(self, endpoint: str) -> str:
+        return "content"
 
+    def null_content(self, endpoint: str, body: dict[str, Any]) -> None:
+        body["content"] = None
 
 def _request(req: CallRequest) -> dict[str, Any]:
     data = req.json

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from . import _openai_wire as wire
-from ._profile import JSON, CallRequest, Event, Profile, RenderContext
+from ._profile import CallRequest, Event, Profile, RenderContext
 from ._sse import DONE, encode_event
 
 __all__ = ["OpenAIProfile"]
@@ -88,20 +87,11 @@ class OpenAIProfile(Profile):
     def length_finish(self) -> str:
         return "length"
 
-    def malformed(self, variant: str, endpoint: str, req: CallRequest, ctx: RenderContext, params: Mapping[str, Any]) -> tuple[str, bytes]:
-        if variant == "html":
-            return "text/html; charset=utf-8", str(params.get("body", "<html><body>OK</body></html>")).encode()
-        body = self.body(endpoint, req, ctx)
-        if variant == "truncated_json":
-            data = json.dumps(body, separators=(",", ":")).encode()
-            return JSON, data[: max(1, int(len(data) * float(params.get("keep", 0.5))))]
-        if variant == "missing_field":
-            field = params.get("field") or {"chat": "choices", "responses": "output", "embeddings": "data"}[endpoint]
-            body.pop(field, None)
-        elif variant == "null_content":
-            _null_content(endpoint, body)
-        return JSON, json.dumps(body, separators=(",", ":")).encode()
+    def main_field(self, endpoint: str) -> str:
+        return {"chat": "choices", "responses": "output", "embeddings": "data"}[endpoint]
 
+    def null_content(self, endpoint: str, body: dict[str, Any]) -> None:
+        _null_content(endpoint, body)
 
 def _request(req: CallRequest) -> dict[str, Any]:
     data = req.json

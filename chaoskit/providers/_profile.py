@@ -118,9 +118,27 @@ class Profile:
         """The error event a provider sends mid-stream; ``sequence`` is its position."""
         raise NotImplementedError
 
+    def main_field(self, endpoint: str) -> str:
+        """The top-level field of a healthy body the SDK reads (``choices``, ``content``)."""
+        raise NotImplementedError
+
+    def null_content(self, endpoint: str, body: dict[str, Any]) -> None:
+        """Put null where the model text sits in ``body``."""
+        raise NotImplementedError
+
     def malformed(self, variant: str, endpoint: str, req: CallRequest, ctx: RenderContext, params: Mapping[str, Any]) -> tuple[str, bytes]:
         """(content type, body) of a 200 broken in the named way."""
-        raise NotImplementedError
+        if variant == "html":
+            return "text/html; charset=utf-8", str(params.get("body", "<html><body>OK</body></html>")).encode()
+        body = self.body(endpoint, req, ctx)
+        if variant == "truncated_json":
+            data = json.dumps(body, separators=(",", ":")).encode()
+            return JSON, data[: max(1, int(len(data) * float(params.get("keep", 0.5))))]
+        if variant == "missing_field":
+            body.pop(params.get("field") or self.main_field(endpoint), None)
+        elif variant == "null_content":
+            self.null_content(endpoint, body)
+        return JSON, json.dumps(body, separators=(",", ":")).encode()
 
     def offered_tools(self, req: CallRequest) -> list[str]:
         """The names of the tools the request offers the model."""
