@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -91,7 +92,7 @@ def _fmt_seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-class Profile:
+class Profile(ABC):
     """Base for provider profiles; subclasses set the class attributes and wire hooks."""
 
     name: ClassVar[str]
@@ -101,30 +102,33 @@ class Profile:
     _STREAM_ONLY = ("stream.",)
 
     # ---- wire hooks, provided by each provider -------------------------------------------
+    @abstractmethod
     def endpoint(self, req: CallRequest) -> str | None:
         """The simulated endpoint this request is for (``"chat"``), or None."""
-        raise NotImplementedError
 
+    @abstractmethod
     def body(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> dict[str, Any]:
-        raise NotImplementedError
+        """Provided by each provider profile."""
 
+    @abstractmethod
     def events(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> list[Event]:
-        raise NotImplementedError
+        """Provided by each provider profile."""
 
+    @abstractmethod
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
-        raise NotImplementedError
+        """Provided by each provider profile."""
 
+    @abstractmethod
     def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext, endpoint: str, sequence: int) -> bytes:
         """The error event a provider sends mid-stream; ``sequence`` is its position."""
-        raise NotImplementedError
 
+    @abstractmethod
     def main_field(self, endpoint: str) -> str:
         """The top-level field of a healthy body the SDK reads (``choices``, ``content``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def null_content(self, endpoint: str, body: dict[str, Any]) -> None:
         """Put null where the model text sits in ``body``."""
-        raise NotImplementedError
 
     def malformed(self, variant: str, endpoint: str, req: CallRequest, ctx: RenderContext, params: Mapping[str, Any]) -> tuple[str, bytes]:
         """(content type, body) of a 200 broken in the named way."""
@@ -140,16 +144,17 @@ class Profile:
             self.null_content(endpoint, body)
         return JSON, json.dumps(body, separators=(",", ":")).encode()
 
+    @abstractmethod
     def offered_tools(self, req: CallRequest) -> list[str]:
         """The names of the tools the request offers the model."""
-        raise NotImplementedError
 
+    @abstractmethod
     def filtered_finish(self) -> str:
         """The finish / stop reason a provider sends when it filters its own output."""
-        raise NotImplementedError
 
+    @abstractmethod
     def length_finish(self) -> str:
-        raise NotImplementedError
+        """Provided by each provider profile."""
 
     def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
         return [(self.request_id_header, f"req_{ctx.ident}")]
