@@ -98,9 +98,6 @@ class Profile(ABC):
     name: ClassVar[str]
     hosts: ClassVar[frozenset[str]]
     request_id_header: ClassVar[str]
-    #: Effects that need a streaming request, or a simulated endpoint that can stream.
-    _STREAM_ONLY = ("stream.",)
-
     # ---- wire hooks, provided by each provider -------------------------------------------
     @abstractmethod
     def endpoint(self, req: CallRequest) -> str | None:
@@ -108,15 +105,15 @@ class Profile(ABC):
 
     @abstractmethod
     def body(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> dict[str, Any]:
-        """Provided by each provider profile."""
+        """The healthy unary body for ``ctx.reply``; ``finish`` overrides the finish reason."""
 
     @abstractmethod
     def events(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> list[Event]:
-        """Provided by each provider profile."""
+        """The healthy stream for ``ctx.reply``, every event of the provider's grammar."""
 
     @abstractmethod
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
-        """Provided by each provider profile."""
+        """The provider's error envelope around a catalog fault's ``error`` object."""
 
     @abstractmethod
     def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext, endpoint: str, sequence: int) -> bytes:
@@ -154,7 +151,7 @@ class Profile(ABC):
 
     @abstractmethod
     def length_finish(self) -> str:
-        """Provided by each provider profile."""
+        """A wire detail each provider profile supplies."""
 
     def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
         return [(self.request_id_header, f"req_{ctx.ident}")]
