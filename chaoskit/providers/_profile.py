@@ -151,7 +151,7 @@ class Profile(ABC):
 
     @abstractmethod
     def length_finish(self) -> str:
-        """A wire detail each provider profile supplies."""
+        """The finish / stop reason a provider sends when the answer hits the token limit."""
 
     def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
         return [(self.request_id_header, f"req_{ctx.ident}")]
