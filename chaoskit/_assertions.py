@@ -31,7 +31,13 @@ _PROVIDER_TOKENS = re.compile(
     r"not_found_error|billing_error|content_policy_violation|invalid_api_key|model_not_found)\b"
     r"|\{\s*\"(?:error|type)\"\s*:"
 )
-_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def _visible(text: str) -> str:
+    """The text without whitespace of any kind and invisible format characters (zero-width, BOM, soft hyphen)."""
+    import unicodedata
+
+    return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Cf")
 
 
 def _fail(message: str, session: Chaos, calls: list[Call] | None = None) -> None:
@@ -132,7 +138,7 @@ def assert_graceful(session: Chaos, text: object) -> None:
         _fail(f"assert_graceful: the user would see {type(text).__name__} {text!r}, not text", session)
         return
     session.user_texts.append(text)
-    if not text.strip(" \t\r\n" + _ZERO_WIDTH):
+    if not _visible(text):
         _fail(f"assert_graceful: the text is blank: {text!r}", session)
     for fragment in _error_fragments(session):  # the most specific finding first
         needle = fragment if len(fragment) <= 60 else fragment[:60]

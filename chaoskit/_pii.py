@@ -30,13 +30,17 @@ class PiiMatch:
 
 
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b")
-_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+_CARD = re.compile(r"(?<![\d+-])(?:\d[ -]?){12,18}\d(?![\d-])")  # after "+" it is a phone
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
 _NINO = re.compile(r"\b(?![DFIQUV])[A-CEGHJ-PR-TW-Z](?![DFIQUVO])[A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
 _PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,8}){1,4}(?![\w])"
-    r"|(?<![\w+])\+\d{8,15}(?!\d)|(?<![\w])0\d{9,10}(?!\d)"
+    r"(?<![\w+./-])(?:"  # not inside a version number, a serial or a path
+    r"\+\d{1,3}(?:[ .-]?\(0\))?[ .-]?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]?\d{1,8}){0,5}"  # +33 1 83…, +1 (846) …
+    r"|(?:\(\d{1,5}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,8}){1,4}"  # (415) 555-2671, 030 1234567
+    r"|\(\d{2,5}\)[ .-]?\d{6,10}"  # (0909) 8790011
+    r"|0\d{9,10}"  # 0612345678
+    r")(?![\w]|[.-]\d)"
 )
 _IBAN_LENGTHS = {
     "AT": 20, "BE": 16, "CH": 21, "CZ": 24, "DE": 22, "DK": 18, "ES": 24, "FI": 18, "FR": 27,
@@ -75,17 +79,21 @@ def find_pii(text: str) -> list[PiiMatch]:
     found: list[PiiMatch] = []
     taken: list[tuple[int, int]] = []
 
-    def add(kind: str, m: re.Match[str]) -> None:
-        if any(m.start() < end and start < m.end() for start, end in taken):
+    def add_span(kind: str, start: int, end: int) -> None:
+        if any(start < e and s < end for s, e in taken):
             return
-        taken.append((m.start(), m.end()))
-        found.append(PiiMatch(kind, m.group(), m.start(), m.end()))
+        taken.append((start, end))
+        found.append(PiiMatch(kind, text[start:end], start, end))
+
+    def add(kind: str, m: re.Match[str]) -> None:
+        add_span(kind, m.start(), m.end())
 
     for m in _EMAIL.finditer(text):
         add("email", m)
     for m in _IBAN.finditer(text):
-        if iban_ok(m.group()):
-            add("iban", m)
+        trimmed = _iban_prefix(m.group())  # the regex may run on into the next word
+        if trimmed:
+            add_span("iban", m.start(), m.start() + len(trimmed))
     for m in _CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
         if 13 <= len(digits) <= 19 and luhn_ok(digits) and len(set(digits)) > 1:
@@ -101,5 +109,18 @@ def find_pii(text: str) -> list[PiiMatch]:
     return sorted(found, key=lambda p: p.start)
 
 
+def _iban_prefix(candidate: str) -> str:
+    """The longest prefix of ``candidate`` that is a valid IBAN, or ''."""
+    while len(candidate.replace(" ", "")) >= 15:
+        if iban_ok(candidate):
+            return candidate
+        candidate = candidate[:-1].rstrip()
+    return ""
+
+
 def _looks_like_date_or_time(value: str) -> bool:
-    return bool(re.fullmatch(r"\d{4}[-.]\d{2}[-.]\d{2}(?:[ T]\d{2}[:.]\d{2}(?:[:.]\d{2})?)?", value.strip()))
+    value = value.strip()
+    return bool(
+        re.fullmatch(r"\d{4}[-.]\d{2}[-.]\d{2}(?:[ T]\d{2}(?:[:.]\d{2}){0,2})?", value)
+        or re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", value)  # an IPv4 address
+    )
