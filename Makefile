@@ -25,6 +25,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_intercept.py
+	$(BIN)/python benchmarks/bench_inputs.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check chaoskit tests examples benchmarks

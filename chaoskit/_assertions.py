@@ -132,7 +132,8 @@ def assert_graceful(session: Chaos, text: object) -> None:
 
     Fails on: blank or zero-width-only text; a traceback; an exception class name; a raw
     provider error body or message the app received in this test; an API key the app
-    sent; chaoskit's own markers (``req_chaoskit…`` ids, SSE lines, ``[DONE]``).
+    sent; a canary planted with ``chaos.canary()``; chaoskit's own markers
+    (``req_chaoskit…`` ids, SSE lines, ``[DONE]``).
     """
     if not isinstance(text, str):
         _fail(f"assert_graceful: the user would see {type(text).__name__} {text!r}, not text", session)
@@ -156,6 +157,9 @@ def assert_graceful(session: Chaos, text: object) -> None:
         m = pattern.search(text)
         if m:
             _fail(f"assert_graceful: the text shows {what} {m.group()!r}: {_excerpt(text, m.start(), m.end())!r}", session)
+    for canary in session.canaries:
+        if canary in text:
+            _fail(f"assert_graceful: the text reveals the planted canary {canary!r}", session)
     for secret in session.secrets:
         if secret in text:
             _fail("assert_graceful: the text contains an API key the app sent to a provider", session)

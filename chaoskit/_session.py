@@ -106,6 +106,7 @@ class Chaos:
         self.watches: list[Watch] = []
         self.configured_replies: set[str] = set()
         self.user_texts: list[str] = []
+        self.canaries: set[str] = set()
         self._restores: list[Any] = []
 
     # ---- configuration ------------------------------------------------------------------
@@ -238,6 +239,19 @@ class Chaos:
         from ._assertions import deadline
 
         return deadline(self, seconds)
+
+    def canary(self, prefix: str = "CANARY") -> str:
+        """A unique secret to plant (in a system prompt, a tool result); ``assert_graceful``
+        then fails on any text that contains it."""
+        import re
+        import secrets
+
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", prefix):
+            raise ChaosConfigError(f"canary(prefix={prefix!r}): use letters, digits, '_' or '-'")
+        token = f"{prefix}-{secrets.token_hex(8)}"
+        self.secrets.add(token)
+        self.canaries.add(token)
+        return token
 
     def shown(self, text: str) -> None:
         """Record text the app showed its user, for the ``truncated_stream_accepted`` verdict."""
