@@ -33,8 +33,13 @@ _PROVIDER_TOKENS = re.compile(
 )
 
 
-def _visible(text: str) -> str:
-    """The text without whitespace of any kind and invisible format characters (zero-width, BOM, soft hyphen)."""
+def visible(text: str) -> str:
+    """``text`` without whitespace and format (zero-width, bidi, BOM) characters.
+
+    ``visible(x) == ""`` is what "blank" means for a message a user could send or see:
+    ``visible("\\u200b\\u3000 ") == ""`` while ``"\\u200b".strip() == "\\u200b"``.
+    Re-exported as ``chaoskit.inputs.visible``.
+    """
     import unicodedata
 
     return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Cf")
@@ -139,7 +144,7 @@ def assert_graceful(session: Chaos, text: object) -> None:
         _fail(f"assert_graceful: the user would see {type(text).__name__} {text!r}, not text", session)
         return
     session.user_texts.append(text)
-    if not _visible(text):
+    if not visible(text):
         _fail(f"assert_graceful: the text is blank: {text!r}", session)
     for fragment in _error_fragments(session):  # the most specific finding first
         needle = fragment if len(fragment) <= 60 else fragment[:60]

@@ -39,7 +39,6 @@ import functools
 import math
 import re
 import string
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -48,6 +47,8 @@ from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
+
+from ._assertions import visible
 
 if TYPE_CHECKING:
     from faker import Faker
@@ -126,15 +127,6 @@ WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 #: Invisible format characters that are not whitespace to Python: ZWSP, ZWNJ, ZWJ, word
 #: joiner, BOM / ZWNBSP, soft hyphen, Mongolian vowel separator, invisible math operators.
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064"
-
-
-def visible(text: str) -> str:
-    """``text`` without whitespace and format (zero-width, bidi, BOM) characters.
-
-    ``visible(x) == ""`` is what "blank" means for a message a user could send or see:
-    ``visible("\\u200b\\u3000 ") == ""`` while ``"\\u200b".strip() == "\\u200b"``.
-    """
-    return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Cf")
 
 
 def blank() -> st.SearchStrategy[str]:
