@@ -35,6 +35,13 @@ EFFECTS = frozenset(
         "latency.cold_start",  # the first call (or the first after idle) comes late
         "latency.first_token",  # headers at once, the first token late
         "latency.tokens",  # every token late
+        "malformed.content_type",  # the right body with the wrong content type
+        "body.incomplete",  # the peer closes before the body is complete
+        "schema_drift",  # a JSON body (or tool arguments, or a tool result) changed in one place
+        "tool.raise",  # a callable raises before doing anything
+        "tool.raise_after",  # a callable does its work, then raises (the ambiguous outcome)
+        "tool.timeout",  # a callable hangs, then raises TimeoutError
+        "tool.return",  # a callable returns a given value (None, [], {}) without running
     }
 )
 

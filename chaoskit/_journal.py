@@ -63,7 +63,11 @@ class Call:
     retries of one request can be grouped. ``text`` is the model text the response carried
     (the part before the break for a broken stream); ``complete`` is False when the
     response broke before its end. ``response_body`` is the body of an error response
-    (status >= 400), at most 2,000 characters.
+    (status >= 400), at most 2,000 characters. ``detail`` says what the fault chose, where
+    it chooses (``renamed customer.email -> customer.emailAddress`` for a schema drift).
+    For a patched callable (``provider="tool"``) ``method`` is ``"CALL"``, ``url`` the
+    target path, ``request_body`` its arguments, and ``side_effect`` whether the real
+    function ran (True with an error: it ran, then the caller saw a failure).
     """
 
     index: int
@@ -86,6 +90,8 @@ class Call:
     text: str | None = None
     complete: bool = True
     response_body: str | None = None
+    detail: str | None = None
+    side_effect: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,11 +134,14 @@ class Journal:
             return "  (no intercepted calls)"
         lines = []
         for c in rows:
-            outcome = c.error or (str(c.status) if c.status is not None else "-")
+            outcome = c.error or (str(c.status) if c.status is not None else "returned" if c.provider == "tool" else "-")
             if not c.complete and c.error is None:
                 outcome += " (cut)"
+            if c.side_effect:
+                outcome += " (ran)"
+            detail = f" [{c.detail}]" if c.detail else ""
             lines.append(
-                f"  #{c.index} {c.provider or '-'} {c.method} {c.url}  fault={c.fault or '-'}  "
+                f"  #{c.index} {c.provider or '-'} {c.method} {c.url}  fault={c.fault or '-'}{detail}  "
                 f"-> {outcome}  {c.duration * 1000:.0f} ms"
             )
         return "\n".join(lines)

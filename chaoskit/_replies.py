@@ -72,6 +72,12 @@ class ReplyQueue:
         if self._next > 0:
             self._next -= 1
 
+    def peek(self) -> Reply:
+        """The reply ``take`` would give next, without taking it."""
+        if not self._replies:
+            return DEFAULT_REPLY
+        return self._replies[min(self._next, len(self._replies) - 1)]
+
     def take(self) -> Reply:
         if not self._replies:
             return DEFAULT_REPLY

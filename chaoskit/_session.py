@@ -25,8 +25,9 @@ from ._journal import Call, Journal, parse_body, redact_body, redact_headers
 from ._replies import ReplyQueue
 from ._rng import derive_rng, new_session_seed
 from ._schedule import Schedule, ScheduleState
+from ._urls import UrlPattern
 from ._watch import Watch
-from .providers._plan import Plan, Respond, Send, plan_status
+from .providers._plan import Plan, Respond, Send, Upstream, plan_status
 
 if TYPE_CHECKING:
     import httpx
@@ -62,6 +63,8 @@ class Injection:
     fault: Fault
     schedule: Schedule
     state: ScheduleState
+    url: UrlPattern | None = None
+    target: str | None = None
 
     @property
     def fired(self) -> int:
@@ -99,6 +102,7 @@ class Chaos:
         self._lock = threading.RLock()
         self._started = self.clock.now()
         self._seam: Any = None
+        self._extra_seams: list[Any] = []  # seams for other clients (requests), entered after _seam
         self._router: respx.Router | None = None
         self.blocked: list[Call] = []
         self.secrets: set[str] = set()
@@ -108,6 +112,12 @@ class Chaos:
         self.user_texts: list[str] = []
         self.canaries: set[str] = set()
         self._restores: list[Any] = []
+        self._http_replies: list[tuple[UrlPattern, Upstream]] = []
+        self._tool_targets: set[str] = set()
+        #: Errors in how a fault was set up that surfaced during a call (a drift that cannot
+        #: apply): raised to the caller, and kept so a test that swallowed them still fails.
+        self.config_errors: list[Exception] = []
+        self.seen_requests: list[str] = []  # "METHOD URL" of every request the seam saw, capped
 
     # ---- configuration ------------------------------------------------------------------
     def inject(
@@ -119,26 +129,69 @@ class Chaos:
         after: int = 0,
         window: tuple[float, float | None] | None = None,
         sequence: Iterable[object] | str | None = None,
+        url: Any = None,
+        method: str | None = None,
+        target: str | None = None,
         **params: Any,
     ) -> Injection:
         """Add a fault for the rest of the session; see :class:`Schedule` for the timing.
 
         ``params`` override the fault's parameters (``inject("openai.latency", seconds=3)``).
+        ``url`` (and ``method``) say which HTTP requests an ``http.*`` fault is for, and
+        narrow a provider fault to some of its requests; see :mod:`chaoskit._urls` for the
+        patterns. ``target`` is the callable a ``tool.*`` fault patches
+        (``"myapp.tools:lookup_order"``, ``"myapp.crm:Client.search"``).
         """
         resolved = _faults.resolve(fault)
         if params:
             resolved = resolved.with_params(**params)
-        from .providers import profile
-
-        profile(resolved.provider)  # an unknown provider is an error now, not a silent no-op
+        pattern, tool_target = self._scope(resolved, url, method, target)
         schedule = Schedule(
             rate=rate, times=times, after=after, window=window,
             sequence=tuple(sequence) if sequence is not None and not isinstance(sequence, str) else sequence,  # type: ignore[arg-type]
         )
-        injection = Injection(resolved, schedule, schedule.start())
+        injection = Injection(resolved, schedule, schedule.start(), pattern, tool_target)
+        if tool_target is not None and tool_target not in self._tool_targets:
+            from .seams._callable import install
+
+            self._restores.append(install(self, tool_target))
+            self._tool_targets.add(tool_target)
         with self._lock:
             self.injections.append(injection)
         return injection
+
+    def _scope(self, fault: Fault, url: Any, method: str | None, target: str | None) -> tuple[UrlPattern | None, str | None]:
+        """Check where ``fault`` may act: http faults need a url, tool faults a target."""
+        kind = fault.provider
+        if kind == "tool":
+            if target is None:
+                raise ChaosConfigError(
+                    f"{fault.id} needs target=: the callable to patch, such as "
+                    "target='myapp.tools:lookup_order'"
+                )
+            if url is not None or method is not None:
+                raise ChaosConfigError(f"{fault.id} acts on a callable: give target=, not url= or method=")
+            if fault.effect in ("tool.raise", "tool.raise_after"):
+                from .seams._callable import build_exception
+
+                build_exception(fault)  # a bad exception= is an error now, not at the first call
+            return None, target
+        if target is not None:
+            raise ChaosConfigError(
+                f"target= is for tool.* faults; {fault.id} acts on HTTP requests (narrow it with url=)"
+            )
+        if kind == "http":
+            if url is None:
+                raise ChaosConfigError(
+                    f"{fault.id} needs url=: the requests it is for, such as url='https://crm.internal/*'"
+                )
+        else:
+            from .providers import profile
+
+            profile(kind)  # an unknown provider is an error now, not a silent no-op
+        if url is None and method is not None:
+            raise ChaosConfigError(f"method={method!r} needs url= as well")
+        return (UrlPattern(url, method) if url is not None else None), None
 
     def script(self, steps: Iterable[Fault | str | None], *, providers: Iterable[str] | None = None) -> Script:
         """Give each call, in order, the next step: a fault (id or Fault) or None to pass.
@@ -185,6 +238,41 @@ class Chaos:
         with self._lock:
             self._replies[provider] = queue
             self.configured_replies.add(provider)
+
+    def reply_http(
+        self,
+        url: Any,
+        *,
+        json: Any = None,
+        text: str | None = None,
+        content: bytes | None = None,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Answer requests matching ``url`` (and ``method``) with a canned reply.
+
+        Give at most one of ``json``, ``text`` or ``content``. ``http.*`` faults on these
+        requests change this reply (schema drift drifts it); calls they leave alone get
+        it as it is. The latest reply for a URL wins.
+        """
+        import json as _json
+
+        from .providers._http import canned
+
+        given = [name for name, value in (("json", json), ("text", text), ("content", content)) if value is not None]
+        content_type: str | None
+        if len(given) > 1:
+            raise ChaosConfigError(f"reply_http({url!r}): give one of json=, text= or content=, not {' and '.join(given)}")
+        if json is not None:
+            body, content_type = _json.dumps(json, separators=(",", ":")).encode(), "application/json"
+        elif text is not None:
+            body, content_type = text.encode(), "text/plain; charset=utf-8"
+        else:
+            body, content_type = content or b"", ("application/octet-stream" if content else None)
+        reply = canned(int(status), headers, body, content_type)
+        with self._lock:
+            self._http_replies.insert(0, (UrlPattern(url, method), reply))
 
     def allow_host(self, *hosts: str) -> None:
         """Let requests to these hosts through to the network untouched."""
@@ -257,6 +345,14 @@ class Chaos:
         """Record text the app showed its user, for the ``truncated_stream_accepted`` verdict."""
         self.user_texts.append(text)
 
+    def unmatched(self) -> list[Injection]:
+        """Injections scoped to a URL or a target that no request or call ever matched.
+
+        Unlike a provider fault that found no call to act on, these usually mean a typo in
+        the pattern or target, so the pytest plugin fails the test for them.
+        """
+        return [i for i in self.injections if (i.url is not None or i.target is not None) and i.state.seen == 0]
+
     def unapplied(self) -> list[tuple[Injection, str]]:
         """Injections that never met a call they could act on, each with the likely reason."""
         return [(i, _why_unapplied(i.fault)) for i in self.injections if i.state.seen == 0]
@@ -267,20 +363,40 @@ class Chaos:
 
     # ---- lifetime -------------------------------------------------------------------------
     def start(self) -> Chaos:
-        """Start intercepting HTTP; prefer ``with Chaos() as chaos:``."""
+        """Start intercepting HTTP; prefer ``with Chaos() as chaos:``.
+
+        httpx and httpx2 always; requests too when it is installed.
+        """
+        import importlib.util
+
         from .seams._http import HttpSeam
 
         seam = HttpSeam(self)
         seam.__enter__()
         self._seam = seam
+        try:
+            if importlib.util.find_spec("requests") is not None:
+                from .seams._requests import RequestsSeam
+
+                self._extra_seams.append(RequestsSeam(self).__enter__())
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        """Stop intercepting; every patch is removed. Safe to call twice."""
-        seam, self._seam = self._seam, None
+        """Stop intercepting; every patch is removed, the last seam entered first. Safe to call twice."""
+        seams = [s for s in (self._seam, *self._extra_seams) if s is not None]
+        self._seam, self._extra_seams = None, []
         try:
-            if seam is not None:
-                seam.__exit__(None, None, None)
+            error: BaseException | None = None
+            for seam in reversed(seams):
+                try:  # one failing exit must not leave the other patches on
+                    seam.__exit__(None, None, None)
+                except BaseException as exc:
+                    error = error or exc
+            if error is not None:
+                raise error
         finally:
             while self._restores:
                 self._restores.pop()()
@@ -339,6 +455,7 @@ class Chaos:
 
     def handler(self, request: httpx.Request) -> Any:
         """Answer one request from a sync client (called by the HTTP seam)."""
+        self._saw(request)
         if self._router is not None and self._router.routes:
             from respx.models import AllMockedAssertionError
 
@@ -346,11 +463,12 @@ class Chaos:
                 return self._router.handler(request)
             except AllMockedAssertionError:
                 pass
-        player, plan = self._prepare(request, self._target(request))
+        player, plan = self._prepare(request)
         return player.play_sync(plan)
 
     async def async_handler(self, request: httpx.Request) -> Any:
         """Answer one request from an async client (called by the HTTP seam)."""
+        self._saw(request)
         if self._router is not None and self._router.routes:
             from respx.models import AllMockedAssertionError
 
@@ -358,14 +476,30 @@ class Chaos:
                 return await self._router.async_handler(request)
             except AllMockedAssertionError:
                 pass
-        player, plan = self._prepare(request, self._target(request))
+        player, plan = self._prepare(request)
         return await player.play_async(plan)
 
-    def _prepare(self, request: httpx.Request, profile: Profile) -> tuple[Any, Any]:
+    def _saw(self, request: httpx.Request) -> None:
+        """Let the seam's own upstream fetches through; remember what was requested."""
+        from .seams._http import bypassing
+
+        if bypassing():
+            from respx.models import PassThrough
+
+            raise PassThrough("chaoskit fetches the real response", request=request, origin=None)  # type: ignore[arg-type]
+        if len(self.seen_requests) < 200:
+            self.seen_requests.append(f"{request.method} {request.url}")
+
+    def _prepare(self, request: httpx.Request, profile: Profile | None = None) -> tuple[Any, Any]:
         from .providers import CallRequest, RenderContext
         from .seams._http import Player
 
         req = CallRequest.from_httpx(request)
+        prepared = self._prepare_http(request, req)
+        if prepared is not None:
+            return prepared
+        if profile is None:
+            profile = self._target(request)
         with self._lock:
             now = self.clock.now()
             last = self._last_call.get(profile.name)
@@ -377,7 +511,11 @@ class Chaos:
             ctx = RenderContext(ident=f"chaoskit{index:05d}", rng=self.rng, idle=idle, take_reply=queue.take)
             if chosen is None and profile.endpoint(req) is None:
                 self._block(request, _unsimulated(request, profile.name))
-            plan = profile.healthy(req, ctx) if chosen is None else profile.render(chosen, req, ctx)
+            try:
+                plan = profile.healthy(req, ctx) if chosen is None else profile.render(chosen, req, ctx)
+            except ChaosConfigError as exc:
+                self.config_errors.append(exc)
+                raise
             status = plan_status(plan)
             call = self.calls.open(
                 provider=profile.name, method=req.method, url=req.url,
@@ -400,7 +538,98 @@ class Chaos:
             c.duration = clock.now() - now
 
         give_back = queue.give_back if ctx._reply is not None else None
-        return Player(request, clock, call, on_end, note, give_back), plan
+        return Player(request, clock, call, on_end, note, give_back, self.config_errors), plan
+
+    def _prepare_http(self, request: httpx.Request, req: CallRequest) -> tuple[Any, Any] | None:
+        """The plan for a request that an ``http.*`` fault or a canned reply is for, else None."""
+        from .providers import RenderContext
+        from .providers._http import HttpProfile
+        from .providers._plan import respond_with
+        from .seams._http import Player
+
+        if not self._http_replies and not any(i.fault.provider == "http" for i in self.injections):
+            return None
+        method, url = req.method, req.url
+        matching = [
+            i for i in self.injections
+            if i.fault.provider == "http" and i.url is not None and i.url.matches(method, url, request)
+        ]
+        reply = next((r for pattern, r in self._http_replies if pattern.matches(method, url, request)), None)
+        if not matching and reply is None:
+            return None
+        http = HttpProfile()
+        with self._lock:
+            now = self.clock.now()
+            key = f"http {req.host}"
+            last = self._last_call.get(key)
+            self._last_call[key] = now
+            idle = None if last is None else now - last
+            chosen: Fault | None = None
+            for injection in matching if self.enabled else ():
+                if http.applies(injection.fault, req, idle) and injection.state.decide(now - self._started, self.rng):
+                    chosen = injection.fault
+                    break
+            if chosen is None:
+                if reply is None:
+                    return None  # no fault this time: served as any other request
+                plan = respond_with(reply)
+            index = len(self.calls)
+            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng=self.rng, idle=idle, take_reply=lambda: "")
+            where = f"{method} {url}"
+            try:
+                if chosen is not None:
+                    plan = http.render(chosen, req, ctx, reply, where)
+            except ChaosConfigError as exc:
+                self.config_errors.append(exc)
+                raise
+            status = plan_status(plan)
+            call = self.calls.open(
+                provider="http", method=method, url=url,
+                request_body=redact_body(req.json) if req.json is not None else parse_body(req.body),
+                request_headers=redact_headers(request.headers.items()),
+                fault=chosen.id if chosen else None, started=now - self._started, retry_after=_retry_after(plan),
+                read_timeout=(request.extensions.get("timeout") or {}).get("read"),
+                request_key=_request_key(req),
+                response_body=_error_body(plan) if status is not None and status >= 400 else None,
+            )
+        note = f"chaoskit: injected {call.fault} on {method} {url} [seed={self.seed}]"
+        clock = self.clock
+
+        def on_end(c: Call) -> None:
+            c.duration = clock.now() - now
+
+        return Player(request, clock, call, on_end, note, None, self.config_errors), plan
+
+    def _begin_tool_call(self, target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Fault | None, Call]:
+        """Decide whether a fault fires for one call of ``target``, and journal the call."""
+        from .seams._callable import jsonable
+
+        with self._lock:
+            elapsed = self.clock.now() - self._started
+            chosen = None
+            for injection in self.injections if self.enabled else ():
+                if injection.target == target and injection.state.decide(elapsed, self.rng):
+                    chosen = injection.fault
+                    break
+            call = self.calls.open(
+                provider="tool", method="CALL", url=target,
+                request_body=redact_body({"args": jsonable(args), "kwargs": jsonable(kwargs)}),
+                fault=chosen.id if chosen else None, started=elapsed, side_effect=False,
+            )
+        return chosen, call
+
+    def _drift_value(self, value: Any, fault: Fault, call: Call, *, where: str) -> Any:
+        """``value`` with one schema drift applied (for tool results); named in the journal."""
+        from ._drift import drift
+
+        try:
+            drifted, what = drift(value, self.rng, variant=fault.params.get("variant"), path=fault.params.get("path"), where=where)
+        except ChaosConfigError as exc:
+            call.error = type(exc).__name__
+            self.config_errors.append(exc)
+            raise
+        call.detail = what.description
+        return drifted
 
     def _choose(self, profile: Profile, req: Any, idle: float | None) -> Fault | None:
         if not self.enabled:
@@ -417,6 +646,10 @@ class Chaos:
             fault = injection.fault
             if fault.provider != profile.name or not profile.applies(fault, req, idle):
                 continue
+            if injection.url is not None and not injection.url.matches(req.method, req.url):
+                continue
+            if fault.effect == "schema_drift" and not _drifts(self._replies.get(profile.name)):
+                continue  # tool-call drift needs a tool call to drift: not exercised
             if injection.state.decide(elapsed, self.rng):
                 return fault
         return None
@@ -462,12 +695,27 @@ def _unsimulated(request: httpx.Request, provider: str) -> str:
     )
 
 
+def _drifts(queue: ReplyQueue | None) -> bool:
+    """Whether the next simulated reply is a tool call with JSON arguments to drift."""
+    from ._replies import ToolCall
+
+    reply = queue.peek() if queue is not None else None
+    first = reply[0] if isinstance(reply, tuple) else reply
+    return isinstance(first, ToolCall) and not isinstance(first.arguments, str)
+
+
 def _why_unapplied(fault: Fault) -> str:
     effect = fault.effect
+    if fault.provider == "http":
+        return "no request matched its url pattern"
+    if fault.provider == "tool":
+        return "its target was never called"
     if effect.startswith("stream."):
         return f"it acts only on streaming requests (stream=True) to {fault.provider}"
     if effect in ("malformed.truncated_json", "malformed.missing_field", "malformed.null_content"):
         return f"it acts only on non-streaming requests to {fault.provider}"
+    if effect == "schema_drift":
+        return f"it drifts tool-call arguments: set a tool call as the reply with chaos.reply({fault.provider!r}, tool_call(...))"
     if effect == "latency.cold_start":
         return "no call was cold (the first one, or one after `idle` seconds without calls)"
     return f"no request to {fault.provider} reached it (an earlier fault may have taken every call)"

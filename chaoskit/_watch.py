@@ -16,7 +16,7 @@ from typing import Any
 
 from ._errors import ChaosConfigError
 
-__all__ = ["Watch", "WatchedCall", "resolve_target"]
+__all__ = ["Watch", "WatchedCall", "patch_attribute", "resolve_target"]
 
 
 @dataclass
@@ -52,12 +52,14 @@ class Watch:
         return f"<Watch {self.path} called {len(self.calls)} time(s)>"
 
 
-def resolve_target(path: str, *, what: str = "chaos.watch") -> tuple[Any, str]:
+def resolve_target(path: str, *, what: str = "chaos.watch", where: str | None = None) -> tuple[Any, str]:
     """``(owner, attribute name)`` for ``"pkg.module:Class.attr"`` (or ``"pkg.module.attr"``).
 
-    An error names the part that does not resolve: the module, or the attribute and the
-    object it was looked up on.
+    An error names the part that does not resolve (the module, or the attribute and the
+    object it was looked up on) and the closest names there. ``where`` starts the message
+    (defaults to ``what(path)``).
     """
+    what = where or f"{what}({path!r})"
     if ":" in path:
         module_name, _, attrs = path.partition(":")
         module = _import(module_name, path, what)
@@ -72,9 +74,9 @@ def resolve_target(path: str, *, what: str = "chaos.watch") -> tuple[Any, str]:
             attrs = ".".join(parts[cut:])
             break
         if module is None:
-            raise ChaosConfigError(f"{what}({path!r}): no module named {parts[0]!r}")
+            raise ChaosConfigError(f"{what}: no module named {parts[0]!r}")
     if not attrs:
-        raise ChaosConfigError(f"{what}({path!r}): name an attribute after the module, as 'pkg.module:function'")
+        raise ChaosConfigError(f"{what}: name an attribute after the module, as 'pkg.module:function'")
     owner: Any = module
     names = attrs.split(".")
     for i, name in enumerate(names[:-1]):
@@ -87,23 +89,36 @@ def _import(module_name: str, path: str, what: str) -> Any:
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise ChaosConfigError(f"{what}({path!r}): no module named {exc.name!r}") from None
+        raise ChaosConfigError(f"{what}: no module named {exc.name!r}") from None
 
 
 def _get(owner: Any, name: str, path: str, owner_name: str, what: str) -> Any:
     try:
         return getattr(owner, name)
     except AttributeError:
-        raise ChaosConfigError(f"{what}({path!r}): {owner_name!r} has no attribute {name!r}") from None
+        import difflib
+
+        close = difflib.get_close_matches(name, [n for n in dir(owner) if not n.startswith("__")], n=3)
+        hint = f"; did you mean: {', '.join(close)}?" if close else ""
+        raise ChaosConfigError(f"{what}: {owner_name!r} has no attribute {name!r}{hint}") from None
 
 
 def install(watch: Watch, owner: Any, name: str, clock_elapsed: Callable[[], float]) -> Callable[[], None]:
     """Replace ``owner.name`` with a recording wrapper; returns the function that restores it."""
+    return patch_attribute(owner, name, lambda func: _wrap(func, watch, clock_elapsed))
+
+
+def patch_attribute(owner: Any, name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[], None]:
+    """Replace ``owner.name`` with ``wrap(the function)``; returns the function that restores it.
+
+    Static and class methods stay what they were; an attribute inherited from a base class
+    is removed again on restore rather than copied onto ``owner``.
+    """
     raw = inspect.getattr_static(owner, name)
     own = name in getattr(owner, "__dict__", {})
     kind: type | None = type(raw) if isinstance(raw, (staticmethod, classmethod)) else None
     func = raw.__func__ if kind is not None else getattr(owner, name)
-    wrapper = _wrap(func, watch, clock_elapsed)
+    wrapper = wrap(func)
     setattr(owner, name, kind(wrapper) if kind is not None else wrapper)
 
     def restore() -> None:

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from ._session import Chaos, Injection  # noqa: F401  (named in StashKey strings)
 
 _SCHEDULE_KWARGS = ("rate", "times", "after", "window", "sequence")
-_MARKER_KWARGS = (*_SCHEDULE_KWARGS, "seed")
+_SCOPE_KWARGS = ("url", "method", "target")
+_MARKER_KWARGS = (*_SCHEDULE_KWARGS, *_SCOPE_KWARGS, "seed")
 _session_key = pytest.StashKey["Chaos"]()
 _sweep_key = pytest.StashKey["Injection"]()
 _verdicts_key = pytest.StashKey[list[Any]]()
@@ -47,8 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "chaos(*faults, rate=1.0, times=None, after=0, window=None, sequence=None, seed=None): "
-        "inject catalog faults (ids or Fault objects) into this test's provider calls",
+        "chaos(*faults, rate=1.0, times=None, after=0, window=None, sequence=None, seed=None, "
+        "url=None, method=None, target=None): inject catalog faults (ids or Fault objects) into "
+        "this test's provider calls, the HTTP requests matching url, or the callable target",
     )
     config.addinivalue_line(
         "markers",
@@ -189,12 +191,33 @@ def _after_test(session: Chaos, item: pytest.Item) -> None:
     item.stash[_verdicts_key] = verdicts
     sweep = item.stash.get(_sweep_key, None)
     for injection, why in session.unapplied():
-        if injection is not sweep:
+        if injection is not sweep and injection.url is None and injection.target is None:
             warnings.warn_explicit(
                 ChaosWarning(f"chaoskit: {injection.fault.id} never applied in {item.nodeid}: {why}"),
                 ChaosWarning, filename=str(item.path), lineno=(item.location[1] or 0) + 1,
             )
     passed = item.stash.get(_passed_key, False)
+    if session.config_errors and passed:
+        lines = "\n".join(f"  - {exc}" for exc in session.config_errors)
+        pytest.fail(
+            "chaoskit could not apply an injected fault (the code under test may have swallowed "
+            f"the error):\n{lines}",
+            pytrace=False,
+        )
+    unmatched = session.unmatched()
+    if unmatched and passed:
+        lines = "\n".join(
+            f"  - {i.fault.id} on {i.url!r}" if i.url is not None else f"  - {i.fault.id} on target={i.target!r}"
+            for i in unmatched
+        )
+        seen = session.seen_requests
+        requests = "\n".join(f"    {r}" for r in seen[:10]) + (f"\n    ... and {len(seen) - 10} more" if len(seen) > 10 else "")
+        pytest.fail(
+            f"chaoskit: injected faults that never fired, because nothing matched them:\n{lines}\n"
+            + (f"  HTTP requests this test made:\n{requests}" if seen else "  This test made no HTTP request.")
+            + "\nCheck the url pattern or target, or remove the injection.",
+            pytrace=False,
+        )
     if session.blocked and passed:
         lines = "\n".join(f"  - {c.method} {c.url}" for c in session.blocked)
         pytest.fail(

@@ -199,13 +199,13 @@ def test_watch_errors_name_the_missing_part(support: types.ModuleType) -> None:
     chaos = chaoskit.Chaos(seed=1)
     with pytest.raises(ChaosConfigError) as info:
         chaos.watch("support_app:escalte")
-    assert str(info.value) == "chaos.watch('support_app:escalte'): 'support_app' has no attribute 'escalte'"
+    assert str(info.value) == "chaos.watch('support_app:escalte'): 'support_app' has no attribute 'escalte'; did you mean: escalate, escalate_async?"
     with pytest.raises(ChaosConfigError) as info:
         chaos.watch("support_ap:escalate")
     assert str(info.value) == "chaos.watch('support_ap:escalate'): no module named 'support_ap'"
     with pytest.raises(ChaosConfigError) as info:
         chaos.watch("support_app:Desk.paeg")
-    assert str(info.value) == "chaos.watch('support_app:Desk.paeg'): 'Desk' has no attribute 'paeg'"
+    assert str(info.value) == "chaos.watch('support_app:Desk.paeg'): 'Desk' has no attribute 'paeg'; did you mean: page?"
     with pytest.raises(ChaosConfigError, match=r"no seam is watched"):
         chaos.assert_handoff()
 

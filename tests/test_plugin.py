@@ -107,7 +107,7 @@ def test_x(chaos):
     pass
 """)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.chaos: unknown argument rat=0.5; it takes fault ids and rate, times, after, window, sequence, seed"])
+    result.stdout.fnmatch_lines(["*@pytest.mark.chaos: unknown argument rat=0.5; it takes fault ids and rate, times, after, window, sequence, url, method, target, seed"])
 
 
 def test_a_failure_prints_the_reproduction_line_and_the_journal(pytester: pytest.Pytester) -> None:
@@ -367,7 +367,11 @@ def test_malformed(chaos):
         "*test_app.py::test_malformed[[]openai.malformed.html[]] PASSED*",
     ])
     result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_app.py:*: chaoskit: not exercised: openai.stream.cut: it acts only on streaming requests (stream=True) to openai"])
-    result.assert_outcomes(passed=6, skipped=1)
+    result.stdout.fnmatch_lines([
+        "SKIPPED [[]1[]] test_app.py:*: chaoskit: not exercised: openai.malformed.tool_args_drift: it drifts "
+        "tool-call arguments: set a tool call as the reply with chaos.reply('openai', tool_call(...))"
+    ])
+    result.assert_outcomes(passed=6, skipped=2)
 
 
 def test_sweep_with_no_match_lists_what_exists(pytester: pytest.Pytester) -> None:
@@ -377,7 +381,7 @@ def test_x(chaos):
     pass
 """)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.chaos_sweep on test_app.py::test_x: 'gemini.*' matches no catalog fault; the providers are anthropic, openai (ids such as *"])
+    result.stdout.fnmatch_lines(["*@pytest.mark.chaos_sweep on test_app.py::test_x: 'gemini.*' matches no catalog fault; the providers are anthropic, http, openai, tool (ids such as *"])
 
 
 RETRY_LOOP = """

@@ -1,7 +1,9 @@
 """What a seam delivers for one call: a transport-neutral plan of steps.
 
 A plan is a list of steps played in order. ``Wait`` passes time; ``Respond`` sends the
-status line and headers; ``Send`` sends body bytes; ``Break`` fails the connection. A
+status line and headers; ``Send`` sends body bytes; ``Break`` fails the connection;
+``Forward`` fetches the real response and plays a plan made from it; ``Note`` says what a
+fault chose (a drift variant) for the journal. A
 ``Wait`` longer than the client's read timeout (counted since the last bytes arrived)
 becomes the client library's own read timeout, so stalls and latency time out exactly as
 they would on a socket. Seams (in-process transports, the proxy) only play plans; they
@@ -11,10 +13,11 @@ never need to know which provider or fault produced one.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Break", "Plan", "Respond", "Send", "Wait", "plan_status"]
+__all__ = ["Break", "Forward", "Note", "Plan", "Respond", "Send", "Upstream", "Wait", "plan_note", "plan_status", "respond_with"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,34 @@ class Break:
     after: float | None = None
 
 
-Step = Wait | Respond | Send | Break
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """A whole response from the real service (or a canned one): what ``Forward`` builds on."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Send the request on to the real service, then play ``then(its response)`` instead.
+
+    Used where a fault changes a real answer (schema drift, a cut body) or delays it. The
+    seam reads the whole upstream body before ``then`` runs.
+    """
+
+    then: Callable[[Upstream], Plan]
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """What the fault chose for this call (``renamed customer.email -> customer.emailAddress``)."""
+
+    text: str
+
+
+Step = Wait | Respond | Send | Break | Forward | Note
 Plan = list[Step]
 
 NEVER = math.inf
@@ -68,3 +98,13 @@ def plan_status(plan: Plan) -> int | None:
         if isinstance(step, Respond):
             return step.status
     return None
+
+
+def plan_note(plan: Plan) -> str | None:
+    """The plan's note, if it has one."""
+    return next((step.text for step in plan if isinstance(step, Note)), None)
+
+
+def respond_with(upstream: Upstream) -> Plan:
+    """The plan that delivers ``upstream`` as it is."""
+    return [Respond(upstream.status, upstream.headers), Send(upstream.body)]

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 from .._fault import Fault
 from .._replies import Reply, ToolCall
-from ._plan import NEVER, Break, Plan, Respond, Send, Wait
+from ._plan import NEVER, Break, Note, Plan, Respond, Send, Wait
 
-__all__ = ["CallRequest", "Event", "Profile", "RenderContext"]
+__all__ = ["CallRequest", "Event", "Profile", "RenderContext", "latency_seconds", "network_plan", "status_headers"]
 
 JSON = "application/json"
 SSE = "text/event-stream; charset=utf-8"
@@ -163,7 +163,7 @@ class Profile(ABC):
         endpoint = self.endpoint(req)
         if effect.startswith("stream."):
             return endpoint is not None and req.stream and endpoint != "embeddings"
-        if effect in ("malformed.tool_args", "malformed.unknown_tool", "content_filter"):
+        if effect in ("malformed.tool_args", "malformed.unknown_tool", "content_filter", "schema_drift"):
             return endpoint is not None and endpoint != "embeddings"
         if effect in ("malformed.truncated_json", "malformed.missing_field", "malformed.null_content"):
             return endpoint is not None and not req.stream
@@ -189,13 +189,9 @@ class Profile(ABC):
         effect = fault.effect
         if effect == "status":
             return self._status_plan(p, req, ctx)
-        if effect == "timeout.connect":
-            return [Break("connect_timeout", after=p.get("after"))]
-        if effect == "timeout.read":
-            seconds = p.get("seconds")
-            return [Wait(NEVER if seconds is None else float(seconds))] + self._healthy_or_empty(req, ctx)
-        if effect == "connection.reset":
-            return [Break("reset")]
+        network = network_plan(effect, p, ctx.rng, lambda: self._healthy_or_empty(req, ctx))
+        if network is not None:
+            return network
         if effect.startswith("latency."):
             return self._latency_plan(effect, p, req, ctx)
         endpoint = self.endpoint(req)
@@ -207,6 +203,8 @@ class Profile(ABC):
         if effect in ("malformed.tool_args", "malformed.unknown_tool"):
             ctx._reply = self._bad_tool_call(effect, p, req)
             return self.healthy(req, ctx)
+        if effect == "schema_drift":
+            return self._drifted_tool_call(p, req, ctx)
         if effect.startswith("malformed."):
             content_type, data = self.malformed(effect.split(".", 1)[1], endpoint, req, ctx, p)
             return [Respond(200, self._headers(ctx, content_type)), Send(data)]
@@ -232,13 +230,7 @@ class Profile(ABC):
         return self.healthy(req, ctx) if self.endpoint(req) else [Respond(200, self._headers(ctx, JSON)), Send(b"{}")]
 
     def _status_plan(self, p: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> Plan:
-        extra: dict[str, Any] = dict(p.get("headers") or {})
-        if p.get("retry_after") is not None:
-            extra["retry-after"] = _fmt_seconds(p["retry_after"])
-        if p.get("retry_after_ms") is not None:
-            extra["retry-after-ms"] = _fmt_seconds(p["retry_after_ms"])
-        if p.get("should_retry") is not None:
-            extra["x-should-retry"] = "true" if p["should_retry"] else "false"
+        extra = status_headers(p)
         status = int(p["status"])
         if p.get("body") is not None:  # a raw body, such as a load balancer's HTML page
             data = str(p["body"]).encode()
@@ -247,12 +239,7 @@ class Profile(ABC):
         return self._json_plan(status, self.error_body(error, req, ctx), ctx, extra)
 
     def _latency_plan(self, effect: str, p: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> Plan:
-        seconds = float(p.get("seconds", 0.0))
-        jitter = float(p.get("jitter", 0.0) or 0.0)
-        if jitter:
-            seconds = max(0.0, seconds + ctx.rng.uniform(-jitter, jitter))
-        if effect in ("latency.fixed", "latency.cold_start"):
-            return [Wait(seconds), *self._healthy_or_empty(req, ctx)]
+        seconds = latency_seconds(p, ctx.rng)
         plan = self.healthy(req, ctx)
         if effect == "latency.first_token":
             # Headers arrive at once; the first body bytes wait.
@@ -275,6 +262,25 @@ class Profile(ABC):
             return ToolCall(str(p.get("tool", "chaoskit_unknown_tool")), dict(p.get("arguments") or {}))
         name = str(p.get("tool") or (offered[0] if offered else "lookup"))
         return ToolCall(name, str(p.get("arguments", '{"order_id": "A1')))
+
+    def _drifted_tool_call(self, p: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> Plan:
+        """The healthy reply's tool call with its JSON arguments drifted in one place."""
+        from .._drift import drift
+        from .._errors import ChaosConfigError
+
+        reply = ctx.reply
+        calls = reply if isinstance(reply, tuple) else (reply,)
+        first = calls[0]
+        if not isinstance(first, ToolCall) or isinstance(first.arguments, str):
+            raise ChaosConfigError(
+                f"{self.name}.malformed.tool_args_drift needs a tool call with JSON arguments as the "
+                f"reply; set one with chaos.reply({self.name!r}, chaoskit.tool_call(NAME, {{...}}))"
+            )
+        where = f"the arguments of the {first.name!r} tool call"
+        arguments, what = drift(dict(first.arguments), ctx.rng, variant=p.get("variant"), path=p.get("path"), where=where)
+        drifted = ToolCall(first.name, arguments, first.id)
+        ctx._reply = (drifted, *calls[1:]) if isinstance(reply, tuple) else drifted
+        return [Note(f"{first.name}: {what.description}"), *self.healthy(req, ctx)]
 
     def _finished(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str) -> Plan:
         reply = ctx.reply
@@ -313,6 +319,43 @@ class Profile(ABC):
         if effect == "stream.invalid_event":
             return head + [Send(str(p.get("data", "data: {not json\n\n")).encode())] + rest
         raise AssertionError(f"unhandled stream effect {effect!r}")
+
+
+def status_headers(p: Mapping[str, Any]) -> dict[str, Any]:
+    """A status fault's extra headers: ``headers`` plus retry-after, retry-after-ms, x-should-retry."""
+    extra: dict[str, Any] = dict(p.get("headers") or {})
+    if p.get("retry_after") is not None:
+        extra["retry-after"] = _fmt_seconds(p["retry_after"])
+    if p.get("retry_after_ms") is not None:
+        extra["retry-after-ms"] = _fmt_seconds(p["retry_after_ms"])
+    if p.get("should_retry") is not None:
+        extra["x-should-retry"] = "true" if p["should_retry"] else "false"
+    return extra
+
+
+def latency_seconds(p: Mapping[str, Any], rng: random.Random) -> float:
+    """A latency fault's delay: ``seconds`` plus or minus a uniform ``jitter``, never negative."""
+    seconds = float(p.get("seconds", 0.0))
+    jitter = float(p.get("jitter", 0.0) or 0.0)
+    return max(0.0, seconds + rng.uniform(-jitter, jitter)) if jitter else seconds
+
+
+def network_plan(effect: str, p: Mapping[str, Any], rng: random.Random, answer: Callable[[], Plan]) -> Plan | None:
+    """The plan for an effect any HTTP service can have, or None for the others.
+
+    Timeouts, resets and a late answer; ``answer`` makes the plan of the answer that comes
+    late (a healthy reply, a canned one, or the real service's).
+    """
+    if effect == "timeout.connect":
+        return [Break("connect_timeout", after=p.get("after"))]
+    if effect == "timeout.read":
+        seconds = p.get("seconds")
+        return [Wait(NEVER if seconds is None else float(seconds)), *answer()]
+    if effect == "connection.reset":
+        return [Break("reset")]
+    if effect in ("latency.fixed", "latency.cold_start"):
+        return [Wait(latency_seconds(p, rng)), *answer()]
+    return None
 
 
 def _cut_index(events: list[Event], after_content: int) -> int:

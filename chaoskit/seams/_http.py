@@ -13,6 +13,7 @@ import importlib
 import math
 from abc import ABC
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -21,18 +22,29 @@ import httpx
 from respx.mocks import HTTPCoreMocker, Mocker
 
 from .._errors import ChaosError
-from ..providers._plan import Break, Plan, Respond, Send, Wait
+from ..providers._plan import Break, Forward, Note, Plan, Respond, Send, Upstream, Wait
 
 if TYPE_CHECKING:
     from .._clock import Clock
     from .._journal import Call
 
-__all__ = ["Answer", "HttpSeam", "Player", "is_async"]
+__all__ = ["Answer", "HttpSeam", "Player", "bypassing", "is_async"]
 
 _FAMILY = "chaoskit.family"
 _ASYNC = "chaoskit.async"
 #: How long an injected "never answers" waits when the client set no read timeout at all.
 HANG_LIMIT = 600.0
+#: Set while the seam fetches a real response for a ``Forward`` step: the session lets
+#: those requests through untouched.
+_BYPASS: ContextVar[bool] = ContextVar("chaoskit.bypass", default=False)
+#: Headers of a fetched response that describe its framing: the seam frames what it sends
+#: itself, and httpx has already decoded the body.
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"content-encoding", b"connection", b"keep-alive"})
+
+
+def bypassing() -> bool:
+    """Whether the current request is the seam's own fetch of a real response."""
+    return _BYPASS.get()
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,16 +215,34 @@ class _Timer:
         return seconds, False
 
 
+def _forwarded(request: httpx.Request) -> tuple[httpx.Request, httpx.Timeout]:
+    """A copy of ``request`` to send to the real service, with the client's own timeouts."""
+    headers = [(k, v) for k, v in request.headers.raw if k.lower() not in (b"content-length", b"transfer-encoding")]
+    timeout = request.extensions.get("timeout") or {}
+    limits = httpx.Timeout(
+        connect=timeout.get("connect"), read=timeout.get("read"), write=timeout.get("write"), pool=timeout.get("pool"),
+    )
+    return httpx.Request(request.method, request.url, headers=headers, content=request.content), limits
+
+
+def _upstream(response: httpx.Response) -> Upstream:
+    headers = tuple(
+        (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw if k.lower() not in _FRAMING
+    )
+    return Upstream(response.status_code, headers, response.content)
+
+
 class Player:
     """Plays one call's plan, records its outcome in the journal, and ends it once."""
 
-    __slots__ = ("request", "clock", "call", "on_end", "note", "give_back", "_ended", "_delivered")
+    __slots__ = ("request", "clock", "call", "on_end", "note", "give_back", "errors", "_ended", "_delivered")
 
     def __init__(
         self, request: httpx.Request, clock: Clock, call: Call, on_end: Callable[[Call], None], note: str,
-        give_back: Callable[[], None] | None = None,
+        give_back: Callable[[], None] | None = None, errors: list[Exception] | None = None,
     ) -> None:
         self.request = request
+        self.errors = errors  # where errors in a fault's set-up found while playing are kept
         self.clock = clock
         self.call = call
         self.on_end = on_end  # sets the call's duration; called at headers and at the end
@@ -249,6 +279,46 @@ class Player:
         exc = getattr(_module(self.request), name)(message)
         exc.add_note(self.note)
         raise exc
+
+    def fetch_failed(self, exc: httpx.TransportError) -> None:
+        """The real service could not be reached: the client sees the same transport error."""
+        name = type(exc).__name__
+        self.fail(name if hasattr(_module(self.request), name) else "ConnectError", str(exc) or name)
+
+    def then(self, step: Forward, upstream: Upstream) -> Plan:
+        """The plan a ``Forward`` step makes of the real response; set-up errors are kept."""
+        try:
+            return step.then(upstream)
+        except ChaosError as exc:
+            self.call.error = type(exc).__name__
+            if self.errors is not None:
+                self.errors.append(exc)
+            self.end()
+            raise
+
+    def fetch_sync(self, step: Forward) -> Plan:
+        request, timeout = _forwarded(self.request)
+        token = _BYPASS.set(True)
+        try:
+            with httpx.Client(timeout=timeout, trust_env=False) as client:
+                upstream = _upstream(client.send(request))
+        except httpx.TransportError as exc:
+            self.fetch_failed(exc)
+        finally:
+            _BYPASS.reset(token)
+        return self.then(step, upstream)
+
+    async def fetch_async(self, step: Forward) -> Plan:
+        request, timeout = _forwarded(self.request)
+        token = _BYPASS.set(True)
+        try:
+            async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+                upstream = _upstream(await client.send(request))
+        except httpx.TransportError as exc:
+            self.fetch_failed(exc)
+        finally:
+            _BYPASS.reset(token)
+        return self.then(step, upstream)
 
     def read_timed_out(self, timer: _Timer) -> None:
         if timer.read is None:
@@ -291,6 +361,10 @@ class Player:
                 self.fail(name, message)
             elif isinstance(step, Respond):
                 return self.response(step, plan[i + 1 :], self._body_sync)
+            elif isinstance(step, Note):
+                self.call.detail = step.text
+            elif isinstance(step, Forward):
+                return self.play_sync(self.fetch_sync(step) + plan[i + 1 :])
         raise AssertionError("a plan must respond or break")
 
     def _body_sync(self, rest: Plan) -> Iterator[bytes]:
@@ -326,6 +400,10 @@ class Player:
                 self.fail(name, message)
             elif isinstance(step, Respond):
                 return self.response(step, plan[i + 1 :], self._body_async)
+            elif isinstance(step, Note):
+                self.call.detail = step.text
+            elif isinstance(step, Forward):
+                return await self.play_async(await self.fetch_async(step) + plan[i + 1 :])
         raise AssertionError("a plan must respond or break")
 
     async def _body_async(self, rest: Plan) -> AsyncIterator[bytes]:

@@ -43,7 +43,8 @@ class Expect:
     ``status_code``. ``attrs``: other exception attributes and their values (``code``, ``type``).
     ``cause``: the exact class of ``__cause__``. ``stream``: make a streaming call and iterate
     it. ``params``: fault parameter overrides. ``check``: more assertions on the outcome.
-    ``min_seconds`` / ``max_seconds``: bounds on the call's wall time.
+    ``min_seconds`` / ``max_seconds``: bounds on the call's wall time. ``reply``: the healthy
+    reply the fault works on (a tool call, for faults that change one).
     """
 
     raises: type[BaseException] | None = None
@@ -56,6 +57,7 @@ class Expect:
     check: Callable[[Outcome], None] | None = None
     min_seconds: float | None = None
     max_seconds: float | None = None
+    reply: Any = None
 
 
 @dataclass
@@ -84,6 +86,8 @@ def run(fault: str, expect: Expect, call: Callable[[], Any], **inject: Any) -> O
     """Inject ``fault`` (with ``expect.params``), make ``call()`` and record the outcome."""
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject(fault, **{**expect.params, **inject})
+        if expect.reply is not None:
+            chaos.reply(fault.split(".", 1)[0], expect.reply)
         value: Any = None
         items: list[Any] = []
         error: BaseException | None = None
@@ -104,6 +108,8 @@ async def arun(fault: str, expect: Expect, call: Callable[[], Awaitable[Any]], *
     """As :func:`run`, for an async SDK call (run inside ``asyncio.run``)."""
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject(fault, **{**expect.params, **inject})
+        if expect.reply is not None:
+            chaos.reply(fault.split(".", 1)[0], expect.reply)
         value: Any = None
         items: list[Any] = []
         error: BaseException | None = None

@@ -134,6 +134,14 @@ def unknown_tool(o: Outcome) -> None:
     assert block.type == "tool_use" and block.name == "chaoskit_unknown_tool" and block.name not in OFFERED
 
 
+def drifted_tool_args(o: Outcome) -> None:
+    """The input is a JSON object with the one field renamed; the journal names it."""
+    (block,) = message(o).content
+    assert block.type == "tool_use" and block.name == "lookup_order"
+    assert block.input == {"orderId": "A100", "channel": "web"}
+    assert [c.detail for c in o.calls] == ["lookup_order: renamed order_id -> orderId"]
+
+
 def html_502(o: Outcome) -> None:
     assert isinstance(o.error, anthropic.APIStatusError)
     assert isinstance(o.error.body, str) and "502 Bad Gateway" in o.error.body
@@ -176,6 +184,10 @@ ANTHROPIC: dict[str, Expect] = {
     "anthropic.malformed.html": E(check=html_page),
     "anthropic.malformed.tool_args": E(check=bad_tool_args),
     "anthropic.malformed.unknown_tool": E(check=unknown_tool),
+    "anthropic.malformed.tool_args_drift": E(
+        params={"variant": "renamed", "path": "order_id"},
+        reply=chaoskit.tool_call("lookup_order", {"order_id": "A100", "channel": "web"}), check=drifted_tool_args,
+    ),
     # Broken streams (§3.3): anthropic does not wrap mid-stream transport errors; never retried.
     "anthropic.stream.cut": E(stream=True, check=partial_then_break),
     "anthropic.stream.cut.unclean": E(httpx2.RemoteProtocolError, stream=True, check=partial_then_break),

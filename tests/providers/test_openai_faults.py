@@ -141,6 +141,14 @@ def unknown_tool(o: Outcome) -> None:
     assert json.loads(tc.function.arguments) == {}
 
 
+def drifted_tool_args(o: Outcome) -> None:
+    """The arguments are valid JSON, with the one field renamed; the journal names it."""
+    (tc,) = first_choice(o).message.tool_calls
+    assert tc.function.name == "lookup_order"
+    assert json.loads(tc.function.arguments) == {"orderId": "A100", "channel": "web"}
+    assert [c.detail for c in o.calls] == ["lookup_order: renamed order_id -> orderId"]
+
+
 def html_502(o: Outcome) -> None:
     assert isinstance(o.error, openai.APIStatusError)
     assert str(o.error) == "Error code: 502"
@@ -184,6 +192,10 @@ OPENAI: dict[str, Expect] = {
     "openai.malformed.html": E(check=html_page),
     "openai.malformed.tool_args": E(check=bad_tool_args),
     "openai.malformed.unknown_tool": E(check=unknown_tool),
+    "openai.malformed.tool_args_drift": E(
+        params={"variant": "renamed", "path": "order_id"},
+        reply=chaoskit.tool_call("lookup_order", {"order_id": "A100", "channel": "web"}), check=drifted_tool_args,
+    ),
     # Broken streams (§2.6): mid-stream faults are never retried; chunks before arrive first.
     "openai.stream.cut": E(stream=True, check=partial_then_break),
     "openai.stream.cut.unclean": E(openai.APIConnectionError, stream=True, cause=httpx2.RemoteProtocolError, check=partial_then_break),

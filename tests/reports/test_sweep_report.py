@@ -24,13 +24,15 @@ def test_sweep_over_the_openai_catalog_renders_a_resilience_matrix(tmp_path: Pat
     )
     assert done.returncode == 0, done.stdout[-3000:]
     ids = faults.ids("openai.*")
-    assert f"{len(ids)} passed" in done.stdout
+    # The bot's replies are text, so the one fault that drifts tool-call arguments has nothing to act on.
+    assert f"{len(ids) - 1} passed, 1 skipped" in done.stdout
 
     dom = run_chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
     assert '<table class="matrix">' in dom
     for fault_id in ids:  # one matrix column per swept fault
         assert fault_id in dom
-    assert dom.count('data-status="pass"') == len(ids) and 'data-status="fail"' not in dom
+    assert dom.count('data-status="pass"') == len(ids) - 1 and 'data-status="fail"' not in dom
+    assert dom.count('data-status="not_exercised"') == 1
 
     shot = tmp_path / "sweep.png"
     run_chromium(tmp_path, f"--screenshot={shot}", page.as_uri())
