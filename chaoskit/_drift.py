@@ -204,6 +204,8 @@ def _apply(body: Any, variant: str, path: Path) -> tuple[Any, str]:
         return body, f"missing {where}"
     if variant == "renamed":
         new_name = _renamed(str(key))
+        if new_name in parent:  # type: ignore[operator]  # never overwrite a field that is there
+            new_name = f"{key}_v2"
         items = [(new_name if k == key else k, v) for k, v in parent.items()]  # type: ignore[union-attr]
         parent.clear()  # type: ignore[union-attr]
         parent.update(items)  # type: ignore[union-attr]

@@ -53,7 +53,8 @@ class UnroutedRequestError(ChaosError):
             reason
             or f"chaoskit blocked {method} {url}: no provider profile serves this host and it "
             "is not allowed through. Allow it with chaos.allow_host(HOST) or "
-            "`--chaos-allow-host HOST`, or serve it with chaos.route(URL, provider=NAME)."
+            "`--chaos-allow-host HOST`, give it a canned reply with chaos.reply_http(URL, json=...), "
+            "or serve it with chaos.route(URL, provider=NAME)."
         )
 
 

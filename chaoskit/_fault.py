@@ -42,6 +42,9 @@ EFFECTS = frozenset(
         "tool.raise_after",  # a callable does its work, then raises (the ambiguous outcome)
         "tool.timeout",  # a callable hangs, then raises TimeoutError
         "tool.return",  # a callable returns a given value (None, [], {}) without running
+        "rpc.error",  # a JSON-RPC error response (MCP)
+        "rpc.result",  # a JSON-RPC result made by chaoskit (an MCP tool error, a malformed result)
+        "rpc.tool_vanishes",  # an MCP tool gone from tools/list, and unknown when called
     }
 )
 

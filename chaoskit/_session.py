@@ -180,11 +180,14 @@ class Chaos:
             raise ChaosConfigError(
                 f"target= is for tool.* faults; {fault.id} acts on HTTP requests (narrow it with url=)"
             )
-        if kind == "http":
+        if kind in _SCOPED:
             if url is None:
-                raise ChaosConfigError(
-                    f"{fault.id} needs url=: the requests it is for, such as url='https://crm.internal/*'"
-                )
+                example = "http://127.0.0.1:8000/mcp" if kind == "mcp" else "https://crm.internal/*"
+                raise ChaosConfigError(f"{fault.id} needs url=: the requests it is for, such as url={example!r}")
+            if kind == "mcp":
+                from .providers._mcp import McpProfile
+
+                McpProfile.check(fault)
         else:
             from .providers import profile
 
@@ -514,7 +517,7 @@ class Chaos:
             try:
                 plan = profile.healthy(req, ctx) if chosen is None else profile.render(chosen, req, ctx)
             except ChaosConfigError as exc:
-                self.config_errors.append(exc)
+                self._config_error(exc, request, req, chosen, now, provider=profile.name)
                 raise
             status = plan_status(plan)
             call = self.calls.open(
@@ -543,21 +546,20 @@ class Chaos:
     def _prepare_http(self, request: httpx.Request, req: CallRequest) -> tuple[Any, Any] | None:
         """The plan for a request that an ``http.*`` fault or a canned reply is for, else None."""
         from .providers import RenderContext
-        from .providers._http import HttpProfile
         from .providers._plan import respond_with
         from .seams._http import Player
 
-        if not self._http_replies and not any(i.fault.provider == "http" for i in self.injections):
+        if not self._http_replies and not any(i.fault.provider in _SCOPED for i in self.injections):
             return None
         method, url = req.method, req.url
         matching = [
             i for i in self.injections
-            if i.fault.provider == "http" and i.url is not None and i.url.matches(method, url, request)
+            if i.fault.provider in _SCOPED and i.url is not None and i.url.matches(method, url, request)
         ]
         reply = next((r for pattern, r in self._http_replies if pattern.matches(method, url, request)), None)
         if not matching and reply is None:
             return None
-        http = HttpProfile()
+        profiles = _scoped_profiles()
         with self._lock:
             now = self.clock.now()
             key = f"http {req.host}"
@@ -566,7 +568,8 @@ class Chaos:
             idle = None if last is None else now - last
             chosen: Fault | None = None
             for injection in matching if self.enabled else ():
-                if http.applies(injection.fault, req, idle) and injection.state.decide(now - self._started, self.rng):
+                scoped = profiles[injection.fault.provider]
+                if scoped.applies(injection.fault, req, idle) and injection.state.decide(now - self._started, self.rng):
                     chosen = injection.fault
                     break
             if chosen is None:
@@ -578,13 +581,13 @@ class Chaos:
             where = f"{method} {url}"
             try:
                 if chosen is not None:
-                    plan = http.render(chosen, req, ctx, reply, where)
+                    plan = profiles[chosen.provider].render(chosen, req, ctx, reply, where)
             except ChaosConfigError as exc:
-                self.config_errors.append(exc)
+                self._config_error(exc, request, req, chosen, now)
                 raise
             status = plan_status(plan)
             call = self.calls.open(
-                provider="http", method=method, url=url,
+                provider=chosen.provider if chosen else "http", method=method, url=url,
                 request_body=redact_body(req.json) if req.json is not None else parse_body(req.body),
                 request_headers=redact_headers(request.headers.items()),
                 fault=chosen.id if chosen else None, started=now - self._started, retry_after=_retry_after(plan),
@@ -599,6 +602,19 @@ class Chaos:
             c.duration = clock.now() - now
 
         return Player(request, clock, call, on_end, note, None, self.config_errors), plan
+
+    def _config_error(
+        self, exc: ChaosConfigError, request: httpx.Request, req: CallRequest, fault: Fault | None, now: float,
+        provider: str | None = None,
+    ) -> None:
+        """Journal a call whose fault could not be applied, and keep the error for teardown."""
+        self.config_errors.append(exc)
+        self.calls.open(
+            provider=provider or (fault.provider if fault else "http"), method=req.method, url=req.url,
+            request_body=redact_body(req.json) if req.json is not None else parse_body(req.body),
+            request_headers=redact_headers(request.headers.items()), fault=fault.id if fault else None,
+            started=now - self._started, error=type(exc).__name__,
+        )
 
     def _begin_tool_call(self, target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Fault | None, Call]:
         """Decide whether a fault fires for one call of ``target``, and journal the call."""
@@ -695,6 +711,17 @@ def _unsimulated(request: httpx.Request, provider: str) -> str:
     )
 
 
+#: Fault namespaces that act on requests matching a URL pattern rather than on a provider's host.
+_SCOPED = ("http", "mcp")
+
+
+def _scoped_profiles() -> dict[str, Any]:
+    from .providers._http import HttpProfile
+    from .providers._mcp import McpProfile
+
+    return {"http": HttpProfile(), "mcp": McpProfile()}
+
+
 def _drifts(queue: ReplyQueue | None) -> bool:
     """Whether the next simulated reply is a tool call with JSON arguments to drift."""
     from ._replies import ToolCall
@@ -706,7 +733,7 @@ def _drifts(queue: ReplyQueue | None) -> bool:
 
 def _why_unapplied(fault: Fault) -> str:
     effect = fault.effect
-    if fault.provider == "http":
+    if fault.provider in _SCOPED:
         return "no request matched its url pattern"
     if fault.provider == "tool":
         return "its target was never called"

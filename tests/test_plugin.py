@@ -426,3 +426,64 @@ def test_json_report_follows_the_documented_schema(pytester: pytest.Pytester) ->
     assert set(test) >= {"nodeid", "outcome", "seed", "sweep", "faults", "fired", "verdicts", "calls", "longrepr", "duration"}
     assert test["fired"] == {"openai.rate_limit": 2} and test["faults"] == ["openai.rate_limit"]
     assert {v["name"] for v in test["verdicts"]} == {"retry_after_ignored", "no_backoff"}
+
+
+# ---- faults on other seams: URL patterns, targets, set-up errors ------------------------------
+
+
+def test_marker_takes_a_url_for_http_faults(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos("http.unavailable", url="https://crm.internal/*")
+def test_crm_down(chaos):
+    chaos.reply_http("https://crm.internal/*", json={"ok": True})
+    assert httpx2.get("https://crm.internal/customers/7").status_code == 503
+    assert chaos.calls[0].fault == "http.unavailable"
+""")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_url_pattern_that_matches_nothing_fails_the_test_and_lists_the_requests(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+@pytest.mark.chaos("http.unavailable", url="https://crm.internl/*")
+def test_typo(chaos):
+    chaos.reply_http("https://crm.internal/*", json={"ok": True})
+    assert httpx2.get("https://crm.internal/customers/7").json() == {"ok": True}
+""")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        "*chaoskit: injected faults that never fired, because nothing matched them:",
+        "*  - http.unavailable on url='https://crm.internl/*'",
+        "*  HTTP requests this test made:",
+        "*    GET https://crm.internal/customers/7",
+        "*Check the url pattern or target, or remove the injection.",
+    ])
+
+
+def test_a_target_never_called_fails_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(tools_app="def lookup(order_id):\n    return {'order_id': order_id}\n")
+    result = run(pytester, """
+def test_never_called(chaos):
+    chaos.inject("tool.raise", target="tools_app:lookup")
+""")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        "*  - tool.raise on target='tools_app:lookup'",
+        "*  This test made no HTTP request.",
+    ])
+
+
+def test_a_swallowed_set_up_error_still_fails_the_test(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+def test_swallowed(chaos):
+    chaos.reply_http("https://crm.internal/*", json={"customer": {"id": 7}})
+    chaos.inject("http.schema_drift", url="https://crm.internal/*", variant="renamed", path="customer.email")
+    try:
+        httpx2.get("https://crm.internal/customers/7")
+    except Exception:
+        pass  # an app that hides every error
+""")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        "*chaoskit could not apply an injected fault (the code under test may have swallowed the error):",
+        "*  - schema drift path='customer.email' names nothing in GET https://crm.internal/customers/7; its fields: customer, customer.id",
+    ])

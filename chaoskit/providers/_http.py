@@ -19,7 +19,7 @@ from .._fault import Fault
 from ._plan import Break, Forward, Note, Plan, Respond, Send, Upstream, respond_with
 from ._profile import CallRequest, RenderContext, network_plan, status_headers
 
-__all__ = ["HttpProfile", "canned"]
+__all__ = ["HttpProfile", "canned", "status_plan"]
 
 JSON = "application/json"
 #: Headers of an upstream response that describe its framing, not its content: the seam
@@ -49,7 +49,8 @@ class HttpProfile:
 
     def applies(self, fault: Fault, req: CallRequest, idle: float | None) -> bool:
         if fault.effect == "latency.cold_start":
-            threshold = float(fault.params.get("idle", float("inf")))
+            idle_after = fault.params.get("idle")
+            threshold = float("inf") if idle_after is None else float(idle_after)
             return idle is None or idle >= threshold
         return True
 
@@ -65,7 +66,7 @@ class HttpProfile:
         if network is not None:
             return network
         if effect == "status":
-            return self._status(p)
+            return status_plan(p)
         if effect == "malformed.html":
             body = str(p.get("body") or "<html><body>OK</body></html>").encode()
             return [Respond(200, (("content-type", "text/html; charset=utf-8"),)), Send(body)]
@@ -86,19 +87,21 @@ class HttpProfile:
             return on_answer(lambda up: _drifted(up, p, ctx, where))
         raise ChaosConfigError(f"fault {fault.id!r} (effect {effect!r}) cannot act on an HTTP call")
 
-    def _status(self, p: Mapping[str, Any]) -> Plan:
-        status = int(p["status"])
-        extra = status_headers(p)
-        if p.get("body") is not None:
-            content_type, data = str(p.get("content_type") or "text/plain; charset=utf-8"), str(p["body"]).encode()
-        else:
-            payload = p.get("json")
-            if payload is None:
-                phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-                payload = {"error": {"status": status, "message": phrase}}
-            content_type, data = JSON, json.dumps(payload, separators=(",", ":")).encode()
-        headers = (("content-type", content_type), *((str(k).lower(), str(v)) for k, v in extra.items()))
-        return [Respond(status, headers), Send(data)]
+
+def status_plan(p: Mapping[str, Any]) -> Plan:
+    """An error response from a status fault's ``status``, ``json`` or ``body``, and headers."""
+    status = int(p["status"])
+    extra = status_headers(p)
+    if p.get("body") is not None:
+        content_type, data = str(p.get("content_type") or "text/plain; charset=utf-8"), str(p["body"]).encode()
+    else:
+        payload = p.get("json")
+        if payload is None:
+            phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+            payload = {"error": {"status": status, "message": phrase}}
+        content_type, data = JSON, json.dumps(payload, separators=(",", ":")).encode()
+    headers = (("content-type", content_type), *((str(k).lower(), str(v)) for k, v in extra.items()))
+    return [Respond(status, headers), Send(data)]
 
 
 def _drifted(up: Upstream, p: Mapping[str, Any], ctx: RenderContext, where: str) -> Plan:

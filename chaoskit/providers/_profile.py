@@ -169,7 +169,8 @@ class Profile(ABC):
             return endpoint is not None and not req.stream
         if effect.startswith("malformed.") or effect.startswith("latency."):
             if effect == "latency.cold_start":
-                threshold = float(fault.params.get("idle", math.inf))
+                idle_after = fault.params.get("idle")
+                threshold = math.inf if idle_after is None else float(idle_after)
                 return idle is None or idle >= threshold
             return endpoint is not None or effect == "latency.fixed"
         return True

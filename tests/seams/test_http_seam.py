@@ -114,7 +114,8 @@ def test_an_unknown_host_is_blocked_with_a_clear_error() -> None:
     assert str(info.value) == (
         "chaoskit blocked GET https://tools.example.com/v1/search?q=x: no provider profile serves "
         "this host and it is not allowed through. Allow it with chaos.allow_host(HOST) or "
-        "`--chaos-allow-host HOST`, or serve it with chaos.route(URL, provider=NAME)."
+        "`--chaos-allow-host HOST`, give it a canned reply with chaos.reply_http(URL, json=...), "
+        "or serve it with chaos.route(URL, provider=NAME)."
     )
     assert [c.error for c in chaos.blocked] == ["Unrouted"]
 
