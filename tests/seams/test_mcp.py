@@ -9,20 +9,19 @@ real server (or a real proxy, or a dropped connection) gives it.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
 import chaoskit
+
+from ._servers import mcp_server
 
 MODES = ["auto", "legacy"]
 CALLS: list[str] = []  # order ids the real tool saw: proves whether it ran
@@ -47,24 +46,8 @@ def _server() -> MCPServer:
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    config = uvicorn.Config(
-        _server().streamable_http_app(), host="127.0.0.1", port=port, log_level="critical",
-        lifespan="on", timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}/mcp"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with mcp_server(_server()) as url:
+        yield url
 
 
 def call(url: str, mode: str, *ops: Any, timeout: float | None = None) -> list[Any]:

@@ -1,0 +1,73 @@
+"""Real servers on loopback for the seam tests: a JSON CRM over http.server, and an MCP server
+(the ``mcp`` SDK's own MCPServer under uvicorn). Each runs in a thread and stops at the end."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def json_server(routes: Callable[[str], tuple[int, Any]]) -> Iterator[str]:
+    """A real HTTP/1.1 server answering GET ``path`` with ``routes(path)`` = (status, JSON)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            status, payload = routes(self.path)
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def mcp_server(mcp: Any) -> Iterator[str]:
+    """Serve an ``mcp`` MCPServer over streamable HTTP on loopback; yields its URL."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(
+        mcp.streamable_http_app(), host="127.0.0.1", port=port, log_level="critical",
+        lifespan="on", timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start the MCP server")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
