@@ -45,6 +45,7 @@ EFFECTS = frozenset(
         "rpc.error",  # a JSON-RPC error response (MCP)
         "rpc.result",  # a JSON-RPC result made by chaoskit (an MCP tool error, a malformed result)
         "rpc.tool_vanishes",  # an MCP tool gone from tools/list, and unknown when called
+        "poisoned",  # an answer (an API body, a tool result) carrying an injected instruction
     }
 )
 

@@ -127,6 +127,10 @@ class Journal:
             if (provider is None or c.provider == provider) and (fault is None or c.fault == fault)
         ]
 
+    def containing(self, text: str) -> list[Call]:
+        """The calls whose request carried ``text`` (a canary the app passed on, say)."""
+        return [c for c in self._calls if text in json.dumps(c.request_body, ensure_ascii=False, default=str)]
+
     def format(self, calls: list[Call] | None = None) -> str:
         """The calls as an aligned text table, one line each, for failure messages."""
         rows = self._calls if calls is None else calls

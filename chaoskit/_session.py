@@ -146,6 +146,8 @@ class Chaos:
         if params:
             resolved = resolved.with_params(**params)
         pattern, tool_target = self._scope(resolved, url, method, target)
+        if resolved.effect == "poisoned" and not resolved.params.get("canary"):
+            resolved = resolved.with_params(canary=self.canary())  # assert_graceful watches for it
         schedule = Schedule(
             rate=rate, times=times, after=after, window=window,
             sequence=tuple(sequence) if sequence is not None and not isinstance(sequence, str) else sequence,  # type: ignore[arg-type]
@@ -368,7 +370,7 @@ class Chaos:
     def start(self) -> Chaos:
         """Start intercepting HTTP; prefer ``with Chaos() as chaos:``.
 
-        httpx and httpx2 always; requests too when it is installed.
+        httpx and httpx2 always; requests and aiohttp too when they are installed.
         """
         import importlib.util
 
@@ -382,6 +384,10 @@ class Chaos:
                 from .seams._requests import RequestsSeam
 
                 self._extra_seams.append(RequestsSeam(self).__enter__())
+            if importlib.util.find_spec("aiohttp") is not None:
+                from .seams._aiohttp import AiohttpSeam
+
+                self._extra_seams.append(AiohttpSeam(self).__enter__())
         except BaseException:
             self.stop()
             raise
@@ -634,18 +640,24 @@ class Chaos:
             )
         return chosen, call
 
-    def _drift_value(self, value: Any, fault: Fault, call: Call, *, where: str) -> Any:
-        """``value`` with one schema drift applied (for tool results); named in the journal."""
+    def _change_value(self, value: Any, fault: Fault, call: Call, *, where: str) -> Any:
+        """A tool's result drifted or poisoned by ``fault``; what changed is named in the journal."""
         from ._drift import drift
+        from ._poison import poison
 
+        p = fault.params
         try:
-            drifted, what = drift(value, self.rng, variant=fault.params.get("variant"), path=fault.params.get("path"), where=where)
+            if fault.effect == "poisoned":
+                payload = str(p.get("payload") or "").replace("{canary}", str(p.get("canary") or ""))
+                changed, call.detail = poison(value, self.rng, payload=payload, path=p.get("path"), where=where)
+            else:
+                changed, what = drift(value, self.rng, variant=p.get("variant"), path=p.get("path"), where=where)
+                call.detail = what.description
         except ChaosConfigError as exc:
             call.error = type(exc).__name__
             self.config_errors.append(exc)
             raise
-        call.detail = what.description
-        return drifted
+        return changed
 
     def _choose(self, profile: Profile, req: Any, idle: float | None) -> Fault | None:
         if not self.enabled:

@@ -85,6 +85,8 @@ class HttpProfile:
             ])
         if effect == "schema_drift":
             return on_answer(lambda up: _drifted(up, p, ctx, where))
+        if effect == "poisoned":
+            return on_answer(lambda up: _poisoned(up, p, ctx, where))
         raise ChaosConfigError(f"fault {fault.id!r} (effect {effect!r}) cannot act on an HTTP call")
 
 
@@ -112,3 +114,16 @@ def _drifted(up: Upstream, p: Mapping[str, Any], ctx: RenderContext, where: str)
     changed, what = drift(body, ctx.rng, variant=p.get("variant"), path=p.get("path"), where=where)
     data = json.dumps(changed, separators=(",", ":")).encode()
     return [Note(what.description), Respond(up.status, _content_headers(up)), Send(data)]
+
+
+def _poisoned(up: Upstream, p: Mapping[str, Any], ctx: RenderContext, where: str) -> Plan:
+    from .._poison import poison
+
+    payload = str(p.get("payload") or "").replace("{canary}", str(p.get("canary") or ""))
+    try:
+        body: Any = json.loads(up.body)
+    except ValueError:
+        body = up.body.decode("utf-8", "replace")
+    changed, what = poison(body, ctx.rng, payload=payload, path=p.get("path"), where=where)
+    data = changed.encode() if isinstance(changed, str) else json.dumps(changed, separators=(",", ":")).encode()
+    return [Note(what), Respond(up.status, _content_headers(up)), Send(data)]

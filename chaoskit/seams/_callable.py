@@ -83,8 +83,8 @@ class _Run:
             return result
         if fault.effect == "tool.raise_after":
             raise self.injected(build_exception(fault))
-        if fault.effect == "schema_drift":
-            return self.session._drift_value(result, fault, self.call, where=f"the result of {self.call.url}")
+        if fault.effect in ("schema_drift", "poisoned"):
+            return self.session._change_value(result, fault, self.call, where=f"the result of {self.call.url}")
         return result
 
     def failed(self, exc: BaseException) -> None:

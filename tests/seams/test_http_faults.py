@@ -25,6 +25,7 @@ from respx.patterns import M
 
 import chaoskit
 from chaoskit import ChaosConfigError
+from chaoskit._drift import VARIANTS
 
 CUSTOMER = {"customer": {"id": 7, "email": "ada@example.com", "tier": "gold", "since": "2026-01-05"}, "orders": [1, 2]}
 SERVED: list[str] = []  # paths the real service answered: whether a request reached it
@@ -362,3 +363,16 @@ def test_an_unfired_fault_on_a_host_nobody_serves_is_blocked() -> None:
         with pytest.raises(chaoskit.UnroutedRequestError, match=r"chaos\.reply_http\(URL"):
             httpx2.get("https://crm.internal/a")
     assert [c.error for c in chaos.blocked] == ["Unrouted"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_drift_variant_through_the_seam_is_named_in_the_journal(variant: str) -> None:
+    from tests.test_drift import BODY
+
+    with chaoskit.Chaos(seed=2) as chaos:
+        chaos.reply_http("https://crm.internal/*", json=BODY)
+        chaos.inject("http.schema_drift", url="https://crm.internal/*", variant=variant)
+        drifted = httpx2.get("https://crm.internal/customers/7").json()
+    assert drifted != BODY
+    (call,) = chaos.calls
+    assert call.fault == "http.schema_drift" and call.detail is not None and call.detail.startswith(variant)
