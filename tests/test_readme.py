@@ -32,3 +32,16 @@ def test_python_api_example_runs() -> None:
 def test_readme_gives_the_two_setup_commands() -> None:
     text = README.read_text()
     assert "make demo" in text and "make test" in text
+
+
+def test_seams_example_runs() -> None:
+    code = python_block("## Faults beyond the model")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:3] == ["503", "{'customer': {'id': 7, 'name_v2': 'Ada'}}", "shipped"]
+    journal = lines[3:]
+    assert "fault=http.unavailable" in journal[0] and "-> 503" in journal[0]
+    assert "fault=http.schema_drift [renamed customer.name -> customer.name_v2]" in journal[1]
+    assert "tool CALL __main__:lookup_order  fault=tool.raise_after  -> TimeoutError (ran)" in journal[2]
+    assert "tool CALL __main__:lookup_order  fault=-  -> returned (ran)" in journal[3]
