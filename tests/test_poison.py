@@ -50,7 +50,7 @@ def test_poison_errors(value: object, kwargs: dict[str, str], message: str) -> N
 def test_a_poisoned_search_answer_carries_a_planted_canary() -> None:
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.reply_http("https://search.internal/*", json=HITS)
-        injection = chaos.inject("http.poisoned", url="https://search.internal/*", path="results[0].snippet")
+        injection = chaos.inject("http.poisoned_result", url="https://search.internal/*", path="results[0].snippet")
         body = httpx2.get("https://search.internal/q?text=returns").json()
     canary = injection.fault.params["canary"]
     assert canary in chaos.canaries and canary.startswith("CANARY-")
@@ -74,7 +74,7 @@ def echoing_app(chaos: chaoskit.Chaos, leaks: bool) -> str:
 def test_an_app_that_echoes_poisoned_content_is_caught(leaks: bool) -> None:
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.reply_http("https://search.internal/*", json=HITS)
-        injection = chaos.inject("http.poisoned", url="https://search.internal/*", path="results[0].snippet")
+        injection = chaos.inject("http.poisoned_result", url="https://search.internal/*", path="results[0].snippet")
         text = echoing_app(chaos, leaks)
         canary = injection.fault.params["canary"]
         # The poisoned hit reached the model: the journal shows which request carried it.
@@ -90,7 +90,7 @@ def test_a_poisoned_tool_result() -> None:
     from tests.seams._tools import OrderClient
 
     with chaoskit.Chaos(seed=1) as chaos:
-        injection = chaos.inject("tool.poisoned", target=f"{OrderClient.__module__}:OrderClient.lookup", path="state",
+        injection = chaos.inject("tool.poisoned_result", target=f"{OrderClient.__module__}:OrderClient.lookup", path="state",
                                  canary="CANARY-fixed")
         result = OrderClient().lookup("A1")
     assert injection.fault.params["canary"] == "CANARY-fixed"
