@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .._clock import Clock
     from .._journal import Call
 
-__all__ = ["Answer", "HttpSeam", "Player", "bypassing", "is_async"]
+__all__ = ["Answer", "HttpSeam", "ON_CONNECT", "Player", "bypassing", "connect_phase", "is_async"]
 
 _FAMILY = "chaoskit.family"
 _ASYNC = "chaoskit.async"
@@ -37,6 +37,14 @@ HANG_LIMIT = 600.0
 #: Set while the seam fetches a real response for a ``Forward`` step: the session lets
 #: those requests through untouched.
 _BYPASS: ContextVar[bool] = ContextVar("chaoskit.bypass", default=False)
+#: Request extension for a seam whose client runs its own connect timers (aiohttp), so it must
+#: know when the connection exists: a callable ``Player.play_async`` calls exactly once with the
+#: outcome of the plan's connect phase (see ``connect_phase``). ``None``: connected, the rest of
+#: the plan (waits, the response) follows. Else the transport error the connect fails with, with
+#: chaoskit's note; it is raised right after the call, unless the client gave up first (its own
+#: timer cancelled the wait), in which case it is only reported. Without the extension the connect
+#: phase plays like any other step, as the httpx, httpx2 and requests seams expect.
+ON_CONNECT = "chaoskit.on_connect"
 #: Headers of a fetched response that describe its framing: the seam frames what it sends
 #: itself, and httpx has already decoded the body.
 _FRAMING = frozenset({b"content-length", b"transfer-encoding", b"content-encoding", b"connection", b"keep-alive"})
@@ -173,6 +181,22 @@ def _timeouts(request: httpx.Request) -> dict[str, float | None]:
     return {k: timeout.get(k) for k in ("connect", "read")}
 
 
+_CONNECT_KINDS = frozenset({"connect_timeout", "connect_refused"})
+
+
+def connect_phase(plan: Plan) -> tuple[Plan, Plan]:
+    """(the steps played before a connection exists, the rest of the plan).
+
+    The connect phase is the plan's leading notes and connect failures (``connect_timeout``,
+    ``connect_refused``). A ``Forward`` is not in it: the client is connected while the real
+    service is fetched, so a slow upstream is a slow response, not a slow connect.
+    """
+    for i, step in enumerate(plan):
+        if not (isinstance(step, Note) or (isinstance(step, Break) and step.kind in _CONNECT_KINDS)):
+            return plan[:i], plan[i:]
+    return list(plan), []
+
+
 def _break_before(step: Break, request: httpx.Request) -> tuple[float, str, str]:
     """(seconds to wait, exception name, message) for a failure before any response."""
     if step.kind == "connect_timeout":
@@ -273,12 +297,16 @@ class Player:
 
     def fail(self, name: str, message: str) -> None:
         """Raise the transport error ``name`` of the request's family, as a socket would."""
+        raise self._failure(name, message)
+
+    def _failure(self, name: str, message: str) -> Exception:
+        """Journal the failure ``name`` and return its transport error, noted, to raise."""
         self.call.error = name
         self._broke()
         self.end()
-        exc = getattr(_module(self.request), name)(message)
+        exc: Exception = getattr(_module(self.request), name)(message)
         exc.add_note(self.note)
-        raise exc
+        return exc
 
     def fetch_failed(self, exc: httpx.TransportError) -> None:
         """The real service could not be reached: the client sees the same transport error."""
@@ -386,7 +414,37 @@ class Player:
 
     # -- async --
     async def play_async(self, plan: Plan) -> Answer:
-        """As play_sync, for async clients (asyncio or trio, through anyio)."""
+        """As play_sync, for async clients (asyncio or trio, through anyio).
+
+        With the ``ON_CONNECT`` extension on the request, the connect phase is played first
+        and its outcome reported, so the seam can hand the client a connection before the rest.
+        """
+        on_connect = self.request.extensions.get(ON_CONNECT)
+        if on_connect is not None:
+            plan = await self._connect_async(plan, on_connect)
+        return await self._respond_async(plan)
+
+    async def _connect_async(self, plan: Plan, on_connect: Callable[[Exception | None], None]) -> Plan:
+        """Play the connect phase and report its outcome; return the rest of the plan."""
+        head, rest = connect_phase(plan)
+        for step in head:
+            if isinstance(step, Note):
+                self.call.detail = step.text
+                continue
+            assert isinstance(step, Break)
+            seconds, name, message = _break_before(step, self.request)
+            try:
+                await self.clock.asleep(seconds)
+            except BaseException:  # cancelled: the client's own connect timer fired first
+                on_connect(self._failure(name, message))
+                raise
+            exc = self._failure(name, message)
+            on_connect(exc)
+            raise exc
+        on_connect(None)
+        return rest
+
+    async def _respond_async(self, plan: Plan) -> Answer:
         timer = _Timer(self.request)
         for i, step in enumerate(plan):
             if isinstance(step, Wait):
@@ -403,7 +461,7 @@ class Player:
             elif isinstance(step, Note):
                 self.call.detail = step.text
             elif isinstance(step, Forward):
-                return await self.play_async(await self.fetch_async(step) + plan[i + 1 :])
+                return await self._respond_async(await self.fetch_async(step) + plan[i + 1 :])
         raise AssertionError("a plan must respond or break")
 
     async def _body_async(self, rest: Plan) -> AsyncIterator[bytes]:
