@@ -114,6 +114,7 @@ class Chaos:
         self._restores: list[Any] = []
         self._http_replies: list[tuple[UrlPattern, Upstream]] = []
         self._tool_targets: set[str] = set()
+        self._mcp_stdio = False  # whether the MCP stdio seam is installed (on the first mcp.* fault)
         #: Errors in how a fault was set up that surfaced during a call (a drift that cannot
         #: apply): raised to the caller, and kept so a test that swallowed them still fails.
         self.config_errors: list[Exception] = []
@@ -158,9 +159,23 @@ class Chaos:
 
             self._restores.append(install(self, tool_target))
             self._tool_targets.add(tool_target)
+        if resolved.provider == "mcp":
+            self._cover_mcp_stdio()
         with self._lock:
             self.injections.append(injection)
         return injection
+
+    def _cover_mcp_stdio(self) -> None:
+        """Route MCP stdio clients through the session (once; a no-op without the mcp package)."""
+        if self._mcp_stdio:
+            return
+        self._mcp_stdio = True
+        from .seams._mcp_stdio import install
+
+        try:
+            self._restores.append(install(self))
+        except ImportError:  # the mcp package is not installed: no stdio clients to cover
+            pass
 
     def _scope(self, fault: Fault, url: Any, method: str | None, target: str | None) -> tuple[UrlPattern | None, str | None]:
         """Check where ``fault`` may act: http faults need a url, tool faults a target."""
@@ -370,9 +385,11 @@ class Chaos:
     def start(self) -> Chaos:
         """Start intercepting HTTP; prefer ``with Chaos() as chaos:``.
 
-        httpx and httpx2 always; requests and aiohttp too when they are installed.
+        httpx and httpx2 always; requests and aiohttp too when they are installed, and MCP
+        stdio clients when the mcp client is imported (or an ``mcp.*`` fault is injected).
         """
         import importlib.util
+        import sys
 
         from .seams._http import HttpSeam
 
@@ -388,6 +405,8 @@ class Chaos:
                 from .seams._aiohttp import AiohttpSeam
 
                 self._extra_seams.append(AiohttpSeam(self).__enter__())
+            if "mcp.client.stdio" in sys.modules:  # else installed by the first mcp.* fault
+                self._cover_mcp_stdio()
         except BaseException:
             self.stop()
             raise
@@ -567,17 +586,7 @@ class Chaos:
             return None
         profiles = _scoped_profiles()
         with self._lock:
-            now = self.clock.now()
-            key = f"http {req.host}"
-            last = self._last_call.get(key)
-            self._last_call[key] = now
-            idle = None if last is None else now - last
-            chosen: Fault | None = None
-            for injection in matching if self.enabled else ():
-                scoped = profiles[injection.fault.provider]
-                if scoped.applies(injection.fault, req, idle) and injection.state.decide(now - self._started, self.rng):
-                    chosen = injection.fault
-                    break
+            chosen, now, idle = self._draw(matching, profiles, req)
             if chosen is None:
                 if reply is None:
                     return None  # no fault this time: served as any other request
@@ -608,6 +617,53 @@ class Chaos:
             c.duration = clock.now() - now
 
         return Player(request, clock, call, on_end, note, None, self.config_errors), plan
+
+    def _draw(self, matching: list[Injection], profiles: dict[str, Any], req: CallRequest) -> tuple[Fault | None, float, float | None]:
+        """(the fault that fires, now, idle seconds) for a call the ``matching`` injections may act on.
+
+        Called with the lock held; idle time is counted per host, for cold starts.
+        """
+        now = self.clock.now()
+        key = f"{req.url.split(':', 1)[0]} {req.host}"
+        last = self._last_call.get(key)
+        self._last_call[key] = now
+        idle = None if last is None else now - last
+        for injection in matching if self.enabled else ():
+            scoped = profiles[injection.fault.provider]
+            if scoped.applies(injection.fault, req, idle) and injection.state.decide(now - self._started, self.rng):
+                return injection.fault, now, idle
+        return None, now, idle
+
+    def _mcp_message(self, url: str, message: dict[str, Any]) -> tuple[Fault, Plan, Call] | None:
+        """The fault for one JSON-RPC message to an MCP server over a stream (stdio), if any fires.
+
+        Returns the fault, its plan and the journal entry; None lets the message through.
+        """
+        import json
+
+        from .providers import CallRequest, RenderContext
+
+        matching = [i for i in self.injections if i.fault.provider == "mcp" and i.url is not None and i.url.matches("POST", url)]
+        if not matching:
+            return None
+        req = CallRequest("POST", url, {}, json.dumps(message).encode())
+        profiles = _scoped_profiles()
+        with self._lock:
+            chosen, now, idle = self._draw(matching, profiles, req)
+            if chosen is None:
+                return None
+            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng=self.rng, idle=idle, take_reply=lambda: "")
+            call = self.calls.open(
+                provider="mcp", method="RPC", url=url, request_body=redact_body(message), fault=chosen.id,
+                started=now - self._started,
+            )
+            try:
+                plan = profiles["mcp"].render(chosen, req, ctx, None, f"{message.get('method')} to {url}")
+            except ChaosConfigError as exc:
+                call.error = type(exc).__name__
+                self.config_errors.append(exc)
+                raise
+        return chosen, plan, call
 
     def _config_error(
         self, exc: ChaosConfigError, request: httpx.Request, req: CallRequest, fault: Fault | None, now: float,

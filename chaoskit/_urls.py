@@ -5,7 +5,8 @@
 - a glob string: ``*`` matches any run of characters, ``/`` included; everything else is
   literal. ``"https://crm.internal/*"`` is every path on that host. A pattern with no path
   (``"https://crm.internal"``) means the whole host. The query string is compared only
-  when the pattern has one (``"https://crm.internal/search?q=*"``).
+  when the pattern has one (``"https://crm.internal/search?q=*"``). MCP servers on stdio
+  are ``stdio://COMMAND ARGS`` (``"stdio://*orders_server.py"``).
 - a compiled regular expression, searched in the whole URL.
 - a respx pattern (``respx.patterns.M(host="crm.internal", path__startswith="/v1")``), for
   anything else respx can match: headers, params, JSON body.
@@ -72,6 +73,6 @@ def _glob(url: str) -> re.Pattern[str]:
             f"url={url!r} must be a full URL pattern with a scheme, such as 'https://crm.internal/*'"
         )
     parts = urlsplit(url.replace("*", "chaoskitstar"))
-    if not parts.path and not parts.query:
+    if parts.scheme in ("http", "https") and not parts.path and not parts.query:
         url = url.rstrip("/") + "/*"  # a bare host: every path on it
     return re.compile(".*".join(re.escape(piece) for piece in url.split("*")))

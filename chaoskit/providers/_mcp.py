@@ -74,6 +74,8 @@ class McpProfile:
         message = rpc_message(req)
         if message is None:
             return False  # notifications, the GET stream, DELETE: never touched
+        if fault.effect == "status" and not req.url.startswith("http"):
+            return False  # an HTTP status means nothing to a server on stdio
         method, tool = message["method"], fault.params.get("tool")
         if fault.effect == "rpc.tool_vanishes":
             return method == "tools/list" or (method == "tools/call" and _tool_name(message) == tool)
