@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._http import ON_CONNECT
+from ._patching import PatchingSeam
 from ._requests import _copy_notes, _lift_notes, _transport_error
 
 if TYPE_CHECKING:
@@ -34,42 +35,19 @@ if TYPE_CHECKING:
 
 __all__ = ["AiohttpSeam"]
 
-#: The routers of the entered seams, innermost last; connections are answered by the innermost.
-_ROUTERS: list[Router] = []
 #: How long past a client deadline the seam waits for aiohttp's own timer to fire: aiohttp
 #: rounds deadlines beyond its ``ceil_threshold`` up to the next whole second.
 _CEIL_SLACK = 1.05
 
 
-class AiohttpSeam:
+class AiohttpSeam(PatchingSeam):
     """Routes every request of ``aiohttp.TCPConnector`` (so every ClientSession) to ``router``."""
 
-    def __init__(self, router: Router) -> None:
-        self.router = router
-        self._restore: list[Callable[[], None]] = []
-
-    def __enter__(self) -> AiohttpSeam:
+    def patch(self) -> None:
         import aiohttp
 
-        try:
-            self._patch(aiohttp.TCPConnector, "_create_connection", _answering_create_connection)
-            self._patch(aiohttp.ClientSession, "_request", _noting_request)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        _ROUTERS.append(self.router)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.router in _ROUTERS:
-            _ROUTERS.remove(self.router)
-        while self._restore:
-            self._restore.pop()()
-
-    def _patch(self, owner: type, name: str, make: Callable[[Any], Any]) -> None:
-        original = owner.__dict__[name]
-        setattr(owner, name, make(original))
-        self._restore.append(lambda: setattr(owner, name, original))
+        self._patch(aiohttp.TCPConnector, "_create_connection", _answering_create_connection)
+        self._patch(aiohttp.ClientSession, "_request", _noting_request)
 
 
 def _noting_request(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,12 +64,12 @@ def _noting_request(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _answering_create_connection(original: Callable[..., Any]) -> Callable[..., Any]:
     async def _create_connection(connector: Any, req: Any, traces: Any, timeout: Any) -> Any:
-        if not _ROUTERS:
+        if not AiohttpSeam.routers:
             return await original(connector, req, traces, timeout)
         from aiohttp.helpers import ceil_timeout
         from respx.models import PassThrough
 
-        call = _Call(_ROUTERS[-1], req, await _request(req, timeout), _connect_limit(timeout))
+        call = _Call(AiohttpSeam.routers[-1], req, await _request(req, timeout), _connect_limit(timeout))
         # aiohttp's own sock_connect timer, as around the socket it would open
         async with ceil_timeout(timeout.sock_connect, ceil_threshold=timeout.ceil_threshold):
             early = await call.connect()

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .._errors import ChaosWarning
+from ._patching import PatchingSeam
 
 if TYPE_CHECKING:
     from ._http import Router
@@ -38,14 +39,10 @@ __all__ = ["RequestsSeam"]
 _ROUTER: contextvars.ContextVar[Router | None] = contextvars.ContextVar("chaoskit_requests", default=None)
 
 
-class RequestsSeam:
+class RequestsSeam(PatchingSeam):
     """Routes every request sent through ``requests.adapters.HTTPAdapter`` to ``router``."""
 
-    def __init__(self, router: Router) -> None:
-        self.router = router
-        self._restore: list[Callable[[], None]] = []
-
-    def __enter__(self) -> RequestsSeam:
+    def patch(self) -> None:
         import requests.adapters
         import urllib3
         from urllib3.connectionpool import HTTPConnectionPool
@@ -56,37 +53,18 @@ class RequestsSeam:
                     f"chaoskit does not intercept requests with urllib3 {urllib3.__version__}; "
                     "its calls go to the network. Install urllib3>=2."
                 ),
-                stacklevel=2,
+                stacklevel=3,
             )
-            return self
-        try:
-            self._patch(requests.adapters.HTTPAdapter, "send", _marking_send)
-            self._patch(HTTPConnectionPool, "_make_request", _answering_make_request)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        _ROUTERS.append(self.router)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.router in _ROUTERS:
-            _ROUTERS.remove(self.router)
-        while self._restore:
-            self._restore.pop()()
-
-    def _patch(self, owner: type, name: str, make: Callable[[Any], Any]) -> None:
-        original = owner.__dict__[name]
-        setattr(owner, name, make(original))
-        self._restore.append(lambda: setattr(owner, name, original))
+            return
+        self._patch(requests.adapters.HTTPAdapter, "send", _marking_send)
+        self._patch(HTTPConnectionPool, "_make_request", _answering_make_request)
 
 
-#: The routers of the entered seams, innermost last; calls go to the innermost.
-_ROUTERS: list[Router] = []
 
 
 def _marking_send(original: Callable[..., Any]) -> Callable[..., Any]:
     def send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        token = _ROUTER.set(_ROUTERS[-1] if _ROUTERS else None)
+        token = _ROUTER.set(RequestsSeam.routers[-1] if RequestsSeam.routers else None)
         try:
             return original(adapter, request, *args, **kwargs)
         except Exception as exc:  # requests raises its own error; keep chaoskit's note on it

@@ -71,3 +71,36 @@ def mcp_server(mcp: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def mcp_ops(
+    server: Any, mode: str, ops: tuple[Any, ...], *, timeout: float | None = None,
+    arguments: Callable[[str], dict[str, Any]] = lambda tool: {"order_id": "A100"},
+) -> list[Any]:
+    """Connect the official mcp client to ``server`` and run ``ops`` in one session.
+
+    An op is ``"list"`` (the tool names), a tool name (its call result), or a function to call
+    between them (to inject a fault mid-session). A failed op gives its exception; a hang
+    fails the test after 20 s.
+    """
+    import anyio
+    from mcp import Client
+
+    async def main() -> list[Any]:
+        out: list[Any] = []
+        with anyio.fail_after(20):
+            async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+                for op in ops:
+                    if callable(op):
+                        op()
+                        continue
+                    try:
+                        if op == "list":
+                            out.append([t.name for t in (await client.list_tools()).tools])
+                        else:
+                            out.append(await client.call_tool(op, arguments(op), read_timeout_seconds=timeout))
+                    except Exception as exc:  # noqa: BLE001 - the outcome is what the tests check
+                        out.append(exc)
+        return out
+
+    return anyio.run(main)

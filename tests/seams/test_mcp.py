@@ -13,15 +13,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import pytest
-from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
 import chaoskit
 
-from ._servers import mcp_server
+from ._servers import mcp_ops, mcp_server
 
 MODES = ["auto", "legacy"]
 CALLS: list[str] = []  # order ids the real tool saw: proves whether it ran
@@ -51,28 +49,8 @@ def server_url() -> Iterator[str]:
 
 
 def call(url: str, mode: str, *ops: Any, timeout: float | None = None) -> list[Any]:
-    """Connect, run ``ops`` ("list", "call", "call cancel_order", or a function to call
-    between them), return each one's result or exception."""
-
-    async def main() -> list[Any]:
-        out: list[Any] = []
-        with anyio.fail_after(10):  # a hang is a failure, not a stuck suite
-            async with Client(url, mode=mode) as client:  # type: ignore[arg-type]
-                for op in ops:
-                    if callable(op):
-                        op()
-                        continue
-                    try:
-                        if op == "list":
-                            out.append([t.name for t in (await client.list_tools()).tools])
-                        else:
-                            tool = op.split()[1] if " " in op else "lookup_order"
-                            out.append(await client.call_tool(tool, {"order_id": "A100"}, read_timeout_seconds=timeout))
-                    except Exception as exc:  # noqa: BLE001 - the outcome is what is checked
-                        out.append(exc)
-        return out
-
-    return anyio.run(main)
+    """Run ``ops`` against the server at ``url``: see ``mcp_ops``; "call" is lookup_order."""
+    return mcp_ops(url, mode, tuple("lookup_order" if op == "call" else op for op in ops), timeout=timeout)
 
 
 def text(result: Any) -> str:
@@ -177,7 +155,7 @@ def test_a_tool_vanishes_from_the_list_between_calls(server_url: str, mode: str)
 def test_unknown_tool_text_is_what_the_real_server_says(server_url: str) -> None:
     """The contrast for the test above: the real server, asked for a tool it lacks."""
     with chaoskit.Chaos(seed=1):
-        (result,) = call(server_url, "auto", "call no_such_tool")
+        (result,) = call(server_url, "auto", "no_such_tool")
     assert result.is_error and text(result) == "Unknown tool: no_such_tool"
 
 

@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
-from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 import chaoskit
+
+from ._servers import mcp_ops
 
 SERVER = StdioServerParameters(command=sys.executable, args=[str(Path(__file__).with_name("_stdio_server.py"))])
 URL = "stdio://*_stdio_server.py"
@@ -21,27 +21,8 @@ MODES = ["auto", "legacy"]
 
 
 def session(mode: str, *ops: Any) -> list[Any]:
-    """Start the server, run ``ops`` (a tool name, "list", or a function to call between them)."""
-
-    async def main() -> list[Any]:
-        out: list[Any] = []
-        with anyio.fail_after(20):
-            async with Client(SERVER, mode=mode) as client:  # type: ignore[arg-type]
-                for op in ops:
-                    if callable(op):
-                        op()
-                        continue
-                    try:
-                        if op == "list":
-                            out.append([t.name for t in (await client.list_tools()).tools])
-                        else:
-                            out.append(await client.call_tool(op, {} if op == "crash" else {"order_id": "A1"},
-                                                              read_timeout_seconds=0.5))
-                    except Exception as exc:  # noqa: BLE001
-                        out.append(exc)
-        return out
-
-    return anyio.run(main)
+    """Start the server, run ``ops`` (see ``mcp_ops``) with a 0.5 s request timeout."""
+    return mcp_ops(SERVER, mode, ops, timeout=0.5, arguments=lambda tool: {} if tool == "crash" else {"order_id": "A1"})
 
 
 def text(result: Any) -> str:
