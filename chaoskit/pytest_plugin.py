@@ -54,8 +54,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "chaos_sweep(pattern, exclude=()): run the test once per catalog fault matching the glob "
-        "pattern (minus the exclude patterns), with that fault injected",
+        "chaos_sweep(pattern, exclude=(), url=None, method=None, target=None): run the test once per "
+        "catalog fault matching the glob pattern (minus the exclude patterns), with that fault injected "
+        "(on url or target for http, mcp and tool faults)",
     )
     config.stash[_report_key] = {"seed": _session_seed(config)}
     config.pluginmanager.register(_Reporter(config), "chaoskit-reporter")
@@ -96,9 +97,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     where = f"@pytest.mark.chaos_sweep on {metafunc.definition.nodeid}"
     if len(marker.args) != 1 or not isinstance(marker.args[0], str):
         pytest.fail(f"{where}: give one glob pattern, such as chaos_sweep('openai.*')", pytrace=False)
-    unknown = sorted(set(marker.kwargs) - {"exclude"})
+    unknown = sorted(set(marker.kwargs) - {"exclude", *_SCOPE_KWARGS})
     if unknown:
-        pytest.fail(f"{where}: unknown argument {unknown[0]}=...; it takes a pattern and exclude", pytrace=False)
+        pytest.fail(
+            f"{where}: unknown argument {unknown[0]}=...; it takes a pattern, exclude, and url, method "
+            "or target for faults on other seams",
+            pytrace=False,
+        )
     pattern = marker.args[0]
     exclude = marker.kwargs.get("exclude", ())
     exclude = [exclude] if isinstance(exclude, str) else list(exclude)
@@ -163,7 +168,9 @@ def chaos(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> Iter
             allow_hosts=config.getoption("chaos_allow_host"),
         )
         if chaos_sweep_fault is not None:
-            item.stash[_sweep_key] = session.inject(chaos_sweep_fault, **kwargs)
+            sweep = item.get_closest_marker("chaos_sweep")
+            scope = {k: v for k, v in (sweep.kwargs if sweep else {}).items() if k in _SCOPE_KWARGS}
+            item.stash[_sweep_key] = session.inject(chaos_sweep_fault, **{**kwargs, **scope})
         for fault in faults:
             session.inject(fault, **kwargs)
     except ChaosError as exc:

@@ -381,7 +381,7 @@ def test_x(chaos):
     pass
 """)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.chaos_sweep on test_app.py::test_x: 'gemini.*' matches no catalog fault; the providers are anthropic, http, openai, tool (ids such as *"])
+    result.stdout.fnmatch_lines(["*@pytest.mark.chaos_sweep on test_app.py::test_x: 'gemini.*' matches no catalog fault; the providers are anthropic, http, mcp, openai, tool (ids such as *"])
 
 
 RETRY_LOOP = """
@@ -487,3 +487,25 @@ def test_swallowed(chaos):
         "*chaoskit could not apply an injected fault (the code under test may have swallowed the error):",
         "*  - schema drift path='customer.email' names nothing in GET https://crm.internal/customers/7; its fields: customer, customer.id",
     ])
+
+
+def test_sweep_over_the_http_catalog_on_a_url(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import json
+
+def customer_name():
+    try:
+        r = httpx2.get("https://crm.internal/customers/7", timeout=0.2)
+        r.raise_for_status()
+        name = r.json()["customer"]["name"]
+        return name if isinstance(name, str) and "NOTICE" not in name else "there"
+    except (httpx2.HTTPError, ValueError, KeyError, TypeError):
+        return "there"
+
+@pytest.mark.chaos_sweep("http.*", url="https://crm.internal/*", exclude=["http.cold_start", "http.latency"])
+def test_crm(chaos, chaos_sweep_fault):
+    chaos.reply_http("https://crm.internal/*", json={"customer": {"name": "Ada"}})
+    assert customer_name() in ("Ada", "there")
+    assert chaos.calls[0].fault == chaos_sweep_fault
+""", "-q")
+    result.assert_outcomes(passed=len(__import__("chaoskit").faults.ids("http.*")) - 2)
