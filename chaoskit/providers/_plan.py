@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Break", "Forward", "Note", "Plan", "Respond", "Send", "Upstream", "Wait", "plan_note", "plan_status", "respond_with"]
+__all__ = ["Break", "Forward", "Note", "Plan", "Respond", "Send", "Upstream", "Wait", "plan_status", "respond_with"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +98,6 @@ def plan_status(plan: Plan) -> int | None:
         if isinstance(step, Respond):
             return step.status
     return None
-
-
-def plan_note(plan: Plan) -> str | None:
-    """The plan's note, if it has one."""
-    return next((step.text for step in plan if isinstance(step, Note)), None)
 
 
 def respond_with(upstream: Upstream) -> Plan:
