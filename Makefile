@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# looptime (a virtual-time asyncio loop) goes beside the venv, not in it: its pytest plugins
+	@# need pytest-asyncio and would break every run. Tests load it from here in a subprocess.
+	$(BIN)/python -m pip install --quiet --upgrade --target $(VENV)/looptime 'looptime>=0.9'
 	touch $(STAMP)
 
 test: $(STAMP)

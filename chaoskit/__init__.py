@@ -12,9 +12,11 @@ from ._clock import Clock, RealClock
 from ._errors import ChaosConfigError, ChaosError, ChaosWarning, UnknownFaultError, UnroutedRequestError
 from ._fault import Fault
 from ._journal import Call, Journal
+from ._netguard import RealNetworkError
 from ._replies import ToolCall, tool_call
 from ._schedule import Schedule
 from ._session import Chaos, Injection, Script
+from ._virtual import LoopClock, VirtualClock
 from ._watch import Watch, WatchedCall
 
 __all__ = [
@@ -27,12 +29,15 @@ __all__ = [
     "Fault",
     "Injection",
     "Journal",
+    "LoopClock",
     "RealClock",
+    "RealNetworkError",
     "Schedule",
     "Script",
     "ToolCall",
     "UnknownFaultError",
     "UnroutedRequestError",
+    "VirtualClock",
     "Watch",
     "WatchedCall",
     "faults",

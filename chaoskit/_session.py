@@ -27,7 +27,7 @@ from ._rng import derive_rng, new_session_seed
 from ._schedule import Schedule, ScheduleState
 from ._urls import UrlPattern
 from ._watch import Watch
-from .providers._plan import Plan, Respond, Send, Upstream, plan_status
+from .providers._plan import Forward, Plan, Respond, Send, Upstream, plan_status
 
 if TYPE_CHECKING:
     import httpx
@@ -76,7 +76,10 @@ class Chaos:
 
     ``seed``: the session seed (a fresh one when None); with ``scope`` (a test id) it gives
     the RNG, so the same seed and scope give the same faults. ``enabled=False`` keeps the
-    simulation but injects nothing (``--chaos-off``). ``clock``: where latency waits.
+    simulation but injects nothing (``--chaos-off``). ``clock``: where latency waits; a
+    virtual one (:class:`chaoskit.VirtualClock`, :class:`chaoskit.LoopClock`) is installed
+    while the session runs, and then every real network connection is refused, or let
+    through with a warning when ``real_io="warn"``.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class Chaos:
         enabled: bool = True,
         clock: Clock | None = None,
         allow_hosts: Iterable[str] = (),
+        real_io: str = "refuse",
     ) -> None:
         self.seed = new_session_seed() if seed is None else int(seed)
         self.scope = scope
@@ -102,6 +106,11 @@ class Chaos:
         self._lock = threading.RLock()
         self._started = self.clock.now()
         self._seam: Any = None
+        self._guard: Any = None  # the SocketGuard while a virtual clock is installed
+        if real_io not in ("refuse", "warn"):
+            raise ChaosConfigError(f"real_io={real_io!r} must be 'refuse' or 'warn'")
+        self.real_io = real_io
+        self._refused_io: list[str] = []
         self._extra_seams: list[Any] = []  # seams for other clients (requests), entered after _seam
         self._router: respx.Router | None = None
         self.blocked: list[Call] = []
@@ -378,6 +387,16 @@ class Chaos:
         return [(i, _why_unapplied(i.fault)) for i in self.injections if i.state.seen == 0]
 
     @property
+    def virtual(self) -> bool:
+        """Whether the session runs on a virtual clock."""
+        return bool(getattr(self.clock, "virtual", False))
+
+    @property
+    def refused_io(self) -> list[str]:
+        """The real connections refused (or warned about) under virtual time."""
+        return list(self._guard.seen) if self._guard is not None else list(self._refused_io)
+
+    @property
     def elapsed(self) -> float:
         return self.clock.now() - self._started
 
@@ -393,6 +412,11 @@ class Chaos:
 
         from .seams._http import HttpSeam
 
+        if self.virtual:
+            from ._netguard import SocketGuard
+
+            self.clock.install()  # type: ignore[attr-defined]
+            self._guard = SocketGuard(self.real_io).__enter__()
         seam = HttpSeam(self)
         seam.__enter__()
         self._seam = seam
@@ -428,6 +452,11 @@ class Chaos:
         finally:
             while self._restores:
                 self._restores.pop()()
+            guard, self._guard = self._guard, None
+            if guard is not None:
+                self._refused_io = list(guard.seen)
+                guard.__exit__(None, None, None)
+                self.clock.uninstall()  # type: ignore[attr-defined]
 
     def __enter__(self) -> Chaos:
         return self.start()
@@ -453,6 +482,7 @@ class Chaos:
         if host in self._allowed:
             from respx.models import PassThrough
 
+            self._real(f"{request.method} {request.url}")
             raise PassThrough(f"chaoskit lets {host} through", request=request, origin=None)  # type: ignore[arg-type]
         found = for_host(host)
         if found is None:
@@ -506,6 +536,11 @@ class Chaos:
                 pass
         player, plan = self._prepare(request)
         return await player.play_async(plan)
+
+    def _real(self, what: str) -> None:
+        """A request is about to reach the real network: refused (or warned) under virtual time."""
+        if self._guard is not None:
+            self._guard.check(what)
 
     def _saw(self, request: httpx.Request) -> None:
         """Let the seam's own upstream fetches through; remember what was requested."""
@@ -600,6 +635,8 @@ class Chaos:
             except ChaosConfigError as exc:
                 self._config_error(exc, request, req, chosen, now)
                 raise
+            if any(isinstance(step, Forward) for step in plan):
+                self._real(f"{method} {url} (to fetch the real answer for {chosen.id if chosen else 'it'})")
             status = plan_status(plan)
             call = self.calls.open(
                 provider=chosen.provider if chosen else "http", method=method, url=url,

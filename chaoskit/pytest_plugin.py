@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 _SCHEDULE_KWARGS = ("rate", "times", "after", "window", "sequence")
 _SCOPE_KWARGS = ("url", "method", "target")
-_MARKER_KWARGS = (*_SCHEDULE_KWARGS, *_SCOPE_KWARGS, "seed")
+_MARKER_KWARGS = (*_SCHEDULE_KWARGS, *_SCOPE_KWARGS, "seed", "virtual_time")
 _session_key = pytest.StashKey["Chaos"]()
 _sweep_key = pytest.StashKey["Injection"]()
 _verdicts_key = pytest.StashKey[list[Any]]()
@@ -43,14 +43,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="what a verdict on client behaviour does: report it (default) or fail the test")
     group.addoption("--chaos-allow-host", action="append", default=[], metavar="HOST",
                     help="let requests to HOST through chaos tests untouched (repeatable)")
+    group.addoption("--chaos-virtual-time", action="store_true", default=False,
+                    help="run every chaos test on virtual time (a test's virtual_time= marker argument wins)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "chaos(*faults, rate=1.0, times=None, after=0, window=None, sequence=None, seed=None, "
-        "url=None, method=None, target=None): inject catalog faults (ids or Fault objects) into "
-        "this test's provider calls, the HTTP requests matching url, or the callable target",
+        "url=None, method=None, target=None, virtual_time=None): inject catalog faults (ids or Fault "
+        "objects) into this test's provider calls, the HTTP requests matching url, or the callable "
+        "target; virtual_time=True|'warn' runs the test on a virtual clock",
     )
     config.addinivalue_line(
         "markers",
@@ -159,13 +162,20 @@ def chaos(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> Iter
     item = request.node
     faults, kwargs = _marker_args(item)
     seed = kwargs.pop("seed", None)
+    virtual = kwargs.pop("virtual_time", None)
+    if virtual is None:
+        virtual = config.getoption("chaos_virtual_time")
     session_seed = config.stash[_report_key]["seed"]
+    if virtual not in (True, False, "warn"):
+        pytest.fail(f"@pytest.mark.chaos: virtual_time={virtual!r} must be True, False or 'warn'", pytrace=False)
     try:
         session = Chaos(
             seed=session_seed if seed is None else seed,
             scope=item.nodeid,
             enabled=not config.getoption("chaos_off"),
             allow_hosts=config.getoption("chaos_allow_host"),
+            clock=_virtual_clock(item) if virtual else None,
+            real_io="warn" if virtual == "warn" else "refuse",
         )
         if chaos_sweep_fault is not None:
             sweep = item.get_closest_marker("chaos_sweep")
@@ -182,6 +192,16 @@ def chaos(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> Iter
     finally:
         session.stop()
     _after_test(session, item)
+
+
+def _virtual_clock(item: pytest.Item) -> Any:
+    """The virtual clock for a test: the loop's for a coroutine test, else the sync one."""
+    import inspect
+
+    from ._virtual import LoopClock, VirtualClock
+
+    function = getattr(item, "obj", None)
+    return LoopClock() if inspect.iscoroutinefunction(function) else VirtualClock()
 
 
 def _after_test(session: Chaos, item: pytest.Item) -> None:
@@ -204,6 +224,15 @@ def _after_test(session: Chaos, item: pytest.Item) -> None:
                 ChaosWarning, filename=str(item.path), lineno=(item.location[1] or 0) + 1,
             )
     passed = item.stash.get(_passed_key, False)
+    refused = session.refused_io if session.real_io == "refuse" else []
+    if refused and passed:
+        lines = "\n".join(f"  - {what}" for what in refused)
+        pytest.fail(
+            "chaoskit refused real network connections under virtual time (the code under test may "
+            f"have swallowed the error):\n{lines}\nAnswer them in-process, or set virtual_time=False "
+            "or virtual_time='warn' on this test.",
+            pytrace=False,
+        )
     if session.config_errors and passed:
         lines = "\n".join(f"  - {exc}" for exc in session.config_errors)
         pytest.fail(
@@ -274,6 +303,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             "fired": _fired(session),
             "verdicts": [v.to_dict() for v in verdicts],
             "calls": session.calls.to_list(),
+            "clock": _clock(session),
         }
         if verdicts:
             report.sections.append(("chaoskit verdicts", _verdict_lines(verdicts)))
@@ -284,6 +314,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         text = _section(session, item, report.failed)
         report.sections.append(("chaoskit", text))
     return report
+
+
+def _clock(session: Chaos) -> dict[str, Any]:
+    """Both clocks of a test: seconds on the session's clock, and real seconds when it was virtual."""
+    clock: dict[str, Any] = {"virtual": session.virtual, "elapsed": round(session.elapsed, 6)}
+    if session.virtual:
+        clock["real"] = round(float(getattr(session.clock, "real_seconds", 0.0)), 6)
+    return clock
 
 
 def _fired(session: Chaos) -> dict[str, int]:

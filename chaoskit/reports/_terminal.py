@@ -71,8 +71,21 @@ def write_summary(document: Document, tw: TerminalWriter) -> None:
         tw.line("chaos off: no faults were injected; provider calls got healthy replies", yellow=True)
     _write_fault_table(tw, summary["faults"])
     _write_verdicts(tw, summary["verdicts"], tests)
+    _write_clocks(tw, tests)
     if summary["outcomes"].get("failed") and document.get("seed") is not None:
         tw.line(f"rerun with the same faults: pytest --chaos-seed {document['seed']}")
+
+
+def _write_clocks(tw: TerminalWriter, tests: list[Mapping[str, Any]]) -> None:
+    """One line on virtual time: how much was waited, in how much real time."""
+    virtual = [t["clock"] for t in tests if isinstance(t.get("clock"), Mapping) and t["clock"].get("virtual")]
+    if virtual:
+        waited = sum(float(c.get("elapsed", 0.0)) for c in virtual)
+        real = sum(float(c.get("real", 0.0)) for c in virtual)
+        tw.line(
+            f"virtual time: {len(virtual)} test{'s' if len(virtual) != 1 else ''} covered {waited:,.1f} s "
+            f"of virtual time in {real:,.2f} s of real time"
+        )
 
 
 def _title(document: Document) -> str:

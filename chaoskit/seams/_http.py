@@ -413,6 +413,17 @@ class Player:
             self.end()
 
     # -- async --
+    async def _asleep(self, seconds: float) -> None:
+        """Wait in the event loop; a wait the caller cancels (its own deadline) is journaled."""
+        try:
+            await self.clock.asleep(seconds)
+        except BaseException:
+            if not self._ended:
+                self.call.error = self.call.error or "Cancelled"
+                self._broke()
+                self.end()
+            raise
+
     async def play_async(self, plan: Plan) -> Answer:
         """As play_sync, for async clients (asyncio or trio, through anyio).
 
@@ -434,7 +445,7 @@ class Player:
             assert isinstance(step, Break)
             seconds, name, message = _break_before(step, self.request)
             try:
-                await self.clock.asleep(seconds)
+                await self._asleep(seconds)
             except BaseException:  # cancelled: the client's own connect timer fired first
                 on_connect(self._failure(name, message))
                 raise
@@ -449,12 +460,12 @@ class Player:
         for i, step in enumerate(plan):
             if isinstance(step, Wait):
                 seconds, times_out = timer.wait(step.seconds)
-                await self.clock.asleep(seconds)
+                await self._asleep(seconds)
                 if times_out:
                     self.read_timed_out(timer)
             elif isinstance(step, Break):
                 seconds, name, message = _break_before(step, self.request)
-                await self.clock.asleep(seconds)
+                await self._asleep(seconds)
                 self.fail(name, message)
             elif isinstance(step, Respond):
                 return self.response(step, plan[i + 1 :], self._body_async)
@@ -473,7 +484,7 @@ class Player:
                     yield self._sent(step)
                 elif isinstance(step, Wait):
                     seconds, times_out = timer.wait(step.seconds)
-                    await self.clock.asleep(seconds)
+                    await self._asleep(seconds)
                     if times_out:
                         self.read_timed_out(timer)
                 elif isinstance(step, Break):
