@@ -45,3 +45,12 @@ def test_seams_example_runs() -> None:
     assert "fault=http.schema_drift [renamed customer.name -> customer.name_v2]" in journal[1]
     assert "tool CALL __main__:lookup_order  fault=tool.raise_after  -> TimeoutError (ran)" in journal[2]
     assert "tool CALL __main__:lookup_order  fault=-  -> returned (ran)" in journal[3]
+
+
+def test_virtual_time_example_runs() -> None:
+    code = python_block("## Virtual time")
+    start = __import__("time").perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["the app waited 40 s", "[0, 20, 40]"]
+    assert __import__("time").perf_counter() - start < 20  # well under the 40 s it simulates

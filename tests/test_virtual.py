@@ -330,3 +330,30 @@ def test_swallowed(chaos):
         "*chaoskit refused real network connections under virtual time*",
         "*  - GET http://127.0.0.1:9/",
     ])
+
+
+def test_an_async_test_on_trios_mock_clock_through_the_marker(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_async="""
+import anyio, openai, pytest, trio.testing
+from chaoskit import faults
+
+@pytest.fixture
+def anyio_backend():
+    return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0.01)})
+
+@pytest.mark.anyio
+@pytest.mark.chaos(faults.get("openai.latency", seconds=30, jitter=0), virtual_time=True)
+async def test_deadline(chaos):
+    assert type(chaos.clock).__name__ == "LoopClock"
+    async with openai.AsyncOpenAI(api_key="sk-test", max_retries=0, timeout=120) as client:
+        start = anyio.current_time()
+        with pytest.raises(TimeoutError):
+            with anyio.fail_after(10):
+                await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        assert anyio.current_time() - start == pytest.approx(10, abs=0.05)
+    assert chaos.calls[0].error == "Cancelled"
+""")
+    start = time.perf_counter()
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert time.perf_counter() - start < 10
