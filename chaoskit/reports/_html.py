@@ -195,6 +195,11 @@ def _header(document: Document) -> str:
     ]
     if document.get("duration") is not None:
         meta.append(f"took <b>{_e(_seconds(document['duration']))}</b>")
+    clocks = [t["clock"] for t in tests_of(document) if isinstance(t.get("clock"), Mapping) and t["clock"].get("virtual")]
+    if clocks:
+        waited = sum(float(c.get("elapsed", 0.0)) for c in clocks)
+        real = sum(float(c.get("real", 0.0)) for c in clocks)
+        meta.append(f"virtual time <b>{_e(_seconds(waited))}</b> in <b>{_e(_seconds(real))}</b> real")
     if document.get("chaos_off"):
         meta.append('<span class="off">chaos off: no faults injected</span>')
     repro = (
@@ -374,6 +379,9 @@ def _journal(test: Mapping[str, Any], anchors: Mapping[str, str], *, opened: boo
     meta = [f"seed {test.get('seed', seed)}", f"{len(calls)} call{'s' if len(calls) != 1 else ''}"]
     if test.get("duration") is not None:
         meta.append(_seconds(test["duration"]))
+    clock = test.get("clock")
+    if isinstance(clock, Mapping) and clock.get("virtual"):
+        meta.append(f"{_seconds(float(clock.get('elapsed', 0.0)))} virtual")
     if faults_of(test):
         meta.append("faults: " + ", ".join(faults_of(test)))
     summary = (

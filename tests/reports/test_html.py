@@ -164,3 +164,13 @@ def test_renders_in_chromium(tmp_path: Path) -> None:
     dom = run_chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
     assert '<table class="matrix">' in dom and dom.count('data-status="fail"') == 2
     assert "<script>" not in dom and "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+
+
+def test_virtual_time_shows_both_clocks() -> None:
+    document = make_document()
+    document["tests"][0]["clock"] = {"virtual": True, "elapsed": 640.0, "real": 0.8}
+    document["tests"][1]["clock"] = {"virtual": False, "elapsed": 1.5}
+    html = render_html(document)
+    assert "virtual time <b>10 min 40 s</b> in <b>0.8 s</b> real" in html
+    plain = make_document()
+    assert "virtual time" not in render_html(plain)
