@@ -1,6 +1,6 @@
 """Virtual time against real time: one chaos suite full of waiting, run both ways.
 
-The suite (written to a temporary directory) has 52 tests on the real openai and anthropic
+The suite (written to a temporary directory) has 55 tests on the real openai and anthropic
 SDKs: retry-after waits, cold starts, stalls past the client's timeout, overload backoff,
 slow first tokens. Their injected waits add up to more than ten minutes. It runs once with
 ``--chaos-virtual-time`` (in one process: it needs no more) and once on real time (on two
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 KINDS = 5
-TESTS = 52
+TESTS = 55
 
 SUITE = '''
 import anthropic, openai, pytest

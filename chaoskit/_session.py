@@ -28,6 +28,7 @@ from ._schedule import Schedule, ScheduleState
 from ._urls import UrlPattern
 from ._watch import Watch
 from .providers._plan import Forward, Plan, Respond, Send, Upstream, plan_status
+from .seams._bypass import bypassing
 
 if TYPE_CHECKING:
     import httpx
@@ -127,7 +128,8 @@ class Chaos:
         #: Errors in how a fault was set up that surfaced during a call (a drift that cannot
         #: apply): raised to the caller, and kept so a test that swallowed them still fails.
         self.config_errors: list[Exception] = []
-        self.seen_requests: list[str] = []  # "METHOD URL" of every request the seam saw, capped
+        self.seen_requests: list[str] = []  # "METHOD URL" of requests seen once a fault has a url, capped
+        self._scoped = False  # whether any injection is scoped by url or target
 
     # ---- configuration ------------------------------------------------------------------
     def inject(
@@ -163,6 +165,7 @@ class Chaos:
             sequence=tuple(sequence) if sequence is not None and not isinstance(sequence, str) else sequence,  # type: ignore[arg-type]
         )
         injection = Injection(resolved, schedule, schedule.start(), pattern, tool_target)
+        self._scoped = self._scoped or pattern is not None or tool_target is not None
         if tool_target is not None and tool_target not in self._tool_targets:
             from .seams._callable import install
 
@@ -544,13 +547,11 @@ class Chaos:
 
     def _saw(self, request: httpx.Request) -> None:
         """Let the seam's own upstream fetches through; remember what was requested."""
-        from .seams._http import bypassing
-
         if bypassing():
             from respx.models import PassThrough
 
             raise PassThrough("chaoskit fetches the real response", request=request, origin=None)  # type: ignore[arg-type]
-        if len(self.seen_requests) < 200:
+        if self._scoped and len(self.seen_requests) < 200:  # only unmatched() reports them
             self.seen_requests.append(f"{request.method} {request.url}")
 
     def _prepare(self, request: httpx.Request, profile: Profile | None = None) -> tuple[Any, Any]:

@@ -13,7 +13,6 @@ import importlib
 import math
 from abc import ABC
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -23,6 +22,7 @@ from respx.mocks import HTTPCoreMocker, Mocker
 
 from .._errors import ChaosError
 from ..providers._plan import Break, Forward, Note, Plan, Respond, Send, Upstream, Wait
+from ._bypass import BYPASS, bypassing
 
 if TYPE_CHECKING:
     from .._clock import Clock
@@ -34,9 +34,6 @@ _FAMILY = "chaoskit.family"
 _ASYNC = "chaoskit.async"
 #: How long an injected "never answers" waits when the client set no read timeout at all.
 HANG_LIMIT = 600.0
-#: Set while the seam fetches a real response for a ``Forward`` step: the session lets
-#: those requests through untouched.
-_BYPASS: ContextVar[bool] = ContextVar("chaoskit.bypass", default=False)
 #: Request extension for a seam whose client runs its own connect timers (aiohttp), so it must
 #: know when the connection exists: a callable ``Player.play_async`` calls exactly once with the
 #: outcome of the plan's connect phase (see ``connect_phase``). ``None``: connected, the rest of
@@ -48,11 +45,6 @@ ON_CONNECT = "chaoskit.on_connect"
 #: Headers of a fetched response that describe its framing: the seam frames what it sends
 #: itself, and httpx has already decoded the body.
 _FRAMING = frozenset({b"content-length", b"transfer-encoding", b"content-encoding", b"connection", b"keep-alive"})
-
-
-def bypassing() -> bool:
-    """Whether the current request is the seam's own fetch of a real response."""
-    return _BYPASS.get()
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,26 +318,26 @@ class Player:
 
     def fetch_sync(self, step: Forward) -> Plan:
         request, timeout = _forwarded(self.request)
-        token = _BYPASS.set(True)
+        token = BYPASS.set(True)
         try:
             with httpx.Client(timeout=timeout, trust_env=False) as client:
                 upstream = _upstream(client.send(request))
         except httpx.TransportError as exc:
             self.fetch_failed(exc)
         finally:
-            _BYPASS.reset(token)
+            BYPASS.reset(token)
         return self.then(step, upstream)
 
     async def fetch_async(self, step: Forward) -> Plan:
         request, timeout = _forwarded(self.request)
-        token = _BYPASS.set(True)
+        token = BYPASS.set(True)
         try:
             async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
                 upstream = _upstream(await client.send(request))
         except httpx.TransportError as exc:
             self.fetch_failed(exc)
         finally:
-            _BYPASS.reset(token)
+            BYPASS.reset(token)
         return self.then(step, upstream)
 
     def read_timed_out(self, timer: _Timer) -> None:
