@@ -4,7 +4,8 @@ Under virtual time a real socket's timeouts are wrong (a loopback server that an
 0.2 s real can time out at virtual 5 s, or a stall never ends), so chaoskit refuses every
 AF_INET/AF_INET6 connection a test opens while a virtual clock is installed, with an error
 that says so and how to get out. ``mode="warn"`` lets them through with a ChaosWarning
-instead. Unix sockets are always allowed.
+instead, and the sync clock falls back to real time from there. Unix sockets are always
+allowed.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ def refusal(what: str) -> str:
 class SocketGuard:
     """Refuses (or warns about) real INET connections while entered."""
 
-    def __init__(self, mode: str = "refuse") -> None:
+    def __init__(self, mode: str = "refuse", on_warn: Any = None) -> None:
         if mode not in ("refuse", "warn"):
             raise ValueError(f"mode={mode!r} must be 'refuse' or 'warn'")
         self.mode = mode
+        self.on_warn = on_warn  # called before a connection is let through (the clock falls back)
         self.seen: list[str] = []
         self._originals: dict[str, Any] = {}
 
@@ -48,7 +50,12 @@ class SocketGuard:
         """Refuse or warn about one real connection, described by ``what``."""
         self.seen.append(what)
         if self.mode == "warn":
-            warnings.warn(ChaosWarning(refusal(what).replace("would open", "opens")), stacklevel=3)
+            warnings.warn(ChaosWarning(
+                f"chaoskit: {what} opens a real network connection under virtual time; the test "
+                "goes on in real time from here"
+            ), stacklevel=3)
+            if self.on_warn is not None:
+                self.on_warn()
             return
         raise RealNetworkError(refusal(what))
 

@@ -80,7 +80,7 @@ class Chaos:
     simulation but injects nothing (``--chaos-off``). ``clock``: where latency waits; a
     virtual one (:class:`chaoskit.VirtualClock`, :class:`chaoskit.LoopClock`) is installed
     while the session runs, and then every real network connection is refused, or let
-    through with a warning when ``real_io="warn"``.
+    through with a warning when ``real_io="warn"`` (the sync clock then goes on in real time).
     """
 
     def __init__(
@@ -419,7 +419,7 @@ class Chaos:
             from ._netguard import SocketGuard
 
             self.clock.install()  # type: ignore[attr-defined]
-            self._guard = SocketGuard(self.real_io).__enter__()
+            self._guard = SocketGuard(self.real_io, on_warn=getattr(self.clock, "fall_back", None)).__enter__()
         seam = HttpSeam(self)
         seam.__enter__()
         self._seam = seam

@@ -73,16 +73,19 @@ class VirtualClock:
         self._patched: list[tuple[Any, str, Any]] = []
         self.real_started = 0.0
         self.real_seconds = 0.0  # real time the clock was installed, for reports
+        self._fell_back: float | None = None  # real monotonic time of fall_back(), if it happened
 
     # ---- the Clock protocol ----------------------------------------------------------------
     def now(self) -> float:
-        """Virtual seconds."""
+        """Virtual seconds (after :meth:`fall_back`, virtual seconds so far plus real ones since)."""
+        if self._fell_back is not None:
+            return self._now + _REAL["monotonic"]() - self._fell_back
         return self._now
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of virtual time (at once, when every participating thread waits)."""
         seconds = max(float(seconds), 0.0)
-        if threading.get_ident() in self._outsiders:
+        if self._fell_back is not None or threading.get_ident() in self._outsiders:
             _REAL["sleep"](seconds)
             return
         if seconds == 0:
@@ -110,6 +113,20 @@ class VirtualClock:
             "loop; for async tests use a virtual event loop (looptime or trio's MockClock) with "
             "chaoskit.LoopClock"
         )
+
+    def fall_back(self) -> None:
+        """Go on in real time from here (a real connection was let through): the ``time``
+        module is real again, and ``now()`` counts on from the virtual seconds so far."""
+        if self._fell_back is None:
+            self._fell_back = _REAL["monotonic"]()
+            while self._patched:
+                owner, attr, original = self._patched.pop()
+                setattr(owner, attr, original)
+
+    @property
+    def fell_back(self) -> bool:
+        """Whether the clock went back to real time during the session."""
+        return self._fell_back is not None
 
     def advance(self, seconds: float) -> None:
         """Move *now* on by ``seconds`` without sleeping (for tests of the clock itself)."""
@@ -147,8 +164,8 @@ class VirtualClock:
 
     def uninstall(self) -> None:
         """Put every real function back. Safe to call twice."""
-        if self._patched:
-            self.real_seconds += _REAL["perf_counter"]() - self.real_started
+        if self._patched or self._fell_back is not None:
+            self.real_seconds = _REAL["perf_counter"]() - self.real_started
         while self._patched:
             owner, attr, original = self._patched.pop()
             setattr(owner, attr, original)

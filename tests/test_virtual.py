@@ -227,11 +227,18 @@ def test_a_real_connection_under_virtual_time_is_refused() -> None:
         assert sock.connect_ex(("127.0.0.1", 9)) != 0
 
 
-def test_warn_lets_real_io_through_with_a_warning() -> None:
-    with chaoskit.Chaos(seed=1, clock=VirtualClock(), real_io="warn") as chaos:
-        with pytest.warns(chaoskit.ChaosWarning, match="opens a real network connection under virtual time"):
+def test_warn_lets_real_io_through_and_falls_back_to_real_time() -> None:
+    clock = VirtualClock()
+    with chaoskit.Chaos(seed=1, clock=clock, real_io="warn") as chaos:
+        time.sleep(100)
+        with pytest.warns(chaoskit.ChaosWarning, match="opens a real network connection under virtual time; the test goes on in real time"):
             with socket.socket() as sock:
                 sock.connect_ex(("127.0.0.1", 9))
+        assert clock.fell_back and time.sleep.__module__ == "time"
+        before = time.perf_counter()
+        time.sleep(0.05)  # a real sleep now
+        assert time.perf_counter() - before >= 0.05
+        assert 100.05 <= clock.now() < 101
     assert chaos.refused_io == ["a socket to 127.0.0.1:9"]
 
 
