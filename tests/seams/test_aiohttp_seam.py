@@ -72,14 +72,6 @@ def shape(exc: BaseException | None) -> list[tuple[type, str]]:
     return links
 
 
-def notes(exc: BaseException | None) -> list[str]:
-    found = []
-    while exc is not None:
-        found.extend(getattr(exc, "__notes__", []))
-        exc = exc.__cause__ or exc.__context__
-    return found
-
-
 # ---- simulated replies --------------------------------------------------------------------------
 
 
