@@ -46,6 +46,7 @@ EFFECTS = frozenset(
         "rpc.result",  # a JSON-RPC result made by chaoskit (an MCP tool error, a malformed result)
         "rpc.tool_vanishes",  # an MCP tool gone from tools/list, and unknown when called
         "poisoned",  # an answer (an API body, a tool result) carrying an injected instruction
+        "toxic",  # a Toxiproxy toxic on a TCP proxy (chaos.network)
     }
 )
 

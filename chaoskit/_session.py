@@ -81,6 +81,8 @@ class Chaos:
     virtual one (:class:`chaoskit.VirtualClock`, :class:`chaoskit.LoopClock`) is installed
     while the session runs, and then every real network connection is refused, or let
     through with a warning when ``real_io="warn"`` (the sync clock then goes on in real time).
+    ``toxiproxy_url``: the Toxiproxy server ``chaos.network`` uses (defaults to
+    ``CHAOSKIT_TOXIPROXY_URL``, else chaoskit's embedded server).
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class Chaos:
         clock: Clock | None = None,
         allow_hosts: Iterable[str] = (),
         real_io: str = "refuse",
+        toxiproxy_url: str | None = None,
     ) -> None:
         self.seed = new_session_seed() if seed is None else int(seed)
         self.scope = scope
@@ -112,6 +115,8 @@ class Chaos:
             raise ChaosConfigError(f"real_io={real_io!r} must be 'refuse' or 'warn'")
         self.real_io = real_io
         self._refused_io: list[str] = []
+        self.toxiproxy_url = toxiproxy_url  # None: CHAOSKIT_TOXIPROXY_URL, else the embedded server
+        self._network: Any = None
         self._extra_seams: list[Any] = []  # seams for other clients (requests), entered after _seam
         self._router: respx.Router | None = None
         self.blocked: list[Call] = []
@@ -205,6 +210,11 @@ class Chaos:
 
                 build_exception(fault)  # a bad exception= is an error now, not at the first call
             return None, target
+        if kind == "net":
+            raise ChaosConfigError(
+                f"{fault.id} acts on a TCP proxy: add it with chaos.network.proxy(NAME, "
+                f"upstream='HOST:PORT').add({fault.id!r})"
+            )
         if target is not None:
             raise ChaosConfigError(
                 f"target= is for tool.* faults; {fault.id} acts on HTTP requests (narrow it with url=)"
@@ -390,6 +400,15 @@ class Chaos:
         return [(i, _why_unapplied(i.fault)) for i in self.injections if i.state.seen == 0]
 
     @property
+    def network(self) -> Any:
+        """TCP proxies with toxics for the app's other dependencies; see :mod:`chaoskit.network`."""
+        if self._network is None:
+            from .network._network import Network
+
+            self._network = Network(self, self.toxiproxy_url)
+        return self._network
+
+    @property
     def virtual(self) -> bool:
         """Whether the session runs on a virtual clock."""
         return bool(getattr(self.clock, "virtual", False))
@@ -453,8 +472,13 @@ class Chaos:
             if error is not None:
                 raise error
         finally:
-            while self._restores:
-                self._restores.pop()()
+            network, self._network = self._network, None
+            try:
+                if network is not None:
+                    network.close()
+            finally:
+                while self._restores:
+                    self._restores.pop()()
             guard, self._guard = self._guard, None
             if guard is not None:
                 self._refused_io = list(guard.seen)

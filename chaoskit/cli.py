@@ -2,6 +2,8 @@
 
     chaoskit faults [PATTERN]      list catalog ids (glob, e.g. 'openai.stream.*') with summaries
     chaoskit faults show ID        one fault: effect, parameters and their defaults
+    chaoskit toxiproxy [--host H] [--port P] [--seed N]
+                                   run the embedded Toxiproxy-compatible server
 """
 
 from __future__ import annotations
@@ -45,9 +47,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_faults = sub.add_parser("faults", help="list or show catalog faults")
     p_faults.add_argument("args", nargs="*", metavar="PATTERN | show ID")
+    p_toxiproxy = sub.add_parser("toxiproxy", help="run the embedded Toxiproxy-compatible server")
+    p_toxiproxy.add_argument("--host", default="127.0.0.1", help="API address (default: 127.0.0.1)")
+    p_toxiproxy.add_argument("--port", type=int, default=8474, help="API port; 0 picks a free one (default: 8474)")
+    p_toxiproxy.add_argument("--seed", type=int, default=None, help="seed for toxicity and jitter (default: random)")
     ns = parser.parse_args(argv)
     from ._errors import ChaosError
 
+    if ns.command == "toxiproxy":
+        from .network._server import run
+
+        return run(ns.host, ns.port, ns.seed)
     try:
         if ns.command == "faults":
             if ns.args[:1] == ["show"]:

@@ -43,6 +43,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="what a verdict on client behaviour does: report it (default) or fail the test")
     group.addoption("--chaos-allow-host", action="append", default=[], metavar="HOST",
                     help="let requests to HOST through chaos tests untouched (repeatable)")
+    group.addoption("--chaos-toxiproxy-url", default=None, metavar="URL",
+                    help="the Toxiproxy server chaos.network uses (default: $CHAOSKIT_TOXIPROXY_URL, else "
+                         "chaoskit's embedded one)")
     group.addoption("--chaos-virtual-time", action="store_true", default=False,
                     help="run every chaos test on virtual time (a test's virtual_time= marker argument wins)")
 
@@ -176,6 +179,7 @@ def chaos(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> Iter
             allow_hosts=config.getoption("chaos_allow_host"),
             clock=_virtual_clock(item) if virtual else None,
             real_io="warn" if virtual == "warn" else "refuse",
+            toxiproxy_url=config.getoption("chaos_toxiproxy_url"),
         )
         if chaos_sweep_fault is not None:
             sweep = item.get_closest_marker("chaos_sweep")

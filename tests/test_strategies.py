@@ -311,7 +311,7 @@ def test_a_strategy_reads_as_what_it_draws() -> None:
          "openai.cold_start. Run `chaoskit faults` to list them all."),
         ({"faults": "gemini.*"},
          "faults='gemini.*' matches no catalog id. Some that exist: anthropic.auth, http.bad_gateway, mcp.disconnect, "
-         "openai.auth, tool.empty. "
+         "net.bandwidth, openai.auth, tool.empty. "
          "Run `chaoskit faults` to list them all."),
         ({"faults": "openai.rate_limt"},
          "faults: unknown fault id 'openai.rate_limt'. Did you mean: openai.rate_limit, "

@@ -1,0 +1,137 @@
+"""``chaos.network``: TCP proxies with toxics for the app's other dependencies, per session.
+
+``chaos.network.proxy("redis", upstream="127.0.0.1:6379")`` creates a proxy on a Toxiproxy
+server and returns its handle; the test gives the handle's ``host``/``port`` to its client,
+then adds toxics (``proxy.add("latency", latency=500)``, a ``net.*`` catalog id, or a typed
+toxic) or takes the service down (``with proxy.down():``). The server is chaoskit's embedded
+one, started on demand once per process on a free loopback port, or a real Toxiproxy named
+by ``--chaos-toxiproxy-url`` / ``CHAOSKIT_TOXIPROXY_URL``. Every proxy the session made is
+destroyed when it ends (its toxics with it), whatever the test did.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ChaosConfigError
+from ._client import ProxyHandle, Toxic, ToxicHandle, ToxiproxyClient, make_toxic
+
+if TYPE_CHECKING:
+    from .._session import Chaos
+
+__all__ = ["ENV_URL", "Network", "NetworkProxy", "embedded_url"]
+
+ENV_URL = "CHAOSKIT_TOXIPROXY_URL"
+_EMBEDDED: dict[str, Any] = {}
+_EMBEDDED_LOCK = threading.Lock()
+
+
+def embedded_url() -> str:
+    """The URL of this process's embedded Toxiproxy-compatible server, started on first use."""
+    with _EMBEDDED_LOCK:
+        if "server" not in _EMBEDDED:
+            from ._server import ToxiproxyServer
+
+            server = ToxiproxyServer(host="127.0.0.1", port=0)
+            server.__enter__()
+            _EMBEDDED["server"] = server
+            atexit.register(server.__exit__, None, None, None)
+        return str(_EMBEDDED["server"].url)
+
+
+class NetworkProxy:
+    """A proxy made by ``chaos.network.proxy``: its listen address and its toxics."""
+
+    def __init__(self, handle: ProxyHandle) -> None:
+        self.handle = handle
+
+    @property
+    def name(self) -> str:
+        return self.handle.name
+
+    @property
+    def listen(self) -> str:
+        """``host:port`` to give the client under test instead of the upstream's."""
+        return self.handle.listen
+
+    @property
+    def host(self) -> str:
+        return self.handle.host
+
+    @property
+    def port(self) -> int:
+        return self.handle.port
+
+    def add(self, toxic: Toxic | str, *, rate: float | None = None, **attributes: Any) -> ToxicHandle:
+        """Add a toxic: a typed one (``Latency(latency=500)``), a type name with its attributes
+        (``"latency", latency=500``), or a ``net.*`` catalog id (``"net.blackhole"``) with
+        overrides. ``rate`` is the toxicity: the share of connections it acts on."""
+        typed = _from_catalog(toxic, attributes) if isinstance(toxic, str) and toxic.startswith("net.") else make_toxic(toxic, **attributes)
+        if rate is not None:
+            typed = dataclasses.replace(typed, toxicity=rate)
+        return self.handle.add(typed)
+
+    def down(self) -> Any:
+        """``with proxy.down():`` the service refuses connections inside the block."""
+        return self.handle.down()
+
+    def __repr__(self) -> str:
+        return f"<NetworkProxy {self.name} {self.listen} -> {self.handle.upstream}>"
+
+
+def _from_catalog(fault_id: str, overrides: dict[str, Any]) -> Toxic:
+    from .. import faults
+
+    fault = faults.get(fault_id, **{k: v for k, v in overrides.items() if k in ("stream", "toxicity")})
+    if fault.effect != "toxic":
+        raise ChaosConfigError(f"{fault_id} is not a network fault; give proxy.add a net.* id or a toxic")
+    params = dict(fault.params)
+    attributes = {**dict(params.pop("attributes", {}) or {}), **{k: v for k, v in overrides.items() if k not in ("stream", "toxicity")}}
+    return make_toxic(
+        str(params["type"]), stream=params.get("stream", "downstream"), toxicity=float(params.get("toxicity", 1.0)),
+        name=fault_id, **attributes,
+    )
+
+
+class Network:
+    """The network seam of one chaos session (``chaos.network``)."""
+
+    def __init__(self, session: Chaos, url: str | None = None) -> None:
+        self.session = session
+        self._url = url or os.environ.get(ENV_URL) or None
+        self._client: ToxiproxyClient | None = None
+        self.proxies: list[NetworkProxy] = []
+
+    @property
+    def client(self) -> ToxiproxyClient:
+        """The Toxiproxy client; the embedded server starts on first use when no URL is set."""
+        if self._client is None:
+            self._client = ToxiproxyClient(self._url or embedded_url())
+        return self._client
+
+    @property
+    def url(self) -> str:
+        return self.client.url
+
+    def proxy(self, name: str, *, upstream: str, listen: str = "127.0.0.1:0") -> NetworkProxy:
+        """A new proxy ``name`` in front of ``upstream`` (``host:port``), destroyed with the session."""
+        self.session._real(f"chaos.network.proxy({name!r}) (a TCP proxy on real sockets)")
+        proxy = NetworkProxy(self.client.create(name, upstream, listen=listen))
+        self.proxies.append(proxy)
+        return proxy
+
+    def close(self) -> None:
+        """Destroy every proxy this session made; errors are kept for the last one raised."""
+        error: BaseException | None = None
+        while self.proxies:
+            proxy = self.proxies.pop()
+            try:
+                proxy.handle.destroy()
+            except BaseException as exc:  # one failing cleanup must not leave the others
+                error = error or exc
+        if error is not None:
+            raise error

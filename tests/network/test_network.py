@@ -1,0 +1,150 @@
+"""``chaos.network`` and the toxiproxy-python adapter, against the embedded server on real sockets."""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import chaoskit
+from chaoskit.network._client import Latency, LimitData, ToxiproxyClient, ToxiproxyError
+from chaoskit.network._server import ToxiproxyServer
+
+
+class _Echo(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        while data := self.request.recv(65536):
+            self.request.sendall(data)
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[str]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Echo)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[ToxiproxyServer]:
+    with ToxiproxyServer(host="127.0.0.1", port=0, seed=1) as running:
+        yield running
+
+
+def roundtrip(host: str, port: int, payload: bytes = b"ping", timeout: float = 2.0) -> tuple[bytes, float]:
+    start = time.monotonic()
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        got = b""
+        while len(got) < len(payload):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    return got, time.monotonic() - start
+
+
+def test_the_adapter_creates_lists_and_destroys_proxies(server: ToxiproxyServer, echo: str) -> None:
+    client = ToxiproxyClient(server.url)
+    assert client.version()
+    proxy = client.create("echo", echo)
+    assert proxy.port > 0 and proxy.upstream == echo
+    assert list(client.proxies()) == ["echo"]
+    assert roundtrip(proxy.host, proxy.port) == (b"ping", pytest.approx(0, abs=0.5))
+    proxy.destroy()
+    assert client.proxies() == {}
+
+
+def test_typed_toxics_as_context_managers(server: ToxiproxyServer, echo: str) -> None:
+    proxy = ToxiproxyClient(server.url).create("echo", echo)
+    with proxy.add(Latency(latency=300)):
+        assert proxy.toxics() == ["latency_downstream"]
+        _, took = roundtrip(proxy.host, proxy.port)
+        assert 0.28 <= took < 1.5
+    assert proxy.toxics() == []
+    _, took = roundtrip(proxy.host, proxy.port)
+    assert took < 0.25
+    with proxy.add("limit_data", bytes=3):
+        got, _ = roundtrip(proxy.host, proxy.port, b"abcdef")
+    assert got == b"abc"
+    assert LimitData(bytes=3).body()["attributes"] == {"bytes": 3}
+
+
+def test_errors_come_out_as_chaoskit_errors(server: ToxiproxyServer, echo: str) -> None:
+    client = ToxiproxyClient(server.url)
+    client.create("echo", echo)
+    with pytest.raises(ToxiproxyError, match=r"^create proxy 'echo' on http://127\.0\.0\.1:\d+: it exists already"):
+        client.create("echo", echo)
+    with pytest.raises(ToxiproxyError, match=r"^unknown toxic type 'lag'; Toxiproxy has: latency, bandwidth, "):
+        client.proxies()["echo"].add("lag", latency=1)
+    with pytest.raises(ToxiproxyError, match=r"^toxic 'latency' has no attribute 'delay'; its attributes are: latency, jitter"):
+        client.proxies()["echo"].add("latency", delay=1)
+    with pytest.raises(ToxiproxyError, match=r"^destroy proxy 'nope' on http://127\.0\.0\.1:\d+: not found"):
+        client.destroy("nope")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    with pytest.raises(ToxiproxyError, match=rf"^list proxies: no Toxiproxy server at http://127\.0\.0\.1:{free}; start one"):
+        ToxiproxyClient(f"http://127.0.0.1:{free}", timeout=1).proxies()
+
+
+def test_two_servers_at_once(echo: str) -> None:
+    with ToxiproxyServer(port=0) as one, ToxiproxyServer(port=0) as two:
+        a, b = ToxiproxyClient(one.url), ToxiproxyClient(two.url)
+        a.create("only-on-one", echo)
+        b.create("only-on-two", echo)
+        assert list(a.proxies()) == ["only-on-one"] and list(b.proxies()) == ["only-on-two"]
+
+
+def test_chaos_network_proxies_are_destroyed_with_the_session(server: ToxiproxyServer, echo: str) -> None:
+    with chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
+        proxy = chaos.network.proxy("echo", upstream=echo)
+        proxy.add("net.latency", latency=200, jitter=0)
+        _, took = roundtrip(proxy.host, proxy.port)
+        assert took >= 0.19
+        with proxy.down():
+            with pytest.raises(OSError):
+                roundtrip(proxy.host, proxy.port, timeout=0.5)
+        assert roundtrip(proxy.host, proxy.port)[0] == b"ping"
+    assert ToxiproxyClient(server.url).proxies() == {}
+
+
+def test_cleanup_runs_when_the_test_body_raised(server: ToxiproxyServer, echo: str) -> None:
+    with pytest.raises(RuntimeError), chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
+        chaos.network.proxy("echo", upstream=echo).add("net.blackhole")
+        raise RuntimeError("the test failed")
+    assert ToxiproxyClient(server.url).proxies() == {}
+
+
+def test_blackhole_and_reset_from_the_catalog(server: ToxiproxyServer, echo: str) -> None:
+    with chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
+        proxy = chaos.network.proxy("echo", upstream=echo)
+        with proxy.add("net.blackhole"), pytest.raises(socket.timeout):
+            roundtrip(proxy.host, proxy.port, timeout=0.3)
+        with proxy.add("net.reset"), pytest.raises(ConnectionResetError):
+            roundtrip(proxy.host, proxy.port)
+
+
+def test_the_embedded_server_starts_on_demand(echo: str) -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        proxy = chaos.network.proxy("echo-on-demand", upstream=echo)
+        assert roundtrip(proxy.host, proxy.port)[0] == b"ping"
+        assert chaos.network.url.startswith("http://127.0.0.1:")
+
+
+def test_net_faults_are_not_injected_like_http_ones() -> None:
+    with chaoskit.Chaos(seed=1) as chaos, pytest.raises(chaoskit.ChaosConfigError, match=r"^net\.latency acts on a TCP proxy: add it with chaos\.network\.proxy"):
+        chaos.inject("net.latency")
+
+
+def test_the_network_seam_is_refused_under_virtual_time(server: ToxiproxyServer, echo: str) -> None:
+    with chaoskit.Chaos(seed=1, clock=chaoskit.VirtualClock(), toxiproxy_url=server.url) as chaos:
+        with pytest.raises(chaoskit.RealNetworkError, match=r"^chaoskit: chaos\.network\.proxy\('echo'\) \(a TCP proxy on real sockets\) would open a real network connection under virtual time"):
+            chaos.network.proxy("echo", upstream=echo)
