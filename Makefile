@@ -29,6 +29,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_intercept.py
 	$(BIN)/python benchmarks/bench_inputs.py
+	$(BIN)/python benchmarks/bench_network.py
 	$(BIN)/python benchmarks/bench_virtual_time.py
 
 lint: $(STAMP)

@@ -48,6 +48,7 @@ class NetworkProxy:
 
     def __init__(self, handle: ProxyHandle) -> None:
         self.handle = handle
+        self.timers: list[threading.Timer] = []  # windowed toxics still to add or remove
 
     @property
     def name(self) -> str:
@@ -66,14 +67,46 @@ class NetworkProxy:
     def port(self) -> int:
         return self.handle.port
 
-    def add(self, toxic: Toxic | str, *, rate: float | None = None, **attributes: Any) -> ToxicHandle:
+    def add(
+        self, toxic: Toxic | str, *, rate: float | None = None, window: tuple[float, float | None] | None = None,
+        **attributes: Any,
+    ) -> ToxicHandle:
         """Add a toxic: a typed one (``Latency(latency=500)``), a type name with its attributes
         (``"latency", latency=500``), or a ``net.*`` catalog id (``"net.blackhole"``) with
-        overrides. ``rate`` is the toxicity: the share of connections it acts on."""
+        overrides.
+
+        The schedule, as for HTTP faults where it fits a TCP proxy: ``rate`` is the toxicity
+        (the share of *connections* it acts on, rolled once per connection as in Toxiproxy);
+        ``window=(start, end)`` adds it ``start`` seconds from now and removes it at ``end``
+        (None: at the end of the session). Counting schedules (``times``, ``after``,
+        ``sequence``) count calls, which a TCP proxy cannot see.
+        """
         typed = _from_catalog(toxic, attributes) if isinstance(toxic, str) and toxic.startswith("net.") else make_toxic(toxic, **attributes)
         if rate is not None:
             typed = dataclasses.replace(typed, toxicity=rate)
-        return self.handle.add(typed)
+        if window is None:
+            return self.handle.add(typed)
+        from .._schedule import Schedule
+
+        start, end = Schedule(window=window).window or (0.0, None)
+        handle = ToxicHandle(self.handle, typed, typed.body()["name"])
+        self._later(start, lambda: self.handle.add(typed))
+        if end is not None:
+            self._later(end, handle.remove)
+        return handle
+
+    def _later(self, seconds: float, action: Any) -> None:
+        if seconds <= 0:
+            action()
+            return
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        self.timers.append(timer)
+        timer.start()
+
+    def cancel_timers(self) -> None:
+        while self.timers:
+            self.timers.pop().cancel()
 
     def down(self) -> Any:
         """``with proxy.down():`` the service refuses connections inside the block."""
@@ -129,6 +162,7 @@ class Network:
         error: BaseException | None = None
         while self.proxies:
             proxy = self.proxies.pop()
+            proxy.cancel_timers()
             try:
                 proxy.handle.destroy()
             except BaseException as exc:  # one failing cleanup must not leave the others

@@ -148,3 +148,30 @@ def test_the_network_seam_is_refused_under_virtual_time(server: ToxiproxyServer,
     with chaoskit.Chaos(seed=1, clock=chaoskit.VirtualClock(), toxiproxy_url=server.url) as chaos:
         with pytest.raises(chaoskit.RealNetworkError, match=r"^chaoskit: chaos\.network\.proxy\('echo'\) \(a TCP proxy on real sockets\) would open a real network connection under virtual time"):
             chaos.network.proxy("echo", upstream=echo)
+
+
+def test_a_windowed_toxic_comes_and_goes(server: ToxiproxyServer, echo: str) -> None:
+    with chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
+        proxy = chaos.network.proxy("echo", upstream=echo)
+        proxy.add("latency", latency=300, window=(0.3, 0.9))
+        assert roundtrip(proxy.host, proxy.port)[1] < 0.2  # not yet
+        time.sleep(0.4)
+        assert roundtrip(proxy.host, proxy.port)[1] >= 0.29  # inside the window
+        time.sleep(0.7)
+        assert roundtrip(proxy.host, proxy.port)[1] < 0.2  # removed at its end
+        proxy.add("latency", latency=300, name="late", window=(30, None))  # cancelled with the session
+    assert ToxiproxyClient(server.url).proxies() == {}
+
+
+def test_rate_is_the_share_of_connections(server: ToxiproxyServer, echo: str) -> None:
+    with chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
+        proxy = chaos.network.proxy("echo", upstream=echo)
+        with proxy.add("net.reset", rate=0.5):
+            outcomes = []
+            for _ in range(16):
+                try:
+                    roundtrip(proxy.host, proxy.port)
+                    outcomes.append("ok")
+                except ConnectionResetError:
+                    outcomes.append("reset")
+    assert 2 <= outcomes.count("reset") <= 14, outcomes
