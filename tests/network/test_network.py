@@ -175,3 +175,10 @@ def test_rate_is_the_share_of_connections(server: ToxiproxyServer, echo: str) ->
                 except ConnectionResetError:
                     outcomes.append("reset")
     assert 2 <= outcomes.count("reset") <= 14, outcomes
+
+
+def test_the_public_names() -> None:
+    import chaoskit.network as network
+
+    assert network.__all__ == sorted(network.__all__)
+    assert all(hasattr(network, name) for name in network.__all__)
