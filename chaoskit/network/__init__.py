@@ -25,7 +25,6 @@ from ._network import Network, NetworkProxy
 from ._server import ToxiproxyServer
 
 __all__ = [
-    "TOXIC_TYPES",
     "Bandwidth",
     "Latency",
     "LimitData",
@@ -35,6 +34,7 @@ __all__ = [
     "ResetPeer",
     "Slicer",
     "SlowClose",
+    "TOXIC_TYPES",
     "Timeout",
     "Toxic",
     "ToxicHandle",
