@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import socketserver
 import threading
@@ -32,8 +33,22 @@ def echo() -> Iterator[str]:
     server.server_close()
 
 
+class _External:
+    """A real Toxiproxy named by CHAOSKIT_TOXIPROXY_URL: the same tests run against it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
 @pytest.fixture
-def server() -> Iterator[ToxiproxyServer]:
+def server() -> Iterator[ToxiproxyServer | _External]:
+    url = os.environ.get("CHAOSKIT_TOXIPROXY_URL")
+    if url:
+        client = ToxiproxyClient(url)
+        for name in client.proxies():
+            client.destroy(name)
+        yield _External(url)
+        return
     with ToxiproxyServer(host="127.0.0.1", port=0, seed=1) as running:
         yield running
 
@@ -51,7 +66,7 @@ def roundtrip(host: str, port: int, payload: bytes = b"ping", timeout: float = 2
     return got, time.monotonic() - start
 
 
-def test_the_adapter_creates_lists_and_destroys_proxies(server: ToxiproxyServer, echo: str) -> None:
+def test_the_adapter_creates_lists_and_destroys_proxies(server: ToxiproxyServer | _External, echo: str) -> None:
     client = ToxiproxyClient(server.url)
     assert client.version()
     proxy = client.create("echo", echo)
@@ -62,7 +77,7 @@ def test_the_adapter_creates_lists_and_destroys_proxies(server: ToxiproxyServer,
     assert client.proxies() == {}
 
 
-def test_typed_toxics_as_context_managers(server: ToxiproxyServer, echo: str) -> None:
+def test_typed_toxics_as_context_managers(server: ToxiproxyServer | _External, echo: str) -> None:
     proxy = ToxiproxyClient(server.url).create("echo", echo)
     with proxy.add(Latency(latency=300)):
         assert proxy.toxics() == ["latency_downstream"]
@@ -77,7 +92,7 @@ def test_typed_toxics_as_context_managers(server: ToxiproxyServer, echo: str) ->
     assert LimitData(bytes=3).body()["attributes"] == {"bytes": 3}
 
 
-def test_errors_come_out_as_chaoskit_errors(server: ToxiproxyServer, echo: str) -> None:
+def test_errors_come_out_as_chaoskit_errors(server: ToxiproxyServer | _External, echo: str) -> None:
     client = ToxiproxyClient(server.url)
     client.create("echo", echo)
     with pytest.raises(ToxiproxyError, match=r"^create proxy 'echo' on http://127\.0\.0\.1:\d+: it exists already"):
@@ -103,7 +118,7 @@ def test_two_servers_at_once(echo: str) -> None:
         assert list(a.proxies()) == ["only-on-one"] and list(b.proxies()) == ["only-on-two"]
 
 
-def test_chaos_network_proxies_are_destroyed_with_the_session(server: ToxiproxyServer, echo: str) -> None:
+def test_chaos_network_proxies_are_destroyed_with_the_session(server: ToxiproxyServer | _External, echo: str) -> None:
     with chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
         proxy = chaos.network.proxy("echo", upstream=echo)
         proxy.add("net.latency", latency=200, jitter=0)
@@ -116,14 +131,14 @@ def test_chaos_network_proxies_are_destroyed_with_the_session(server: ToxiproxyS
     assert ToxiproxyClient(server.url).proxies() == {}
 
 
-def test_cleanup_runs_when_the_test_body_raised(server: ToxiproxyServer, echo: str) -> None:
+def test_cleanup_runs_when_the_test_body_raised(server: ToxiproxyServer | _External, echo: str) -> None:
     with pytest.raises(RuntimeError), chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
         chaos.network.proxy("echo", upstream=echo).add("net.blackhole")
         raise RuntimeError("the test failed")
     assert ToxiproxyClient(server.url).proxies() == {}
 
 
-def test_blackhole_and_reset_from_the_catalog(server: ToxiproxyServer, echo: str) -> None:
+def test_blackhole_and_reset_from_the_catalog(server: ToxiproxyServer | _External, echo: str) -> None:
     with chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
         proxy = chaos.network.proxy("echo", upstream=echo)
         with proxy.add("net.blackhole"), pytest.raises(socket.timeout):
@@ -144,13 +159,13 @@ def test_net_faults_are_not_injected_like_http_ones() -> None:
         chaos.inject("net.latency")
 
 
-def test_the_network_seam_is_refused_under_virtual_time(server: ToxiproxyServer, echo: str) -> None:
+def test_the_network_seam_is_refused_under_virtual_time(server: ToxiproxyServer | _External, echo: str) -> None:
     with chaoskit.Chaos(seed=1, clock=chaoskit.VirtualClock(), toxiproxy_url=server.url) as chaos:
         with pytest.raises(chaoskit.RealNetworkError, match=r"^chaoskit: chaos\.network\.proxy\('echo'\) \(a TCP proxy on real sockets\) would open a real network connection under virtual time"):
             chaos.network.proxy("echo", upstream=echo)
 
 
-def test_a_windowed_toxic_comes_and_goes(server: ToxiproxyServer, echo: str) -> None:
+def test_a_windowed_toxic_comes_and_goes(server: ToxiproxyServer | _External, echo: str) -> None:
     with chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
         proxy = chaos.network.proxy("echo", upstream=echo)
         proxy.add("latency", latency=300, window=(0.3, 0.9))
@@ -163,7 +178,7 @@ def test_a_windowed_toxic_comes_and_goes(server: ToxiproxyServer, echo: str) -> 
     assert ToxiproxyClient(server.url).proxies() == {}
 
 
-def test_rate_is_the_share_of_connections(server: ToxiproxyServer, echo: str) -> None:
+def test_rate_is_the_share_of_connections(server: ToxiproxyServer | _External, echo: str) -> None:
     with chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
         proxy = chaos.network.proxy("echo", upstream=echo)
         with proxy.add("net.reset", rate=0.5):
