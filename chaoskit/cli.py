@@ -1,7 +1,9 @@
-"""The ``chaoskit`` command: browse the fault catalog.
+"""The ``chaoskit`` command: browse the fault catalog, see what faults do, run the proxy server.
 
     chaoskit faults [PATTERN]      list catalog ids (glob, e.g. 'openai.stream.*') with summaries
     chaoskit faults show ID        one fault: effect, parameters and their defaults
+    chaoskit doctor [PATTERN] [--json]
+                                   what each fault does to the installed provider SDKs
     chaoskit toxiproxy [--host H] [--port P] [--seed N]
                                    run the embedded Toxiproxy-compatible server
 """
@@ -42,6 +44,26 @@ def _show(fault_id: str) -> int:
     return 0
 
 
+def _doctor(pattern: str, *, as_json: bool) -> int:
+    from . import _doctor as doctor
+
+    providers = [p for p in doctor.SDKS if doctor.installed(p)]
+    if not providers:
+        print("chaoskit doctor: neither openai nor anthropic is installed; nothing to check", file=sys.stderr)
+        return 1
+    rows = doctor.diagnose_all(pattern)
+    if not rows:
+        print(f"chaoskit doctor: no fault of {', '.join(providers)} matches {pattern!r}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(doctor.to_json(rows))
+    else:
+        print(doctor.format_table(rows))
+        print(f"\n{len(rows)} faults; one call each with the SDK's default retries and a "
+              f"{doctor.READ_TIMEOUT:g} s read timeout, on the virtual clock (times as the app sees them)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chaoskit", description="Chaos and fault injection for AI applications.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_toxiproxy.add_argument("--host", default="127.0.0.1", help="API address (default: 127.0.0.1)")
     p_toxiproxy.add_argument("--port", type=int, default=8474, help="API port; 0 picks a free one (default: 8474)")
     p_toxiproxy.add_argument("--seed", type=int, default=None, help="seed for toxicity and jitter (default: random)")
+    p_doctor = sub.add_parser("doctor", help="what each catalog fault does to the installed provider SDKs")
+    p_doctor.add_argument("pattern", nargs="?", default="*", help="a glob of fault ids (default: all)")
+    p_doctor.add_argument("--json", action="store_true", help="print the results as JSON")
     ns = parser.parse_args(argv)
     from ._errors import ChaosError
 
@@ -59,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run(ns.host, ns.port, ns.seed)
     try:
+        if ns.command == "doctor":
+            return _doctor(ns.pattern, as_json=ns.json)
         if ns.command == "faults":
             if ns.args[:1] == ["show"]:
                 if len(ns.args) != 2:
