@@ -1,6 +1,6 @@
 """``chaoskit doctor``: what each catalog fault does to the installed provider SDKs.
 
-For every model-provider fault (``openai.*``, ``anthropic.*``) whose SDK is installed, one
+For every model-provider fault (``openai.*``, ``azure.*``, ``anthropic.*``) whose SDK is installed, one
 call through the real SDK with its default retries, on the virtual clock (so a 20 s cold
 start or a stall past the read timeout costs no real time and the times shown are the ones
 the app would see): the exception the app gets, its status, how many attempts the SDK made,
@@ -22,7 +22,7 @@ from ._fault import Fault
 __all__ = ["Diagnosis", "diagnose", "diagnose_all", "format_table"]
 
 #: The SDK behind each provider, by import name.
-SDKS = {"openai": "openai", "anthropic": "anthropic"}
+SDKS = {"openai": "openai", "anthropic": "anthropic", "azure": "openai"}
 #: The client the doctor uses: the SDKs' default retries, a 10 s read timeout.
 READ_TIMEOUT = 10.0
 MESSAGES = [{"role": "user", "content": "Where is my order?"}]
@@ -49,10 +49,14 @@ def _call(provider: str, stream: bool) -> Callable[[], Any]:
     import httpx2
 
     timeout = httpx2.Timeout(READ_TIMEOUT, connect=5.0)
-    if provider == "openai":
+    if provider in ("openai", "azure"):
         import openai
 
-        client = openai.OpenAI(api_key="sk-chaoskit-doctor", timeout=timeout)
+        client = (
+            openai.OpenAI(api_key="sk-chaoskit-doctor", timeout=timeout) if provider == "openai"
+            else openai.AzureOpenAI(api_key="azure-doctor", api_version="2024-10-21",
+                                    azure_endpoint="https://chaoskit-doctor.openai.azure.com", timeout=timeout)
+        )
         tools = [{"type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object"}}}]
 
         def chat() -> Any:

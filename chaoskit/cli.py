@@ -47,7 +47,7 @@ def _show(fault_id: str) -> int:
 def _doctor(pattern: str, *, as_json: bool) -> int:
     from . import _doctor as doctor
 
-    providers = [p for p in doctor.SDKS if doctor.installed(p)]
+    providers = sorted({doctor.SDKS[p] for p in doctor.SDKS if doctor.installed(p)})
     if not providers:
         print("chaoskit doctor: neither openai nor anthropic is installed; nothing to check", file=sys.stderr)
         return 1

@@ -26,7 +26,10 @@ def qualified(cls: type | None) -> str:
 
 def test_doctor_covers_every_model_provider_fault() -> None:
     rows = _doctor.diagnose_all()
-    assert [r.fault for r in rows] == faults.ids("anthropic.*") + faults.ids("openai.*")
+    assert [r.fault for r in rows] == faults.ids("anthropic.*") + faults.ids("azure.*") + faults.ids("openai.*")
+    azure = {r.fault: r for r in rows if r.fault.startswith("azure.")}
+    assert (azure["azure.rate_limit"].outcome, azure["azure.rate_limit"].attempts) == ("openai.RateLimitError", 3)
+    assert azure["azure.content_filter.prompt"].outcome == "openai.BadRequestError"
 
 
 @pytest.mark.parametrize("fault", sorted(MATRIX))
@@ -61,4 +64,4 @@ def test_the_command_prints_a_table_and_json() -> None:
 def test_a_pattern_that_matches_no_provider_fault() -> None:
     done = subprocess.run([sys.executable, "-m", "chaoskit.cli", "doctor", "http.*"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert done.stderr.strip() == "chaoskit doctor: no fault of openai, anthropic matches 'http.*'"
+    assert done.stderr.strip() == "chaoskit doctor: no fault of anthropic, openai matches 'http.*'"

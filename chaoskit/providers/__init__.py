@@ -12,9 +12,10 @@ __all__ = ["CallRequest", "Profile", "RenderContext", "names", "profile"]
 @functools.cache
 def _profiles() -> dict[str, Profile]:
     from ._anthropic import AnthropicProfile
+    from ._azure import AzureOpenAIProfile
     from ._openai import OpenAIProfile
 
-    return {p.name: p for p in (OpenAIProfile(), AnthropicProfile())}
+    return {p.name: p for p in (OpenAIProfile(), AnthropicProfile(), AzureOpenAIProfile())}
 
 
 def names() -> list[str]:
@@ -35,8 +36,8 @@ def profile(name: str) -> Profile:
 
 
 def for_host(host: str) -> Profile | None:
-    """The profile whose API lives on ``host``, if any."""
+    """The profile whose API lives on ``host`` (or on a subdomain it names), if any."""
     for p in _profiles().values():
-        if host in p.hosts:
+        if host in p.hosts or host.endswith(p.host_suffixes):
             return p
     return None

@@ -97,6 +97,7 @@ class Profile(ABC):
 
     name: ClassVar[str]
     hosts: ClassVar[frozenset[str]]
+    host_suffixes: ClassVar[tuple[str, ...]] = ()  # subdomains served (Azure: ".openai.azure.com")
     request_id_header: ClassVar[str]
     # ---- wire hooks, provided by each provider -------------------------------------------
     @abstractmethod
