@@ -231,9 +231,29 @@ class Chaos:
             from .providers import profile
 
             profile(kind)  # an unknown provider is an error now, not a silent no-op
+            if isinstance(url, str):
+                self._check_profile_fits(fault, url)
         if url is None and method is not None:
             raise ChaosConfigError(f"method={method!r} needs url= as well")
         return (UrlPattern(url, method) if url is not None else None), None
+
+    def _check_profile_fits(self, fault: Fault, url: str) -> None:
+        """A provider fault narrowed to a URL another provider serves is an error, not a no-op."""
+        from urllib.parse import urlsplit
+
+        from .providers import for_host
+
+        host = (urlsplit(url.replace("*", "chaoskitstar")).hostname or "").lower()
+        if "chaoskitstar" in host:
+            return  # a host pattern: nothing definite to check
+        served = for_host(host)
+        routed = any(provider == fault.provider for _, provider in self._routes)  # a gateway the test routes
+        if served is not None and served.name != fault.provider and not routed:
+            raise ChaosConfigError(
+                f"{fault.id} cannot act on {url}: the {served.name} profile serves {host}, so "
+                f"{fault.provider} faults never meet its calls; use {served.name}.* faults there, or serve "
+                f"the URL as {fault.provider} with chaos.route(URL, provider={fault.provider!r})"
+            )
 
     def script(self, steps: Iterable[Fault | str | None], *, providers: Iterable[str] | None = None) -> Script:
         """Give each call, in order, the next step: a fault (id or Fault) or None to pass.

@@ -138,3 +138,19 @@ def test_a_timed_out_call_gives_its_reply_back_and_a_stall_records_what_got_thro
     assert (timed_out.text, timed_out.complete) == (None, False)
     assert (stalled.text, stalled.complete, stalled.error) == ("first answer", False, "ReadTimeout")
     assert stalled.duration >= 0.1 and ok.complete
+
+
+def test_a_provider_fault_on_a_url_another_provider_serves_is_an_error() -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        with pytest.raises(chaoskit.ChaosConfigError) as info:
+            chaos.inject("anthropic.overloaded", url="https://api.openai.com/v1/*")
+        assert str(info.value) == (
+            "anthropic.overloaded cannot act on https://api.openai.com/v1/*: the openai profile serves "
+            "api.openai.com, so anthropic faults never meet its calls; use openai.* faults there, or serve "
+            "the URL as anthropic with chaos.route(URL, provider='anthropic')"
+        )
+        with pytest.raises(chaoskit.ChaosConfigError, match=r"^openai\.rate_limit cannot act on https://res\.openai\.azure\.com/\*: the azure profile serves"):
+            chaos.inject("openai.rate_limit", url="https://res.openai.azure.com/*")
+        chaos.inject("openai.rate_limit", url="https://api.openai.com/v1/embeddings")  # its own host is fine
+        chaos.route("https://gateway.internal/anthropic", provider="anthropic")
+        chaos.inject("anthropic.overloaded", url="https://gateway.internal/anthropic/*")  # a routed gateway too
