@@ -381,7 +381,7 @@ def test_x(chaos):
     pass
 """)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.chaos_sweep on test_app.py::test_x: 'gemini.*' matches no catalog fault; the providers are anthropic, azure, http, mcp, net, openai, tool (ids such as *"])
+    result.stdout.fnmatch_lines(["*@pytest.mark.chaos_sweep on test_app.py::test_x: 'gemini.*' matches no catalog fault; the providers are anthropic, azure, groq, http, mcp, mistral, net, ollama, openai, tool, vllm (ids such as *"])
 
 
 RETRY_LOOP = """

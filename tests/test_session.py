@@ -62,7 +62,7 @@ def test_unknown_provider_is_named() -> None:
     chaos = chaoskit.Chaos(seed=1)
     with pytest.raises(ChaosConfigError) as info:
         chaos.reply("gemini", "hi")
-    assert str(info.value) == "unknown provider 'gemini'; chaoskit simulates: anthropic, azure, openai"
+    assert str(info.value) == "unknown provider 'gemini'; chaoskit simulates: anthropic, azure, groq, mistral, ollama, openai, vllm"
 
 
 def test_reply_needs_replies_of_a_known_shape() -> None:

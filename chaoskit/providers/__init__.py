@@ -13,9 +13,14 @@ __all__ = ["CallRequest", "Profile", "RenderContext", "names", "profile"]
 def _profiles() -> dict[str, Profile]:
     from ._anthropic import AnthropicProfile
     from ._azure import AzureOpenAIProfile
+    from ._compatible import GroqProfile, MistralProfile, OllamaProfile, VllmProfile
     from ._openai import OpenAIProfile
 
-    return {p.name: p for p in (OpenAIProfile(), AnthropicProfile(), AzureOpenAIProfile())}
+    profiles = (
+        OpenAIProfile(), AnthropicProfile(), AzureOpenAIProfile(),
+        VllmProfile(), OllamaProfile(), MistralProfile(), GroqProfile(),
+    )
+    return {p.name: p for p in profiles}
 
 
 def names() -> list[str]:
