@@ -627,7 +627,7 @@ class Chaos:
             status = plan_status(plan)
             call = self.calls.open(
                 provider=profile.name, method=req.method, url=req.url,
-                request_body=redact_body(req.json) if req.json is not None else parse_body(req.body),
+                request_body=_journal_body(req),
                 request_headers=redact_headers(request.headers.items()),
                 stream=req.stream, fault=chosen.id if chosen else None, started=now - self._started,
                 endpoint=profile.endpoint(req), retry_after=_retry_after(plan),
@@ -654,8 +654,8 @@ class Chaos:
         from .providers._plan import respond_with
         from .seams._http import Player
 
-        if not self._http_replies and not any(i.fault.provider in _SCOPED for i in self.injections):
-            return None
+        if not self._http_replies and not self._scoped:
+            return None  # the common case, decided without looking at the injections
         method, url = req.method, req.url
         matching = [
             i for i in self.injections
@@ -685,7 +685,7 @@ class Chaos:
             status = plan_status(plan)
             call = self.calls.open(
                 provider=chosen.provider if chosen else "http", method=method, url=url,
-                request_body=redact_body(req.json) if req.json is not None else parse_body(req.body),
+                request_body=_journal_body(req),
                 request_headers=redact_headers(request.headers.items()),
                 fault=chosen.id if chosen else None, started=now - self._started, retry_after=_retry_after(plan),
                 read_timeout=(request.extensions.get("timeout") or {}).get("read"),
@@ -755,7 +755,7 @@ class Chaos:
         self.config_errors.append(exc)
         self.calls.open(
             provider=provider or (fault.provider if fault else "http"), method=req.method, url=req.url,
-            request_body=redact_body(req.json) if req.json is not None else parse_body(req.body),
+            request_body=_journal_body(req),
             request_headers=redact_headers(request.headers.items()), fault=fault.id if fault else None,
             started=now - self._started, error=type(exc).__name__,
         )
@@ -819,6 +819,11 @@ class Chaos:
             if injection.state.decide(elapsed, self.rng):
                 return fault
         return None
+
+
+def _journal_body(req: CallRequest) -> Any:
+    """A request's body for the journal: its parsed JSON, else its text, secrets redacted."""
+    return redact_body(req.json) if req.json is not None else parse_body(req.body)
 
 
 def _retry_after(plan: Plan) -> float | None:

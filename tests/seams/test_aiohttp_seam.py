@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -19,7 +19,7 @@ from chaoskit import UnroutedRequestError
 from chaoskit.providers._plan import Break, Forward, Note, Respond, Send, Wait, respond_with
 from chaoskit.seams._http import connect_phase
 
-from ._loopback import blackhole, closed_port, misbehaving_server
+from ._loopback import blackhole, closed_port
 
 CHAT = "https://api.openai.com/v1/chat/completions"
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -29,12 +29,6 @@ PATCHED = [(aiohttp.TCPConnector, "_create_connection"), (aiohttp.ClientSession,
 
 def originals() -> list[object]:
     return [cls.__dict__[name] for cls, name in PATCHED]
-
-
-@pytest.fixture
-def server() -> Iterator[str]:
-    with misbehaving_server() as base:
-        yield base
 
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:

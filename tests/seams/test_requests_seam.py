@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import httpcore
 import pytest
@@ -16,7 +15,7 @@ from urllib3.util.retry import Retry
 import chaoskit
 from chaoskit import UnroutedRequestError
 
-from ._loopback import blackhole, closed_port, misbehaving_server
+from ._loopback import blackhole, closed_port
 
 CHAT = "https://api.openai.com/v1/chat/completions"
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -26,12 +25,6 @@ PATCHED = [(requests.adapters.HTTPAdapter, "send"), (urllib3.connectionpool.HTTP
 
 def originals() -> list[object]:
     return [cls.__dict__[name] for cls, name in PATCHED]
-
-
-@pytest.fixture
-def server() -> Iterator[str]:
-    with misbehaving_server() as base:
-        yield base
 
 
 def shape(exc: BaseException | None) -> list[tuple[type, str]]:
