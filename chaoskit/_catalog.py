@@ -13,7 +13,7 @@ from ._fault import EFFECTS, Fault
 
 __all__ = ["Catalog", "catalog", "catalog_files"]
 
-_ENTRY_FIELDS = {"summary", "effect", "params"}
+_ENTRY_FIELDS = {"summary", "effect", "params", "source"}
 
 
 def catalog_files() -> list[Path]:
@@ -39,6 +39,7 @@ class Catalog:
 
     @classmethod
     def from_files(cls, paths: Iterable[Path]) -> Catalog:
+        """The faults of these data files; every entry names its ``source`` (the page or SDK file it is modelled on)."""
         return cls(f for path in paths for f in _load_file(path))
 
     def ids(self, pattern: str = "*") -> list[str]:
@@ -109,7 +110,16 @@ def _load_file(path: Path) -> list[Fault]:
         params = entry.get("params") or {}
         if not isinstance(params, Mapping):
             raise ChaosConfigError(f"{where}.params: must be a mapping")
-        faults.append(Fault(fault_id, effect, params, str(entry.get("summary", "")).strip()))
+        source = entry.get("source")
+        if source is not None and not isinstance(source, str):
+            raise ChaosConfigError(f"{where}.source: must be a string (the page or SDK file the fault is modelled on)")
+        source = (source or "").strip()
+        if not source:
+            problem = "missing" if "source" not in entry else "empty"
+            raise ChaosConfigError(
+                f"{where}.source: {problem}; name the documentation page or SDK file the fault is modelled on"
+            )
+        faults.append(Fault(fault_id, effect, params, str(entry.get("summary", "")).strip(), source))
     return faults
 
 

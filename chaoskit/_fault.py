@@ -63,6 +63,8 @@ class Fault:
     effect: str
     params: Mapping[str, Any] = field(default_factory=dict)
     summary: str = ""
+    #: What the fault is modelled on: the documentation page or SDK source file, from the catalog.
+    source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
@@ -87,7 +89,7 @@ class Fault:
             raise ChaosConfigError(
                 f"fault {self.id!r} has no parameter {unknown[0]!r}; its parameters are: {known}"
             )
-        return Fault(self.id, self.effect, {**self.params, **params}, self.summary)
+        return Fault(self.id, self.effect, {**self.params, **params}, self.summary, self.source)
 
     def __hash__(self) -> int:
         return hash((self.id, json.dumps(dict(self.params), sort_keys=True, default=repr)))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import faults as _faults
 from ._clock import Clock, RealClock
@@ -27,6 +27,7 @@ from ._rng import derive_rng, new_session_seed
 from ._schedule import Schedule, ScheduleState
 from ._urls import UrlPattern
 from ._watch import Watch
+from .providers._coldstart import ColdStarts, Phase
 from .providers._plan import Forward, Plan, Respond, Send, Upstream, plan_status
 from .seams._bypass import bypassing
 
@@ -107,6 +108,7 @@ class Chaos:
         self._allowed: set[str] = {h.lower() for h in (*LOOPBACK, *allow_hosts)}
         self._routes: list[tuple[Any, str]] = []  # (respx pattern, provider name)
         self._last_call: dict[str, float] = {}
+        self._cold = ColdStarts()  # each cold-starting model's load
         self._lock = threading.RLock()
         self._started = self.clock.now()
         self._seam: Any = None
@@ -613,10 +615,10 @@ class Chaos:
             last = self._last_call.get(profile.name)
             self._last_call[profile.name] = now
             idle = None if last is None else now - last
-            chosen = self._choose(profile, req, idle)
+            chosen, phase = self._choose(profile, req, idle)
             index = len(self.calls)
             queue = self._replies.setdefault(profile.name, ReplyQueue())
-            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng=self.rng, idle=idle, take_reply=queue.take)
+            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng=self.rng, idle=idle, take_reply=queue.take, cold=phase)
             if chosen is None and profile.endpoint(req) is None:
                 self._block(request, _unsimulated(request, profile.name))
             try:
@@ -666,13 +668,13 @@ class Chaos:
             return None
         profiles = _scoped_profiles()
         with self._lock:
-            chosen, now, idle = self._draw(matching, profiles, req)
+            chosen, now, idle, phase = self._draw(matching, profiles, req)
             if chosen is None:
                 if reply is None:
                     return None  # no fault this time: served as any other request
                 plan = respond_with(reply)
             index = len(self.calls)
-            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng=self.rng, idle=idle, take_reply=lambda: "")
+            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng=self.rng, idle=idle, take_reply=lambda: "", cold=phase)
             where = f"{method} {url}"
             try:
                 if chosen is not None:
@@ -700,8 +702,8 @@ class Chaos:
 
         return Player(request, clock, call, on_end, note, None, self.config_errors), plan
 
-    def _draw(self, matching: list[Injection], profiles: dict[str, Any], req: CallRequest) -> tuple[Fault | None, float, float | None]:
-        """(the fault that fires, now, idle seconds) for a call the ``matching`` injections may act on.
+    def _draw(self, matching: list[Injection], profiles: dict[str, Any], req: CallRequest) -> tuple[Fault | None, float, float | None, Phase | None]:
+        """(the fault that fires, now, idle seconds, its cold-start phase) for a call ``matching`` may act on.
 
         Called with the lock held; idle time is counted per host, for cold starts.
         """
@@ -711,10 +713,25 @@ class Chaos:
         self._last_call[key] = now
         idle = None if last is None else now - last
         for injection in matching if self.enabled else ():
-            scoped = profiles[injection.fault.provider]
-            if scoped.applies(injection.fault, req, idle) and injection.state.decide(now - self._started, self.rng):
-                return injection.fault, now, idle
-        return None, now, idle
+            fault = injection.fault
+            if not profiles[fault.provider].applies(fault, req, idle):
+                continue
+            phase = self._cold_phase(fault, key, now, idle)
+            if phase is False:
+                continue
+            if injection.state.decide(now - self._started, self.rng):
+                return fault, now, idle, self._cold_commit(fault, key, phase, now)
+        return None, now, idle, None
+
+    def _cold_phase(self, fault: Fault, place: str, now: float, idle: float | None) -> Phase | None | Literal[False]:
+        """A cold-start fault's phase for this call (False: warm with nothing to do); None for other faults."""
+        if fault.effect != "latency.cold_start":
+            return None
+        phase = self._cold.peek(f"{fault.id} {place}", fault.params, now, idle)
+        return False if phase is None else phase
+
+    def _cold_commit(self, fault: Fault, place: str, phase: Phase | None, now: float) -> Phase | None:
+        return None if phase is None else self._cold.commit(f"{fault.id} {place}", phase, fault.params, now, self.rng)
 
     def _mcp_message(self, url: str, message: dict[str, Any]) -> tuple[Fault, Plan, Call] | None:
         """The fault for one JSON-RPC message to an MCP server over a stream (stdio), if any fires.
@@ -731,10 +748,10 @@ class Chaos:
         req = CallRequest("POST", url, {}, json.dumps(message).encode())
         profiles = _scoped_profiles()
         with self._lock:
-            chosen, now, idle = self._draw(matching, profiles, req)
+            chosen, now, idle, phase = self._draw(matching, profiles, req)
             if chosen is None:
                 return None
-            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng=self.rng, idle=idle, take_reply=lambda: "")
+            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng=self.rng, idle=idle, take_reply=lambda: "", cold=phase)
             call = self.calls.open(
                 provider="mcp", method="RPC", url=url, request_body=redact_body(message), fault=chosen.id,
                 started=now - self._started,
@@ -797,17 +814,22 @@ class Chaos:
             raise
         return changed
 
-    def _choose(self, profile: Profile, req: Any, idle: float | None) -> Fault | None:
+    def _choose(self, profile: Profile, req: Any, idle: float | None) -> tuple[Fault | None, Phase | None]:
+        """The fault that fires on this call to ``profile``, if any, and its cold-start phase."""
         if not self.enabled:
-            return None
+            return None, None
+        now = self.clock.now()
         for script in self.scripts:
             if profile.name in script.providers and script.position < len(script.steps):
                 step = script.steps[script.position]
                 script.position += 1
                 if step is None or step.provider != profile.name or not profile.applies(step, req, idle):
-                    return None
-                return step
-        elapsed = self.clock.now() - self._started
+                    return None, None
+                phase = self._cold_phase(step, profile.name, now, idle)
+                if phase is False:
+                    return None, None
+                return step, self._cold_commit(step, profile.name, phase, now)
+        elapsed = now - self._started
         for injection in self.injections:
             fault = injection.fault
             if fault.provider != profile.name or not profile.applies(fault, req, idle):
@@ -816,9 +838,12 @@ class Chaos:
                 continue
             if fault.effect == "schema_drift" and not _drifts(self._replies.get(profile.name)):
                 continue  # tool-call drift needs a tool call to drift: not exercised
+            phase = self._cold_phase(fault, profile.name, now, idle)
+            if phase is False:
+                continue
             if injection.state.decide(elapsed, self.rng):
-                return fault
-        return None
+                return fault, self._cold_commit(fault, profile.name, phase, now)
+        return None, None
 
 
 def _journal_body(req: CallRequest) -> Any:

@@ -98,6 +98,6 @@ def test_unknown_entry_field_is_an_error(tmp_path: Path) -> None:
 
 def test_duplicate_ids_are_an_error(tmp_path: Path) -> None:
     a = tmp_path / "a.yaml"
-    a.write_text("provider: x\nfaults:\n  boom:\n    effect: status\n")
+    a.write_text("provider: x\nfaults:\n  boom:\n    effect: status\n    source: RFC 9110 §15\n")
     with pytest.raises(ChaosConfigError, match=r"^fault id 'x.boom' is defined twice in the catalog$"):
         Catalog.from_files([a, a])

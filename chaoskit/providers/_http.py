@@ -16,6 +16,7 @@ from typing import Any
 from .._drift import drift
 from .._errors import ChaosConfigError
 from .._fault import Fault
+from ._coldstart import cold_start_plan
 from ._plan import Break, Forward, Note, Plan, Respond, Send, Upstream, respond_with
 from ._profile import CallRequest, RenderContext, network_plan, status_headers
 
@@ -48,11 +49,7 @@ class HttpProfile:
     name = "http"
 
     def applies(self, fault: Fault, req: CallRequest, idle: float | None) -> bool:
-        if fault.effect == "latency.cold_start":
-            idle_after = fault.params.get("idle")
-            threshold = float("inf") if idle_after is None else float(idle_after)
-            return idle is None or idle >= threshold
-        return True
+        return True  # a cold start is decided per call by the session
 
     def render(self, fault: Fault, req: CallRequest, ctx: RenderContext, base: Upstream | None, where: str) -> Plan:
         """The plan for ``fault``; ``base`` is the canned reply (None: forward to the service)."""
@@ -62,6 +59,8 @@ class HttpProfile:
         def on_answer(then: Callable[[Upstream], Plan]) -> Plan:
             return then(base) if base is not None else [Forward(then)]
 
+        if effect == "latency.cold_start":
+            return cold_start_plan(p, ctx.cold, lambda: on_answer(respond_with), status_plan)
         network = network_plan(effect, p, ctx.rng, lambda: on_answer(respond_with))
         if network is not None:
             return network

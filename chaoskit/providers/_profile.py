@@ -8,7 +8,6 @@ it simulates, its healthy bodies and stream events, its error bodies and headers
 from __future__ import annotations
 
 import json
-import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 
 from .._fault import Fault
 from .._replies import Reply, ToolCall
+from ._coldstart import Phase, cold_start_plan
 from ._plan import NEVER, Break, Note, Plan, Respond, Send, Wait
 
 __all__ = ["CallRequest", "Event", "Profile", "RenderContext", "latency_seconds", "network_plan", "status_headers"]
@@ -62,6 +62,8 @@ class RenderContext:
     rng: random.Random
     idle: float | None  # seconds since this provider's previous call; None on the first
     take_reply: Callable[[], Reply]
+    #: Where a cold-start fault finds the model on this call (set by the session).
+    cold: Phase | None = None
     _reply: Reply | None = field(default=None, init=False)
     #: Set while rendering: the model text the response carries, and whether it is whole.
     text: str | None = field(default=None, init=False)
@@ -169,11 +171,8 @@ class Profile(ABC):
         if effect in ("malformed.truncated_json", "malformed.missing_field", "malformed.null_content"):
             return endpoint is not None and not req.stream
         if effect.startswith("malformed.") or effect.startswith("latency."):
-            if effect == "latency.cold_start":
-                idle_after = fault.params.get("idle")
-                threshold = math.inf if idle_after is None else float(idle_after)
-                return idle is None or idle >= threshold
-            return endpoint is not None or effect == "latency.fixed"
+            # cold start: the session decides per call (loading, warm, or nothing to do)
+            return endpoint is not None or effect in ("latency.fixed", "latency.cold_start")
         return True
 
     def healthy(self, req: CallRequest, ctx: RenderContext) -> Plan:
@@ -191,6 +190,8 @@ class Profile(ABC):
         effect = fault.effect
         if effect == "status":
             return self._status_plan(p, req, ctx)
+        if effect == "latency.cold_start":
+            return cold_start_plan(p, ctx.cold, lambda: self._healthy_or_empty(req, ctx), lambda q: self._status_plan(q, req, ctx))
         network = network_plan(effect, p, ctx.rng, lambda: self._healthy_or_empty(req, ctx))
         if network is not None:
             return network
@@ -355,7 +356,7 @@ def network_plan(effect: str, p: Mapping[str, Any], rng: random.Random, answer: 
         return [Wait(NEVER if seconds is None else float(seconds)), *answer()]
     if effect == "connection.reset":
         return [Break("reset")]
-    if effect in ("latency.fixed", "latency.cold_start"):
+    if effect == "latency.fixed":
         return [Wait(latency_seconds(p, rng)), *answer()]
     return None
 

@@ -497,14 +497,34 @@ def test_short_latency_succeeds_late() -> None:
     check(outcome, expect)
 
 
-def test_cold_start_with_catalog_defaults_times_out_once_then_the_retry_is_warm() -> None:
-    """The first attempt waits 20 s > the 0.3 s read timeout; the SDK's retry is no longer cold."""
+def test_a_cold_start_load_goes_on_while_the_sdk_retries() -> None:
+    """The model takes 20 s to load: every attempt inside the load waits past the 0.3 s read timeout."""
+    expect = E(openai.APITimeoutError, 3, cause=httpx2.ReadTimeout, check=durations_about(READ_TIMEOUT))
     with client() as c:
-        outcome = run("openai.cold_start", E(), lambda: chat(c))
+        outcome = run("openai.cold_start", expect, lambda: chat(c))
+    check(outcome, expect)
+    details = [call.detail for call in outcome.calls]
+    assert details[0] == "cold start: loading began, 20.0 s left"
+    assert all(d is not None and d.startswith("cold start: still loading") for d in details[1:])
+
+
+def test_a_load_shorter_than_the_backoff_lets_the_retry_through_warm() -> None:
+    """A 0.5 s load: the first attempt times out at 0.3 s; the retry (after >= 0.375 s of backoff) is warm."""
+    with client() as c:
+        outcome = run("openai.cold_start", E(), lambda: chat(c), seconds=0.5)
     assert outcome.error is None
     assert [(call.fault, call.error) for call in outcome.calls] == [("openai.cold_start", "ReadTimeout"), (None, None)]
     assert READ_TIMEOUT - 0.02 <= outcome.calls[0].duration <= READ_TIMEOUT + SLACK
     healthy_text(outcome)
+
+
+def test_warm_calls_have_their_own_latency() -> None:
+    with client() as c:
+        outcome = run("openai.cold_start", E(), lambda: [chat(c), chat(c)], seconds=0.1, warm=0.05)
+    assert outcome.error is None
+    assert [call.fault for call in outcome.calls] == ["openai.cold_start"] * 2
+    assert [call.detail for call in outcome.calls] == ["cold start: loading began, 0.1 s left", "cold start: warm, 0.05 s latency"]
+    assert outcome.calls[0].duration >= 0.1 and 0.05 <= outcome.calls[1].duration < 0.1
 
 
 def test_slow_first_token_unary_is_retried_stream_is_not() -> None:
