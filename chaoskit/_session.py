@@ -448,7 +448,7 @@ class Chaos:
     def start(self) -> Chaos:
         """Start intercepting HTTP; prefer ``with Chaos() as chaos:``.
 
-        httpx and httpx2 always; requests and aiohttp too when they are installed, and MCP
+        httpx and httpx2 always; requests, aiohttp and botocore too when they are installed, and MCP
         stdio clients when the mcp client is imported (or an ``mcp.*`` fault is injected).
         """
         import importlib.util
@@ -473,11 +473,16 @@ class Chaos:
                 from .seams._aiohttp import AiohttpSeam
 
                 self._extra_seams.append(AiohttpSeam(self).__enter__())
+            if importlib.util.find_spec("botocore") is not None:  # boto3's bedrock-runtime clients
+                from .seams._botocore import BotocoreSeam
+
+                self._extra_seams.append(BotocoreSeam(self).__enter__())
             if "mcp.client.stdio" in sys.modules:  # else installed by the first mcp.* fault
                 self._cover_mcp_stdio()
         except BaseException:
             self.stop()
             raise
+        self._started = self.clock.now()  # session time starts once the seams are on, not with their imports
         return self
 
     def stop(self) -> None:

@@ -18,7 +18,10 @@ def test_every_fault_has_a_known_effect_a_summary_and_its_provider_prefix() -> N
     for fault in faults.all():
         assert fault.effect in EFFECTS
         assert fault.summary, fault.id
-        assert fault.provider in {"openai", "anthropic", "azure", "groq", "mistral", "ollama", "vllm", "http", "mcp", "net", "tool"}
+        assert fault.provider in {
+            "openai", "anthropic", "azure", "gemini", "bedrock", "huggingface", "tgi", "groq", "mistral", "ollama", "vllm",
+            "http", "mcp", "net", "tool",
+        }
 
 
 def test_ids_named_in_the_architecture_exist() -> None:

@@ -28,7 +28,7 @@ def test_unknown_id_exits_2_with_suggestions() -> None:
     done = chaoskit("faults", "show", "anthropic.overload")
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "chaoskit: unknown fault id 'anthropic.overload'. Did you mean: anthropic.overloaded, vllm.overloaded? "
+        "chaoskit: unknown fault id 'anthropic.overload'. Did you mean: anthropic.overloaded, gemini.overloaded, huggingface.overloaded? "
         "Run `chaoskit faults` to list the catalog."
     )
 

@@ -376,12 +376,12 @@ def test_malformed(chaos):
 
 def test_sweep_with_no_match_lists_what_exists(pytester: pytest.Pytester) -> None:
     result = run(pytester, """
-@pytest.mark.chaos_sweep("gemini.*")
+@pytest.mark.chaos_sweep("cohere.*")
 def test_x(chaos):
     pass
 """)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.chaos_sweep on test_app.py::test_x: 'gemini.*' matches no catalog fault; the providers are anthropic, azure, groq, http, mcp, mistral, net, ollama, openai, tool, vllm (ids such as *"])
+    result.stdout.fnmatch_lines(["*@pytest.mark.chaos_sweep on test_app.py::test_x: 'cohere.*' matches no catalog fault; the providers are anthropic, azure, bedrock, gemini, groq, http, huggingface, mcp, mistral, net, ollama, openai, tgi, tool, vllm (ids such as *"])
 
 
 RETRY_LOOP = """

@@ -61,8 +61,10 @@ def test_the_first_fault_that_fires_wins() -> None:
 def test_unknown_provider_is_named() -> None:
     chaos = chaoskit.Chaos(seed=1)
     with pytest.raises(ChaosConfigError) as info:
-        chaos.reply("gemini", "hi")
-    assert str(info.value) == "unknown provider 'gemini'; chaoskit simulates: anthropic, azure, groq, mistral, ollama, openai, vllm"
+        chaos.reply("cohere", "hi")
+    assert str(info.value) == (
+        "unknown provider 'cohere'; chaoskit simulates: anthropic, azure, bedrock, gemini, groq, huggingface, mistral, ollama, openai, tgi, vllm"
+    )
 
 
 def test_reply_needs_replies_of_a_known_shape() -> None:

@@ -309,10 +309,10 @@ def test_a_strategy_reads_as_what_it_draws() -> None:
         ({"faults": "openai.nope.*"},
          "faults='openai.nope.*' matches no catalog id. Some that exist: openai.auth, openai.bad_gateway, "
          "openai.cold_start. Run `chaoskit faults` to list them all."),
-        ({"faults": "gemini.*"},
-         "faults='gemini.*' matches no catalog id. Some that exist: anthropic.auth, azure.connection.reset, groq.cancelled, "
-         "http.bad_gateway, mcp.disconnect, mistral.rate_limit, net.bandwidth, ollama.cold_start, openai.auth, "
-         "tool.empty, vllm.context_length. "
+        ({"faults": "cohere.*"},
+         "faults='cohere.*' matches no catalog id. Some that exist: anthropic.auth, azure.connection.reset, bedrock.access_denied, "
+         "gemini.auth, groq.cancelled, http.bad_gateway, huggingface.cold_start, mcp.disconnect, mistral.rate_limit, net.bandwidth, "
+         "ollama.cold_start, openai.auth, tgi.connection.reset, tool.empty, vllm.context_length. "
          "Run `chaoskit faults` to list them all."),
         ({"faults": "openai.rate_limt"},
          "faults: unknown fault id 'openai.rate_limt'. Did you mean: openai.rate_limit, "
@@ -325,7 +325,8 @@ def test_a_strategy_reads_as_what_it_draws() -> None:
          "faults[1]=None must be a catalog id or a Fault; passes are always drawn, do not list them"),
         ({"faults": [42]}, "faults[0]=42 must be a catalog id or a Fault"),
         ({"faults": 42}, "faults=42 must be a glob pattern or a list of catalog ids and Faults"),
-        ({"providers": ["gemini"]}, "providers: unknown provider 'gemini'; chaoskit simulates: anthropic, azure, groq, mistral, ollama, openai, vllm"),
+        ({"providers": ["cohere"]},
+         "providers: unknown provider 'cohere'; chaoskit simulates: anthropic, azure, bedrock, gemini, groq, huggingface, mistral, ollama, openai, tgi, vllm"),
     ],
 )
 def test_bad_arguments_are_invalid(kwargs: dict[str, object], message: str) -> None:

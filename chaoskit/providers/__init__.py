@@ -13,12 +13,18 @@ __all__ = ["CallRequest", "Profile", "RenderContext", "names", "profile"]
 def _profiles() -> dict[str, Profile]:
     from ._anthropic import AnthropicProfile
     from ._azure import AzureOpenAIProfile
+    from ._bedrock import BedrockProfile
     from ._compatible import GroqProfile, MistralProfile, OllamaProfile, VllmProfile
+    from ._gemini import GeminiProfile
+    from ._huggingface import HuggingFaceProfile, TgiProfile
     from ._openai import OpenAIProfile
 
     profiles = (
         OpenAIProfile(), AnthropicProfile(), AzureOpenAIProfile(),
         VllmProfile(), OllamaProfile(), MistralProfile(), GroqProfile(),
+        HuggingFaceProfile(), TgiProfile(),
+        BedrockProfile(),
+        GeminiProfile(),
     )
     return {p.name: p for p in profiles}
 

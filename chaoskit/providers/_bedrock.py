@@ -1,0 +1,178 @@
+"""The Amazon Bedrock Runtime profile: Converse, ConverseStream, InvokeModel and its stream.
+
+boto3's ``bedrock-runtime`` client posts to ``https://bedrock-runtime.REGION.amazonaws.com``
+(``-fips``, dual-stack ``api.aws``, China ``amazonaws.com.cn`` and VPC endpoints alike):
+``/model/{modelId}/converse``, ``/converse-stream``, ``/invoke`` and
+``/invoke-with-response-stream``. botocore does not send through httpx: the botocore seam
+(:mod:`chaoskit.seams._botocore`) hands these requests to the session, which renders them
+with this profile.
+
+Errors are rest-json: the code in ``x-amzn-ErrorType`` (``ThrottlingException:http://...``),
+the message in ``{"message": ...}``, the request id in ``x-amzn-RequestId``; botocore builds
+``client.exceptions.<Code>`` from them and its standard retry mode decides on the code and
+status. A catalog fault's ``error`` says ``type`` (the code) and ``message``; further keys
+(``originalStatusCode``) go into the body. Streams are ``application/vnd.amazon.eventstream``
+binary frames (:mod:`._eventstream`); an in-stream error is an ``exception`` frame whose
+``:exception-type`` is the lower-camel member name (``throttlingException``), which botocore
+raises as ``EventStreamError`` while the app iterates the stream.
+
+InvokeModel bodies are the model's own format: chaoskit simulates Anthropic models (the
+Messages API); other models' invoke routes get faults but no healthy answer.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+from . import _bedrock_wire as wire
+from ._eventstream import CONTENT_TYPE, encode_event, encode_exception
+from ._plan import Plan
+from ._profile import SSE, CallRequest, Event, Profile, RenderContext
+
+__all__ = ["BedrockProfile"]
+
+_OPERATIONS = {
+    "converse": "converse",
+    "converse-stream": "converse_stream",
+    "invoke": "invoke",
+    "invoke-with-response-stream": "invoke_stream",
+}
+_STREAMS = frozenset({"converse_stream", "invoke_stream"})
+_PATH = re.compile(r"/model/(?P<model>[^/]+)/(?P<operation>[a-z-]+)")
+#: How AWS's Coral services qualify an error code in ``x-amzn-ErrorType``.
+_ERROR_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.bedrock/"
+#: Bedrock Runtime hosts: bedrock-runtime[-fips].REGION.<partition suffix>, optionally behind
+#: a VPC endpoint (vpce-ID.bedrock-runtime.REGION.vpce.amazonaws.com).
+_HOST = re.compile(r"(?:[a-z0-9-]+\.)?bedrock-runtime(?:-fips)?\.[a-z]{2,4}(?:-[a-z]+)+-\d+\.[a-z0-9.-]+")
+_UUID_NAMESPACE = uuid.UUID("6f0c3bd6-2c0e-4b8e-9d55-3a0f4c7b1e21")
+
+
+class _RegionalHosts(frozenset[str]):
+    """The hosts of every region and partition, as a set ``for_host`` can test with ``in``."""
+
+    def __contains__(self, host: object) -> bool:
+        return isinstance(host, str) and _HOST.fullmatch(host.lower()) is not None
+
+
+class BedrockProfile(Profile):
+    name = "bedrock"
+    hosts: ClassVar[frozenset[str]] = _RegionalHosts()
+    request_id_header = "x-amzn-requestid"
+
+    def endpoint(self, req: CallRequest) -> str | None:
+        """``converse``, ``converse_stream``, ``invoke``, ``invoke_stream`` (Anthropic models), or None."""
+        found = _operation(req)
+        if found is None or req.method != "POST":
+            return None
+        model, endpoint = found
+        req.stream = endpoint in _STREAMS  # the route streams, whatever the body says
+        if endpoint.startswith("invoke") and "anthropic." not in model:
+            return None
+        return endpoint
+
+    def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
+        return [("x-amzn-requestid", str(uuid.uuid5(_UUID_NAMESPACE, ctx.ident)))]
+
+    def _headers(self, ctx: RenderContext, content_type: str, extra: Mapping[str, Any] | None = None) -> tuple[tuple[str, str], ...]:
+        if content_type == SSE:  # the base class's stream content type: Bedrock streams event-stream frames
+            extra = {"x-amzn-bedrock-content-type": "application/json", **(extra or {})}
+            content_type = CONTENT_TYPE
+        return super()._headers(ctx, content_type, extra)
+
+    # ---- healthy -----------------------------------------------------------------------------
+    def body(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> dict[str, Any]:
+        if endpoint.startswith("invoke"):
+            return wire.invoke(_request(req), _model(req), ctx.reply, ident=ctx.ident, stop_reason=_anthropic_finish(finish))
+        return wire.converse(_request(req), ctx.reply, ident=ctx.ident, stop_reason=finish)
+
+    def events(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> list[Event]:
+        if endpoint == "invoke_stream":
+            chunks = wire.invoke_events(_request(req), _model(req), ctx.reply, ident=ctx.ident, stop_reason=_anthropic_finish(finish))
+            return [Event(encode_event("chunk", data), content=bool(text), text=text) for data, text in chunks]
+        return [
+            Event(encode_event(name, data), content=name == "contentBlockDelta", text=_delta_text(data))
+            for name, data in wire.converse_events(_request(req), ctx.reply, ident=ctx.ident, stop_reason=finish)
+        ]
+
+    def offered_tools(self, req: CallRequest) -> list[str]:
+        request = _request(req)
+        if "toolConfig" in request:
+            return wire.offered_tools(request)
+        tools = request.get("tools") or []  # an Anthropic InvokeModel body
+        return [t["name"] for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str)]
+
+    def filtered_finish(self) -> str:
+        return "content_filtered"
+
+    def length_finish(self) -> str:
+        return "max_tokens"
+
+    def main_field(self, endpoint: str) -> str:
+        return "content" if endpoint.startswith("invoke") else "output"
+
+    def null_content(self, endpoint: str, body: dict[str, Any]) -> None:
+        if endpoint.startswith("invoke"):
+            body["content"] = None
+            return
+        for block in body["output"]["message"]["content"]:
+            block.pop("toolUse", None)
+            block["text"] = None
+
+    # ---- errors ------------------------------------------------------------------------------
+    def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
+        return {"message": "", **{k: v for k, v in error.items() if k != "type"}}
+
+    def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext, endpoint: str, sequence: int) -> bytes:
+        kind = str(error.get("type") or "internalServerException")
+        return encode_exception(kind, {"message": "", **{k: v for k, v in error.items() if k != "type"}})
+
+    def _status_plan(self, p: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> Plan:
+        found = _operation(req)
+        if found is not None:
+            p = _replace(p, "{model}", found[0])  # the model is in the URL, not the body
+        kind = (p.get("error") or {}).get("type")
+        if kind and p.get("body") is None:
+            p = {**p, "headers": {"x-amzn-errortype": f"{kind}:{_ERROR_NAMESPACE}", **(p.get("headers") or {})}}
+        return super()._status_plan(p, req, ctx)
+
+
+def _operation(req: CallRequest) -> tuple[str, str] | None:
+    """(model id, endpoint) from the raw path, where the model id is percent-encoded."""
+    match = _PATH.fullmatch(urlsplit(req.url).path)
+    if match is None or match["operation"] not in _OPERATIONS:
+        return None
+    return unquote(match["model"]), _OPERATIONS[match["operation"]]
+
+
+def _model(req: CallRequest) -> str:
+    found = _operation(req)
+    return found[0] if found else "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def _request(req: CallRequest) -> dict[str, Any]:
+    data = req.json
+    return data if isinstance(data, dict) else {}
+
+
+def _anthropic_finish(finish: str | None) -> str | None:
+    """A Converse stop reason as an Anthropic model says it on InvokeModel."""
+    return {"content_filtered": "refusal"}.get(finish or "", finish)
+
+
+def _delta_text(data: dict[str, Any]) -> str:
+    delta = data.get("delta")
+    return str(delta.get("text") or "") if isinstance(delta, dict) else ""
+
+
+def _replace(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, Mapping):
+        return {k: _replace(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, old, new) for v in value]
+    return value
