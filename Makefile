@@ -4,8 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.chaoskit-installed
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+# LiteLLM's tests run in an environment of their own (tests/litellm_env/conftest.py says why).
+LITELLM_VENV  := .venv-litellm
+LITELLM_STAMP := $(LITELLM_VENV)/.chaoskit-installed
+LITELLM_TEST  := $(LITELLM_VENV)/bin/python -m pytest -p no:cacheprovider tests/litellm_env
 
-.PHONY: test demo bench lint clean
+.PHONY: test test-litellm demo bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +20,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade --target $(VENV)/looptime 'looptime>=0.9'
 	touch $(STAMP)
 
-test: $(STAMP)
+$(LITELLM_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LITELLM_VENV)/bin/python -m pip install --quiet -e '.[litellm-test]'
+	touch $(LITELLM_STAMP)
+
+test: $(STAMP) $(LITELLM_STAMP)
 	scripts/ensure-chromium
 	$(PYTEST) -n 2 tests examples
+	$(LITELLM_TEST)
+
+test-litellm: $(LITELLM_STAMP)
+	$(LITELLM_TEST)
 
 demo: $(STAMP)
 	$(PYTEST) -n 2 examples/support_bot --chaos-report reports/demo.json --chaos-html reports/demo.html
@@ -37,4 +51,4 @@ lint: $(STAMP)
 	$(BIN)/mypy chaoskit
 
 clean:
-	rm -rf $(VENV) build dist reports *.egg-info
+	rm -rf $(VENV) $(LITELLM_VENV) build dist reports *.egg-info
