@@ -1,6 +1,6 @@
 """``chaoskit doctor``: what each catalog fault does to the installed provider SDKs.
 
-For every model-provider fault (``openai.*``, ``azure.*``, ``anthropic.*``) whose SDK is installed, one
+For every model-provider fault (the providers in :data:`SDKS`) whose SDK is installed, one
 call through the real SDK with its default retries, on the virtual clock (so a 20 s cold
 start or a stall past the read timeout costs no real time and the times shown are the ones
 the app would see): the exception the app gets, its status, how many attempts the SDK made,
@@ -22,7 +22,18 @@ from ._fault import Fault
 __all__ = ["Diagnosis", "diagnose", "diagnose_all", "format_table"]
 
 #: The SDK behind each provider, by import name.
-SDKS = {"openai": "openai", "anthropic": "anthropic", "azure": "openai"}
+SDKS = {
+    "openai": "openai", "azure": "openai", "anthropic": "anthropic",
+    "vllm": "openai", "ollama": "openai", "mistral": "openai", "groq": "openai", "tgi": "openai",
+    "gemini": "google.genai", "bedrock": "boto3", "huggingface": "huggingface_hub",
+}
+#: Base URLs of the OpenAI-compatible servers the doctor calls through the openai SDK; the
+#: self-hosted ones (no host of their own) are routed to their profile.
+BASE_URLS = {
+    "vllm": "http://127.0.0.1:8000/v1", "ollama": "http://127.0.0.1:11434/v1", "tgi": "http://127.0.0.1:8080/v1",
+    "mistral": "https://api.mistral.ai/v1", "groq": "https://api.groq.com/openai/v1",
+}
+SELF_HOSTED = ("vllm", "ollama", "tgi")
 #: The client the doctor uses: the SDKs' default retries, a 10 s read timeout.
 READ_TIMEOUT = 10.0
 MESSAGES = [{"role": "user", "content": "Where is my order?"}]
@@ -45,34 +56,100 @@ class Diagnosis:
         return asdict(self)
 
 
-def _call(provider: str, stream: bool) -> Callable[[], Any]:
+def _drain(out: Any, stream: bool) -> Any:
+    return list(out) if stream else out
+
+
+def _openai_call(provider: str, stream: bool) -> Callable[[], Any]:
     import httpx2
+    import openai
 
     timeout = httpx2.Timeout(READ_TIMEOUT, connect=5.0)
-    if provider in ("openai", "azure"):
-        import openai
-
-        client = (
-            openai.OpenAI(api_key="sk-chaoskit-doctor", timeout=timeout) if provider == "openai"
-            else openai.AzureOpenAI(api_key="azure-doctor", api_version="2024-10-21",
-                                    azure_endpoint="https://chaoskit-doctor.openai.azure.com", timeout=timeout)
+    if provider == "azure":
+        client: openai.OpenAI = openai.AzureOpenAI(
+            api_key="azure-doctor", api_version="2024-10-21", azure_endpoint="https://chaoskit-doctor.openai.azure.com", timeout=timeout,
         )
-        tools = [{"type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object"}}}]
+    else:
+        client = openai.OpenAI(api_key="sk-chaoskit-doctor", base_url=BASE_URLS.get(provider), timeout=timeout)
+    tools = [{"type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object"}}}]
+    return lambda: _drain(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, tools=tools, stream=stream), stream)  # type: ignore[call-overload, arg-type]
 
-        def chat() -> Any:
-            out = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, tools=tools, stream=stream)  # type: ignore[arg-type]
-            return list(out) if stream else out
 
-        return chat
+def _anthropic_call(stream: bool) -> Callable[[], Any]:
     import anthropic
+    import httpx2
 
-    claude = anthropic.Anthropic(api_key="sk-chaoskit-doctor", timeout=timeout)
+    claude = anthropic.Anthropic(api_key="sk-chaoskit-doctor", timeout=httpx2.Timeout(READ_TIMEOUT, connect=5.0))
+    return lambda: _drain(claude.messages.create(model="claude-sonnet-4-6", max_tokens=100, messages=MESSAGES, stream=stream), stream)  # type: ignore[call-overload, arg-type]
 
-    def messages() -> Any:
-        out = claude.messages.create(model="claude-sonnet-4-6", max_tokens=100, messages=MESSAGES, stream=stream)  # type: ignore[arg-type]
-        return list(out) if stream else out
 
-    return messages
+def _gemini_call(stream: bool) -> Callable[[], Any]:
+    from google import genai
+    from google.genai import types
+
+    client = genai.Client(api_key="chaoskit-doctor", http_options=types.HttpOptions(timeout=int(READ_TIMEOUT * 1000)))
+    contents = MESSAGES[0]["content"]
+
+    def call() -> Any:
+        _ = client  # kept referenced: a collected genai Client closes its connections
+        if stream:
+            return list(client.models.generate_content_stream(model="gemini-2.5-flash", contents=contents))
+        return client.models.generate_content(model="gemini-2.5-flash", contents=contents)
+
+    return call
+
+
+def _bedrock_call(stream: bool) -> Callable[[], Any]:
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "bedrock-runtime", region_name="us-east-1", aws_access_key_id="chaoskit", aws_secret_access_key="doctor",
+        config=Config(read_timeout=READ_TIMEOUT, connect_timeout=5),
+    )
+    request = {"modelId": "anthropic.claude-3-5-haiku-20241022-v1:0", "messages": [{"role": "user", "content": [{"text": MESSAGES[0]["content"]}]}]}
+
+    def call() -> Any:
+        if stream:
+            return list(client.converse_stream(**request)["stream"])
+        return client.converse(**request)
+
+    return call
+
+
+def _huggingface_call(stream: bool) -> Callable[[], Any]:
+    from huggingface_hub import InferenceClient
+
+    client = InferenceClient("meta-llama/Llama-3.1-8B-Instruct", token="hf_chaoskit_doctor", timeout=READ_TIMEOUT)
+    return lambda: _drain(client.chat_completion(MESSAGES, max_tokens=100, stream=stream), stream)
+
+
+def _call(provider: str, stream: bool) -> Callable[[], Any]:
+    if provider == "anthropic":
+        return _anthropic_call(stream)
+    if provider == "gemini":
+        return _gemini_call(stream)
+    if provider == "bedrock":
+        return _bedrock_call(stream)
+    if provider == "huggingface":
+        return _huggingface_call(stream)
+    return _openai_call(provider, stream)
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status an SDK's exception carries, however the SDK names it."""
+    status = getattr(exc, "status_code", None)  # openai, anthropic
+    if isinstance(status, int):
+        return status
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):  # botocore's ClientError
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return status if isinstance(status, int) else None
+    status = getattr(response, "status_code", None)  # huggingface_hub: the httpx2 response
+    if isinstance(status, int):
+        return status
+    code = getattr(exc, "code", None)  # google-genai
+    return code if isinstance(code, int) and 100 <= code < 600 else None
 
 
 def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = None) -> Diagnosis:
@@ -98,6 +175,8 @@ def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = Non
         chaos.inject(fault)
         if reply is not None:
             chaos.reply(provider, reply)
+        if provider in SELF_HOSTED:
+            chaos.route(BASE_URLS[provider].removesuffix("/v1"), provider=provider)
         call = _call(provider, stream)
         started = chaos.elapsed
         outcome, status = "returned", None
@@ -105,14 +184,18 @@ def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = Non
             call()
         except Exception as exc:  # noqa: BLE001 - the outcome is what is reported
             outcome = f"{type(exc).__module__.split('._')[0]}.{type(exc).__name__}"
-            status = getattr(exc, "status_code", None)
+            status = _status(exc)
         seconds = chaos.elapsed - started
-    attempts = len(chaos.calls)
+    # The SDK's calls to the provider; not its side requests (huggingface_hub asks the Hub for a registry).
+    attempts = sum(1 for c in chaos.calls if c.provider == provider)
     return Diagnosis(fault.id, SDKS[provider], stream, outcome, status, attempts, attempts > 1, round(seconds, 3))
 
 
 def installed(provider: str) -> bool:
-    return importlib.util.find_spec(SDKS[provider]) is not None
+    try:
+        return importlib.util.find_spec(SDKS[provider]) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing (google.genai)
+        return False
 
 
 def diagnose_all(pattern: str = "*") -> list[Diagnosis]:

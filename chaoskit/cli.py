@@ -47,9 +47,9 @@ def _show(fault_id: str) -> int:
 def _doctor(pattern: str, *, as_json: bool) -> int:
     from . import _doctor as doctor
 
-    providers = sorted({doctor.SDKS[p] for p in doctor.SDKS if doctor.installed(p)})
+    providers = sorted(p for p in doctor.SDKS if doctor.installed(p))
     if not providers:
-        print("chaoskit doctor: neither openai nor anthropic is installed; nothing to check", file=sys.stderr)
+        print("chaoskit doctor: no provider SDK (openai, anthropic, google-genai, boto3, huggingface_hub) is installed; nothing to check", file=sys.stderr)
         return 1
     rows = doctor.diagnose_all(pattern)
     if not rows:

@@ -15,21 +15,62 @@ from chaoskit import _doctor, faults
 
 sys.path.insert(0, str(Path(__file__).parent / "providers"))
 from test_anthropic_faults import ANTHROPIC  # noqa: E402
+from test_bedrock_faults import STATUS_FAULTS as BEDROCK  # noqa: E402
+from test_compatible_faults import CASES as COMPATIBLE  # noqa: E402
+from test_gemini_faults import NETWORK as GEMINI_NETWORK  # noqa: E402
+from test_gemini_faults import STATUS as GEMINI  # noqa: E402
+from test_huggingface_faults import NATIVE as HUGGINGFACE  # noqa: E402
+from test_huggingface_faults import OPENAI as TGI  # noqa: E402
 from test_openai_faults import OPENAI  # noqa: E402
-
-MATRIX = {**OPENAI, **ANTHROPIC}
 
 
 def qualified(cls: type | None) -> str:
     return "returned" if cls is None else f"{cls.__module__.split('._')[0]}.{cls.__name__}"
 
 
+MATRIX = {**OPENAI, **ANTHROPIC}
+#: fault -> (the app gets, status, attempts) as the other providers' test files pin them, for the
+#: doctor's client of each SDK (default retries): google-genai makes one attempt, botocore three
+#: for retried errors; huggingface_hub's chat_completion raises HfHubHTTPError for any status.
+OTHERS: dict[str, tuple[str, int | None, int]] = {
+    **{f: (qualified(raises), code, 1) for f, (raises, code, _, _) in GEMINI.items()},
+    **{f: (qualified(by["httpx2"][0]), None, by["httpx2"][1]) for f, by in GEMINI_NETWORK.items()},
+    **{f: (f"botocore.errorfactory.{code}", status, attempts) for f, code, status, attempts in BEDROCK},
+    **{f"huggingface.{kind}": ("huggingface_hub.errors.HfHubHTTPError", status, 1) for kind, (_, status) in HUGGINGFACE.items()},
+    **{f"tgi.{kind}": (qualified(raises), status, attempts) for kind, (raises, status, attempts) in TGI.items()},
+    **{f: (qualified(raises), status, attempts) for f, (raises, status, _, _, attempts) in COMPATIBLE.items()},
+}
+
+
+
+
 def test_doctor_covers_every_model_provider_fault() -> None:
     rows = _doctor.diagnose_all()
-    assert [r.fault for r in rows] == faults.ids("anthropic.*") + faults.ids("azure.*") + faults.ids("openai.*")
+    providers = ("anthropic", "azure", "bedrock", "gemini", "groq", "huggingface", "mistral", "ollama", "openai", "tgi", "vllm")
+    assert [r.fault for r in rows] == [f for p in providers for f in faults.ids(f"{p}.*")]
     azure = {r.fault: r for r in rows if r.fault.startswith("azure.")}
     assert (azure["azure.rate_limit"].outcome, azure["azure.rate_limit"].attempts) == ("openai.RateLimitError", 3)
     assert azure["azure.content_filter.prompt"].outcome == "openai.BadRequestError"
+    sdks = {r.fault.split(".")[0]: r.sdk for r in rows}
+    assert (sdks["gemini"], sdks["bedrock"], sdks["huggingface"], sdks["tgi"]) == ("google.genai", "boto3", "huggingface_hub", "openai")
+
+
+@pytest.mark.parametrize("fault", sorted(OTHERS))
+def test_doctor_agrees_with_the_other_providers_tests(fault: str) -> None:
+    outcome, status, attempts = OTHERS[fault]
+    row = _doctor.diagnose(fault)
+    assert (row.outcome, row.status) == (outcome, status), row
+    if "retry_after" not in faults.get(fault).params:  # the tests shorten retry-after; the doctor does not
+        assert row.attempts == attempts, row
+    assert row.retried == (row.attempts > 1)
+
+
+def test_a_cold_start_that_refuses_calls_while_loading() -> None:
+    """Bedrock answers ModelNotReadyException while the model loads: botocore's three attempts all fail."""
+    row = _doctor.diagnose("bedrock.cold_start")
+    assert (row.outcome, row.status, row.attempts) == ("botocore.errorfactory.ModelNotReadyException", 429, 3)
+    row = _doctor.diagnose("huggingface.cold_start")
+    assert (row.outcome, row.status, row.attempts) == ("huggingface_hub.errors.HfHubHTTPError", 503, 1)
 
 
 @pytest.mark.parametrize("fault", sorted(MATRIX))
@@ -64,4 +105,6 @@ def test_the_command_prints_a_table_and_json() -> None:
 def test_a_pattern_that_matches_no_provider_fault() -> None:
     done = subprocess.run([sys.executable, "-m", "chaoskit.cli", "doctor", "http.*"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert done.stderr.strip() == "chaoskit doctor: no fault of anthropic, openai matches 'http.*'"
+    assert done.stderr.strip() == (
+        "chaoskit doctor: no fault of anthropic, azure, bedrock, gemini, groq, huggingface, mistral, ollama, openai, tgi, vllm matches 'http.*'"
+    )
