@@ -186,8 +186,8 @@ def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = Non
             outcome = f"{type(exc).__module__.split('._')[0]}.{type(exc).__name__}"
             status = _status(exc)
         seconds = chaos.elapsed - started
-    # The SDK's calls to the provider; not its side requests (huggingface_hub asks the Hub for a registry).
-    attempts = sum(1 for c in chaos.calls if c.provider == provider)
+    # The SDK's calls to the model; not its side requests (huggingface_hub reads the Hub's agent registry).
+    attempts = sum(1 for c in chaos.calls if c.provider == provider and c.endpoint != "hub")
     return Diagnosis(fault.id, SDKS[provider], stream, outcome, status, attempts, attempts > 1, round(seconds, 3))
 
 

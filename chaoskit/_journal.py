@@ -12,7 +12,7 @@ __all__ = ["Call", "Journal", "redact_headers"]
 
 #: Header names whose values never reach a journal or a report.
 SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "cookie"}
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "x-amz-security-token", "cookie"}
 )
 REDACTED = "<redacted>"
 

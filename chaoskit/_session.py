@@ -618,9 +618,11 @@ class Chaos:
         with self._lock:
             now = self.clock.now()
             last = self._last_call.get(profile.name)
-            self._last_call[profile.name] = now
+            side = profile.side_request(req)  # not a model call: no fault, and the model's idle time goes on
+            if not side:
+                self._last_call[profile.name] = now
             idle = None if last is None else now - last
-            chosen, phase = self._choose(profile, req, idle)
+            chosen, phase = (None, None) if side else self._choose(profile, req, idle)
             index = len(self.calls)
             queue = self._replies.setdefault(profile.name, ReplyQueue())
             ctx = RenderContext(ident=f"chaoskit{index:05d}", rng=self.rng, idle=idle, take_reply=queue.take, cold=phase)
@@ -639,7 +641,7 @@ class Chaos:
                 stream=req.stream, fault=chosen.id if chosen else None, started=now - self._started,
                 endpoint=profile.endpoint(req), retry_after=_retry_after(plan),
                 read_timeout=(request.extensions.get("timeout") or {}).get("read"),
-                retry_count=_int_or_none(request.headers.get("x-stainless-retry-count")),
+                retry_count=_retry_count(request.headers),
                 request_key=_request_key(req),
                 text=ctx.text if status is not None and status < 400 else None,
                 complete=ctx.complete,
@@ -873,6 +875,20 @@ def _retry_after(plan: Plan) -> float | None:
 def _error_body(plan: Plan) -> str:
     body = b"".join(step.data for step in plan if isinstance(step, Send))
     return body[:2000].decode("utf-8", "replace")
+
+
+def _retry_count(headers: Any) -> int | None:
+    """The retry an SDK says a request is: openai's and anthropic's ``x-stainless-retry-count``,
+    botocore's ``amz-sdk-request: attempt=N; max=M`` (attempt 1 is retry 0)."""
+    count = _int_or_none(headers.get("x-stainless-retry-count"))
+    if count is not None:
+        return count
+    for part in (headers.get("amz-sdk-request") or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        attempt = _int_or_none(value) if name == "attempt" else None
+        if attempt is not None:
+            return attempt - 1
+    return None
 
 
 def _int_or_none(value: str | None) -> int | None:

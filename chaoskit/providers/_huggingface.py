@@ -47,15 +47,24 @@ _TGI_EOS = "eos_token"
 _IN_STREAM = frozenset({"overloaded", "validation", "generation", "incomplete_generation"})
 
 
+#: The Hub route huggingface_hub reads once per process (cached on disk for a day) to name the
+#: AI agent it runs under (``utils/_detect_agent.py``): answered with the empty registry, so a
+#: test's first call does not depend on the cache or trip over a blocked request.
+_AGENT_REGISTRY = "/api/agent-harnesses"
+
+
 class HuggingFaceProfile(OpenAIProfile):
     name = "huggingface"
-    hosts = frozenset({"router.huggingface.co", "api-inference.huggingface.co"})
+    hosts = frozenset({"router.huggingface.co", "api-inference.huggingface.co", "huggingface.co"})
     host_suffixes: ClassVar[tuple[str, ...]] = (".endpoints.huggingface.cloud",)
     request_id_header = "x-request-id"
 
     def endpoint(self, req: CallRequest) -> str | None:
-        """``chat``; ``generate`` (``/generate``, ``/generate_stream``); ``compat`` (``/``, ``/models/MODEL``)."""
-        if req.method != "POST":
+        """``chat``; ``generate`` (``/generate``, ``/generate_stream``); ``compat`` (``/``, ``/models/MODEL``);
+        ``hub`` (the agent registry on huggingface.co)."""
+        if req.method == "GET" and req.host == "huggingface.co" and req.path == _AGENT_REGISTRY:
+            return "hub"
+        if req.method != "POST" or req.host == "huggingface.co":
             return None
         path = req.path.rstrip("/")
         if path.endswith("/chat/completions"):
@@ -74,8 +83,13 @@ class HuggingFaceProfile(OpenAIProfile):
     def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
         return [("x-request-id", ctx.ident), ("x-compute-type", "gpu+optimized")]
 
+    def side_request(self, req: CallRequest) -> bool:
+        return self.endpoint(req) == "hub"
+
     # ---- healthy -----------------------------------------------------------------------------
     def healthy(self, req: CallRequest, ctx: RenderContext) -> Plan:
+        if self.endpoint(req) == "hub":
+            return self._json_plan(200, {"standardEnvVars": [], "harnesses": {}}, ctx)
         plan = super().healthy(req, ctx)
         if req.stream or self.endpoint(req) != "compat":
             return plan

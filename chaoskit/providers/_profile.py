@@ -159,6 +159,10 @@ class Profile(ABC):
     def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
         return [(self.request_id_header, f"req_{ctx.ident}")]
 
+    def side_request(self, req: CallRequest) -> bool:
+        """Whether ``req`` is an SDK's side request (not a model call): answered, never faulted."""
+        return False
+
     # ---- generic rendering ---------------------------------------------------------------
     def applies(self, fault: Fault, req: CallRequest, idle: float | None) -> bool:
         """Whether ``fault`` can happen on this call (stream faults need a stream, ...)."""

@@ -145,6 +145,7 @@ def test_status_faults_raise_the_modeled_exception_with_default_retries(fault: s
     meta = error.response["ResponseMetadata"]
     assert meta["HTTPStatusCode"] == status
     assert len(chaos.calls) == attempts == meta["RetryAttempts"] + 1
+    assert [c.retry_count for c in chaos.calls] == list(range(attempts))  # from botocore's amz-sdk-request
     assert meta.get("MaxAttemptsReached", False) is (attempts == 3)
     assert meta["RequestId"] == meta["HTTPHeaders"]["x-amzn-requestid"]
     assert meta["HTTPHeaders"]["x-amzn-errortype"].startswith(f"{code}:")

@@ -436,3 +436,34 @@ def test_every_catalog_fault_is_tested_here() -> None:
     tested |= {f"{p}.{k}" for p in ("huggingface", "tgi") for k in ("stream.error", "timeout.read", "connection.reset", "latency")}
     tested.add("huggingface.cold_start")
     assert sorted(chaoskit.faults.ids("huggingface.*") + chaoskit.faults.ids("tgi.*")) == sorted(tested)
+
+
+def test_the_hub_agent_registry_the_client_reads_first_is_answered_not_blocked(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """huggingface_hub fetches /api/agent-harnesses from the Hub once a day (cached in HF_HOME): with
+    no cache, that GET is answered with the empty registry, never faulted, and the call goes on."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(_detect_agent, "_registry", None)
+    monkeypatch.setattr(constants, "AGENT_HARNESSES_PATH", str(tmp_path / "agent_harnesses.json"))
+    with session("huggingface") as chaos:
+        chaos.inject("huggingface.overloaded")
+        with pytest.raises(HfHubHTTPError) as info:
+            InferenceClient(MODEL, token=TOKEN).chat_completion(MESSAGES, max_tokens=5)
+    assert info.value.response.status_code == 429
+    hub, call = chaos.calls
+    assert (hub.url, hub.endpoint, hub.fault, hub.status) == ("https://huggingface.co/api/agent-harnesses", "hub", None, 200)
+    assert (call.endpoint, call.fault) == ("chat", "huggingface.overloaded")
+    assert _detect_agent._registry == {"standardEnvVars": [], "harnesses": {}}
+
+
+def test_the_registry_request_does_not_warm_the_model(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(_detect_agent, "_registry", None)
+    monkeypatch.setattr(constants, "AGENT_HARNESSES_PATH", str(tmp_path / "agent_harnesses.json"))
+    with session("huggingface") as chaos:
+        chaos.inject("huggingface.cold_start")
+        with pytest.raises(HfHubHTTPError) as info:
+            InferenceClient(MODEL, token=TOKEN).chat_completion(MESSAGES, max_tokens=5)
+    assert info.value.response.status_code == 503
+    assert [(c.endpoint, c.fault) for c in chaos.calls] == [("hub", None), ("chat", "huggingface.cold_start")]
