@@ -5,11 +5,11 @@ Pure functions from a parsed request body and a reply to JSON-ready dicts; no HT
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chaoskit._replies import Reply, ToolCall
 from chaoskit.providers._text import (
+    arguments_object,
     derived_id,
     prefixed,
     prompt_tokens,
@@ -39,16 +39,6 @@ def _tool_use_id(ident: str, index: int, call: ToolCall) -> str:
     return call.id or derived_id("toolu_", ident, index)
 
 
-def _tool_input(call: ToolCall) -> dict:
-    """The ``input`` object of a tool_use block; arguments that are not a JSON object give ``{}``."""
-    if not isinstance(call.arguments, str):
-        return dict(call.arguments)
-    try:
-        value = json.loads(call.arguments)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
 
 def _usage(request: dict, output_tokens: int) -> dict:
     """Message ``usage`` with the cache fields the real API sends."""
@@ -68,7 +58,7 @@ def _content(reply: Reply, ident: str) -> list[dict]:
     if not calls:
         return [{"type": "text", "text": str(reply)}]
     return [
-        {"type": "tool_use", "id": _tool_use_id(ident, i, call), "name": call.name, "input": _tool_input(call)}
+        {"type": "tool_use", "id": _tool_use_id(ident, i, call), "name": call.name, "input": arguments_object(call)}
         for i, call in enumerate(calls)
     ]
 

@@ -32,6 +32,7 @@ from . import _bedrock_wire as wire
 from ._eventstream import CONTENT_TYPE, encode_event, encode_exception
 from ._plan import Plan
 from ._profile import SSE, CallRequest, Event, Profile, RenderContext
+from ._text import substitute
 
 __all__ = ["BedrockProfile"]
 
@@ -133,7 +134,7 @@ class BedrockProfile(Profile):
     def _status_plan(self, p: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> Plan:
         found = _operation(req)
         if found is not None:
-            p = _replace(p, "{model}", found[0])  # the model is in the URL, not the body
+            p = substitute(p, "{model}", found[0])  # the model is in the URL, not the body
         kind = (p.get("error") or {}).get("type")
         if kind and p.get("body") is None:
             p = {**p, "headers": {"x-amzn-errortype": f"{kind}:{_ERROR_NAMESPACE}", **(p.get("headers") or {})}}
@@ -167,12 +168,3 @@ def _delta_text(data: dict[str, Any]) -> str:
     delta = data.get("delta")
     return str(delta.get("text") or "") if isinstance(delta, dict) else ""
 
-
-def _replace(value: Any, old: str, new: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(old, new)
-    if isinstance(value, Mapping):
-        return {k: _replace(v, old, new) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace(v, old, new) for v in value]
-    return value

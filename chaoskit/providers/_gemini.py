@@ -28,6 +28,7 @@ from . import _gemini_wire as wire
 from ._plan import Plan
 from ._profile import JSON, SSE, CallRequest, Event, Profile, RenderContext
 from ._sse import encode_event
+from ._text import substitute
 
 __all__ = ["GeminiProfile"]
 
@@ -121,7 +122,7 @@ class GeminiProfile(Profile):
     def _status_plan(self, p: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> Plan:
         # The error's code is the HTTP status; the model ("{model}" in a message) is in the path.
         if p.get("body") is None:
-            error = _replace(dict(p.get("error") or {}), "{model}", _model(req))
+            error = substitute(dict(p.get("error") or {}), "{model}", _model(req))
             p = {**p, "error": {"code": int(p["status"]), **error}}
         return super()._status_plan(p, req, ctx)
 
@@ -151,13 +152,4 @@ def _has_output(chunk: dict[str, Any]) -> bool:
 def _chunk_text(chunk: dict[str, Any]) -> str:
     return "".join(str(part.get("text") or "") for part in _parts(chunk))
 
-
-def _replace(value: Any, old: str, new: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(old, new)
-    if isinstance(value, Mapping):
-        return {k: _replace(v, old, new) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace(v, old, new) for v in value]
-    return value
 

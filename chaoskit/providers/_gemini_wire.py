@@ -12,11 +12,17 @@ finish reason and the full usage. There is no ``[DONE]``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chaoskit._replies import Reply, ToolCall
-from chaoskit.providers._text import count_tokens, derived_id, reply_tokens, split_text, tool_calls
+from chaoskit.providers._text import (
+    arguments_object,
+    count_tokens,
+    derived_id,
+    reply_tokens,
+    split_text,
+    tool_calls,
+)
 
 __all__ = ["blocked_prompt", "chunks", "error_body", "model_from_path", "prompt_tokens", "response"]
 
@@ -81,19 +87,9 @@ def _shell(request: dict[str, Any], candidates: list[dict[str, Any]] | None, usa
     return body
 
 
-def _function_args(call: ToolCall) -> dict[str, Any]:
-    """``functionCall.args`` is a JSON object on the wire (a protobuf Struct): never a bad string."""
-    if not isinstance(call.arguments, str):
-        return dict(call.arguments)
-    try:
-        value = json.loads(call.arguments)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
 
 def _function_part(call: ToolCall) -> dict[str, Any]:
-    function: dict[str, Any] = {"name": call.name, "args": _function_args(call)}
+    function: dict[str, Any] = {"name": call.name, "args": arguments_object(call)}
     if call.id is not None:
         function["id"] = call.id
     return {"functionCall": function}

@@ -36,7 +36,7 @@ from ._openai import OpenAIProfile
 from ._plan import Plan, Respond, Send
 from ._profile import SSE, CallRequest, Event, RenderContext
 from ._sse import DONE, encode_event
-from ._text import split_text
+from ._text import split_text, substitute
 
 __all__ = ["HuggingFaceProfile", "TgiProfile"]
 
@@ -150,7 +150,7 @@ class HuggingFaceProfile(OpenAIProfile):
         # The native routes carry the model in the URL (/models/MODEL), not in the body.
         model = _url_model(req)
         if model is not None and not (isinstance(req.json, dict) and isinstance(req.json.get("model"), str)):
-            p = _replace(p, "{model}", model)
+            p = substitute(p, "{model}", model)
         endpoint = self.endpoint(req)
         error = p.get("error")
         if req.stream and endpoint and p.get("body") is None and isinstance(error, Mapping) and error.get("error_type") in _IN_STREAM:
@@ -195,12 +195,3 @@ def _url_model(req: CallRequest) -> str | None:
         return None
     return req.path.split("/models/", 1)[1].strip("/") or None
 
-
-def _replace(value: Any, old: str, new: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(old, new)
-    if isinstance(value, Mapping):
-        return {k: _replace(v, old, new) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace(v, old, new) for v in value]
-    return value

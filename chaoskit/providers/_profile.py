@@ -19,6 +19,7 @@ from .._fault import Fault
 from .._replies import Reply, ToolCall
 from ._coldstart import Phase, cold_start_plan
 from ._plan import NEVER, Break, Note, Plan, Respond, Send, Wait
+from ._text import substitute
 
 __all__ = ["CallRequest", "Event", "Profile", "RenderContext", "latency_seconds", "network_plan", "status_headers"]
 
@@ -380,14 +381,4 @@ def _fill(error: Mapping[str, Any], req: CallRequest) -> dict[str, Any]:
     """The error object with ``{model}`` in strings replaced by the requested model."""
     data = req.json
     model = str(data.get("model", "unknown")) if isinstance(data, dict) else "unknown"
-
-    def sub(value: Any) -> Any:
-        if isinstance(value, str):
-            return value.replace("{model}", model)
-        if isinstance(value, Mapping):
-            return {k: sub(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [sub(v) for v in value]
-        return value
-
-    return sub(error)
+    return dict(substitute(error, "{model}", model))

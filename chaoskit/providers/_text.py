@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from chaoskit._replies import Reply, ToolCall
 
 __all__ = [
+    "arguments_object",
     "count_tokens",
     "derived_id",
     "prefixed",
@@ -16,6 +19,7 @@ __all__ = [
     "reply_tokens",
     "split_json",
     "split_text",
+    "substitute",
     "tool_calls",
 ]
 
@@ -98,3 +102,26 @@ def derived_id(prefix: str, *parts: object, length: int = 24) -> str:
     """A deterministic provider-looking id, e.g. ``call_<hex>``, from the given parts."""
     digest = hashlib.sha256(":".join(map(str, parts)).encode("utf-8")).hexdigest()
     return prefix + digest[:length]
+
+
+def substitute(value: Any, old: str, new: str) -> Any:
+    """``value`` (a catalog parameter: text, mapping or list) with ``old`` replaced by ``new`` in every string."""
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, Mapping):
+        return {k: substitute(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, old, new) for v in value]
+    return value
+
+
+def arguments_object(call: ToolCall) -> dict[str, Any]:
+    """A tool call's arguments where the wire holds a JSON object (Anthropic ``input``, Gemini
+    ``args``): arguments that are not a JSON object give ``{}``."""
+    if not isinstance(call.arguments, str):
+        return dict(call.arguments)
+    try:
+        value = json.loads(call.arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
