@@ -34,6 +34,10 @@ BASE_URLS = {
     "mistral": "https://api.mistral.ai/v1", "groq": "https://api.groq.com/openai/v1",
 }
 SELF_HOSTED = ("vllm", "ollama", "tgi")
+#: SDKs that call other providers' APIs: LiteLLM speaks OpenAI's and Anthropic's. When installed,
+#: those providers' faults are also diagnosed through it (its mapping, its retries).
+GATEWAYS = {"litellm": ("openai", "anthropic")}
+LITELLM_MODELS = {"openai": "openai/gpt-4o-mini", "anthropic": "anthropic/claude-sonnet-4-5"}
 #: The client the doctor uses: the SDKs' default retries, a 10 s read timeout.
 READ_TIMEOUT = 10.0
 MESSAGES = [{"role": "user", "content": "Where is my order?"}]
@@ -124,7 +128,22 @@ def _huggingface_call(stream: bool) -> Callable[[], Any]:
     return lambda: _drain(client.chat_completion(MESSAGES, max_tokens=100, stream=stream), stream)
 
 
-def _call(provider: str, stream: bool) -> Callable[[], Any]:
+def _litellm_call(provider: str, stream: bool) -> Callable[[], Any]:
+    import os
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # else litellm fetches it from GitHub on import
+    import litellm
+
+    litellm.suppress_debug_info = True
+    model = LITELLM_MODELS[provider]
+    return lambda: _drain(
+        litellm.completion(model=model, api_key="sk-chaoskit-doctor", messages=MESSAGES, stream=stream, timeout=READ_TIMEOUT), stream,
+    )
+
+
+def _call(provider: str, stream: bool, sdk: str | None = None) -> Callable[[], Any]:
+    if sdk == "litellm":
+        return _litellm_call(provider, stream)
     if provider == "anthropic":
         return _anthropic_call(stream)
     if provider == "gemini":
@@ -152,8 +171,9 @@ def _status(exc: BaseException) -> int | None:
     return code if isinstance(code, int) and 100 <= code < 600 else None
 
 
-def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = None) -> Diagnosis:
-    """One call through the fault's SDK with ``fault`` injected on every attempt.
+def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = None, sdk: str | None = None) -> Diagnosis:
+    """One call through the fault's SDK (or ``sdk``, a gateway such as ``"litellm"``) with
+    ``fault`` injected on every attempt.
 
     ``reply`` is the simulated model reply the fault acts on (a fault that drifts tool-call
     arguments gets ``tool_call("lookup_order", {"order_id": "A100"})`` unless one is given).
@@ -165,6 +185,9 @@ def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = Non
     provider = fault.provider
     if provider not in SDKS:
         raise ValueError(f"chaoskit doctor covers model providers ({', '.join(SDKS)}), not {fault.id}")
+    if sdk is not None and provider not in GATEWAYS.get(sdk, ()):
+        raise ValueError(f"chaoskit doctor cannot call {fault.id} through {sdk!r}; gateways: "
+                         + ", ".join(f"{g} ({', '.join(ps)})" for g, ps in GATEWAYS.items()))
     if stream is None:
         stream = fault.effect.startswith("stream.")
     if reply is None and fault.effect == "schema_drift":
@@ -177,7 +200,7 @@ def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = Non
             chaos.reply(provider, reply)
         if provider in SELF_HOSTED:
             chaos.route(BASE_URLS[provider].removesuffix("/v1"), provider=provider)
-        call = _call(provider, stream)
+        call = _call(provider, stream, sdk)
         started = chaos.elapsed
         outcome, status = "returned", None
         try:
@@ -188,32 +211,36 @@ def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = Non
         seconds = chaos.elapsed - started
     # The SDK's calls to the model; not its side requests (huggingface_hub reads the Hub's agent registry).
     attempts = sum(1 for c in chaos.calls if c.provider == provider and c.endpoint != "hub")
-    return Diagnosis(fault.id, SDKS[provider], stream, outcome, status, attempts, attempts > 1, round(seconds, 3))
+    return Diagnosis(fault.id, sdk or SDKS[provider], stream, outcome, status, attempts, attempts > 1, round(seconds, 3))
 
 
 def installed(provider: str) -> bool:
+    """Whether the SDK of ``provider`` (or the gateway SDK of that name, ``litellm``) is installed."""
     try:
-        return importlib.util.find_spec(SDKS[provider]) is not None
+        return importlib.util.find_spec(SDKS.get(provider, provider)) is not None
     except ModuleNotFoundError:  # a dotted name whose parent package is missing (google.genai)
         return False
 
 
 def diagnose_all(pattern: str = "*") -> list[Diagnosis]:
-    """Every matching model-provider fault whose SDK is installed, in catalog order."""
+    """Every matching model-provider fault whose SDK is installed, in catalog order; each also
+    through every installed gateway that speaks its provider's API."""
+    gateways = [g for g in GATEWAYS if installed(g)]
     found = []
     for fault in _faults.all(pattern):
         if fault.provider in SDKS and installed(fault.provider):
             found.append(diagnose(fault))
+        found.extend(diagnose(fault, sdk=g) for g in gateways if fault.provider in GATEWAYS[g])
     return found
 
 
 def format_table(rows: Iterable[Diagnosis]) -> str:
     """An aligned text table of diagnoses."""
-    header = ("fault", "call", "the app gets", "status", "attempts", "retried", "time")
+    header = ("fault", "sdk", "call", "the app gets", "status", "attempts", "retried", "time")
     lines = [header]
     for r in rows:
         lines.append((
-            r.fault, "stream" if r.stream else "unary", r.outcome, "-" if r.status is None else str(r.status),
+            r.fault, r.sdk, "stream" if r.stream else "unary", r.outcome, "-" if r.status is None else str(r.status),
             str(r.attempts), "yes" if r.retried else "no", f"{r.seconds:.2f} s",
         ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

@@ -91,8 +91,8 @@ def test_the_command_prints_a_table_and_json() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["fault", "call", "the", "app", "gets", "status", "attempts", "retried", "time"]
-    assert lines[1].split() == ["openai.rate_limit", "unary", "openai.RateLimitError", "429", "3", "yes", "2.00", "s"]
+    assert lines[0].split() == ["fault", "sdk", "call", "the", "app", "gets", "status", "attempts", "retried", "time"]
+    assert lines[1].split() == ["openai.rate_limit", "openai", "unary", "openai.RateLimitError", "429", "3", "yes", "2.00", "s"]
     assert "on the virtual clock" in lines[-1]
     done = subprocess.run([sys.executable, "-m", "chaoskit.cli", "doctor", "anthropic.overloaded", "--json"],
                           capture_output=True, text=True, timeout=60)
