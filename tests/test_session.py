@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx2
@@ -153,6 +154,13 @@ def test_a_provider_fault_on_a_url_another_provider_serves_is_an_error() -> None
         )
         with pytest.raises(chaoskit.ChaosConfigError, match=r"^openai\.rate_limit cannot act on https://res\.openai\.azure\.com/\*: the azure profile serves"):
             chaos.inject("openai.rate_limit", url="https://res.openai.azure.com/*")
+        for fault, url, serving in [
+            ("anthropic.overloaded", "https://generativelanguage.googleapis.com/*", "gemini"),
+            ("gemini.rate_limit", "https://bedrock-runtime.eu-west-1.amazonaws.com/*", "bedrock"),
+            ("bedrock.throttling", "https://x1.us-east-1.aws.endpoints.huggingface.cloud/*", "huggingface"),
+        ]:
+            with pytest.raises(chaoskit.ChaosConfigError, match=rf"^{re.escape(fault)} cannot act on .*: the {serving} profile serves"):
+                chaos.inject(fault, url=url)
         chaos.inject("openai.rate_limit", url="https://api.openai.com/v1/embeddings")  # its own host is fine
         chaos.route("https://gateway.internal/anthropic", provider="anthropic")
         chaos.inject("anthropic.overloaded", url="https://gateway.internal/anthropic/*")  # a routed gateway too
