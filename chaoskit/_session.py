@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from . import faults as _faults
 from ._clock import Clock, RealClock
@@ -724,18 +724,18 @@ class Chaos:
             if not profiles[fault.provider].applies(fault, req, idle):
                 continue
             phase = self._cold_phase(fault, key, now, idle)
-            if phase is False:
+            if _cold_idle(fault, phase):
                 continue
             if injection.state.decide(now - self._started, self.rng):
                 return fault, now, idle, self._cold_commit(fault, key, phase, now)
         return None, now, idle, None
 
-    def _cold_phase(self, fault: Fault, place: str, now: float, idle: float | None) -> Phase | None | Literal[False]:
-        """A cold-start fault's phase for this call (False: warm with nothing to do); None for other faults."""
+    def _cold_phase(self, fault: Fault, place: str, now: float, idle: float | None) -> Phase | None:
+        """The phase a cold-start fault finds the model in on this call; None for other faults,
+        and for a warm model without warm latency (see :func:`_cold_idle`)."""
         if fault.effect != "latency.cold_start":
             return None
-        phase = self._cold.peek(f"{fault.id} {place}", fault.params, now, idle)
-        return False if phase is None else phase
+        return self._cold.peek(f"{fault.id} {place}", fault.params, now, idle)
 
     def _cold_commit(self, fault: Fault, place: str, phase: Phase | None, now: float) -> Phase | None:
         return None if phase is None else self._cold.commit(f"{fault.id} {place}", phase, fault.params, now, self.rng)
@@ -833,7 +833,7 @@ class Chaos:
                 if step is None or step.provider != profile.name or not profile.applies(step, req, idle):
                     return None, None
                 phase = self._cold_phase(step, profile.name, now, idle)
-                if phase is False:
+                if _cold_idle(step, phase):
                     return None, None
                 return step, self._cold_commit(step, profile.name, phase, now)
         elapsed = now - self._started
@@ -846,11 +846,16 @@ class Chaos:
             if fault.effect == "schema_drift" and not _drifts(self._replies.get(profile.name)):
                 continue  # tool-call drift needs a tool call to drift: not exercised
             phase = self._cold_phase(fault, profile.name, now, idle)
-            if phase is False:
+            if _cold_idle(fault, phase):
                 continue
             if injection.state.decide(elapsed, self.rng):
                 return fault, self._cold_commit(fault, profile.name, phase, now)
         return None, None
+
+
+def _cold_idle(fault: Fault, phase: Phase | None) -> bool:
+    """Whether a cold-start fault has nothing to do on this call: the model is warm, with no warm latency."""
+    return phase is None and fault.effect == "latency.cold_start"
 
 
 def _journal_body(req: CallRequest) -> Any:

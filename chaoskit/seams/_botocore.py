@@ -45,15 +45,21 @@ import http.client
 import importlib.abc
 import os
 import sys
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from .._errors import ChaosWarning
 from ._patching import PatchingSeam
-from ._requests import _body_bytes, _copy_notes, _lift_notes, _parts, _Socket, _transport_error
+from ._requests import (
+    _body_bytes,
+    _copy_notes,
+    _lift_notes,
+    _parts,
+    _Socket,
+    _transport_error,
+    urllib3_supported,
+)
 
 __all__ = ["BotocoreSeam"]
 
@@ -78,17 +84,9 @@ class BotocoreSeam(PatchingSeam):
         self._restore.append(finder.remove)
 
     def _install(self) -> None:
-        import urllib3
         from botocore.hooks import HierarchicalEmitter
 
-        if int(urllib3.__version__.split(".")[0]) < 2:
-            warnings.warn(
-                ChaosWarning(
-                    f"chaoskit does not intercept botocore with urllib3 {urllib3.__version__}; "
-                    "its bedrock-runtime calls go to the network. Install urllib3>=2."
-                ),
-                stacklevel=3,
-            )
+        if not urllib3_supported("botocore", "its bedrock-runtime calls"):
             return
         self._patch(HierarchicalEmitter, "emit", _answering_emit)
 

@@ -39,22 +39,31 @@ __all__ = ["RequestsSeam"]
 _ROUTER: contextvars.ContextVar[Router | None] = contextvars.ContextVar("chaoskit_requests", default=None)
 
 
+def urllib3_supported(client: str, calls: str) -> bool:
+    """Whether the installed urllib3 is one the urllib3-based seams can intercept (2.x); else a
+    ChaosWarning says that ``client``'s ``calls`` go to the network."""
+    import urllib3
+
+    if int(urllib3.__version__.split(".")[0]) >= 2:
+        return True
+    warnings.warn(
+        ChaosWarning(
+            f"chaoskit does not intercept {client} with urllib3 {urllib3.__version__}; "
+            f"{calls} go to the network. Install urllib3>=2."
+        ),
+        stacklevel=4,
+    )
+    return False
+
+
 class RequestsSeam(PatchingSeam):
     """Routes every request sent through ``requests.adapters.HTTPAdapter`` to ``router``."""
 
     def patch(self) -> None:
         import requests.adapters
-        import urllib3
         from urllib3.connectionpool import HTTPConnectionPool
 
-        if int(urllib3.__version__.split(".")[0]) < 2:
-            warnings.warn(
-                ChaosWarning(
-                    f"chaoskit does not intercept requests with urllib3 {urllib3.__version__}; "
-                    "its calls go to the network. Install urllib3>=2."
-                ),
-                stacklevel=3,
-            )
+        if not urllib3_supported("requests", "its calls"):
             return
         self._patch(requests.adapters.HTTPAdapter, "send", _marking_send)
         self._patch(HTTPConnectionPool, "_make_request", _answering_make_request)

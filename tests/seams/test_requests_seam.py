@@ -241,3 +241,15 @@ def test_every_patch_is_removed_when_the_body_raised(server: str) -> None:
     assert originals() == before
     with pytest.raises(requests.exceptions.ConnectionError):  # really on the network again
         requests.get(closed_port(), timeout=1)
+
+
+def test_urllib3_1_is_refused_with_a_warning_not_half_patched(monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib3
+
+    from chaoskit.seams._requests import urllib3_supported
+
+    monkeypatch.setattr(urllib3, "__version__", "1.26.20")
+    with pytest.warns(chaoskit.ChaosWarning, match=r"^chaoskit does not intercept botocore with urllib3 1\.26\.20; its bedrock-runtime calls go to the network\. Install urllib3>=2\.$"):
+        assert urllib3_supported("botocore", "its bedrock-runtime calls") is False
+    monkeypatch.setattr(urllib3, "__version__", "2.8.0")
+    assert urllib3_supported("requests", "its calls") is True
