@@ -15,9 +15,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Literal
 
-__all__ = ["Break", "Forward", "Note", "Plan", "Respond", "Send", "Upstream", "Wait", "plan_status", "respond_with"]
+__all__ = [
+    "Break", "Forward", "Note", "Plan", "Respond", "Send", "Upstream", "Wait", "plan_status", "reason_phrase", "respond_with",
+    "response_head",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +107,21 @@ def plan_status(plan: Plan) -> int | None:
 def respond_with(upstream: Upstream) -> Plan:
     """The plan that delivers ``upstream`` as it is."""
     return [Respond(upstream.status, upstream.headers), Send(upstream.body)]
+
+
+def reason_phrase(status: int) -> str:
+    """The reason phrase sent with ``status``: Python's table, empty for unregistered codes (529).
+
+    Every seam and the fidelity server send the same one, so a client that shows it (huggingface_hub's
+    ``422 Unprocessable Entity``) reads the same text from chaoskit as from a socket.
+    """
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def response_head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The status line and header block of an HTTP/1.1 response, as bytes on the wire."""
+    head = f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode("latin-1")
+    return head + b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n"

@@ -21,11 +21,11 @@ import errno
 import os
 import re
 from collections.abc import AsyncIterable, Callable, Iterable
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ..providers._plan import response_head
 from ._http import ON_CONNECT
 from ._patching import PatchingSeam
 from ._requests import _copy_notes, _lift_notes, _transport_error
@@ -299,7 +299,7 @@ class _Transport(asyncio.Transport):
                 failure = exc
                 return
             status, headers, body = _parts(answer)
-            await self._feed(_head(status, headers))
+            await self._feed(response_head(status, headers))
             chunked = any(k.lower() == b"transfer-encoding" for k, _ in headers)
             silent = self._call.method == "HEAD"  # no body on the wire; the plan still plays out
             if isinstance(body, bytes):
@@ -408,12 +408,6 @@ def _parts(answer: Any) -> tuple[int, list[tuple[bytes, bytes]], Any]:
     return status, headers, body
 
 
-def _head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = ""
-    return f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1") + b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n"
 
 
 async def _aiter(pieces: Iterable[bytes]) -> Any:

@@ -21,7 +21,7 @@ import httpx
 from respx.mocks import HTTPCoreMocker, Mocker
 
 from .._errors import ChaosError
-from ..providers._plan import Break, Forward, Note, Plan, Respond, Send, Upstream, Wait
+from ..providers._plan import Break, Forward, Note, Plan, Respond, Send, Upstream, Wait, reason_phrase
 from ._bypass import BYPASS, bypassing
 
 if TYPE_CHECKING:
@@ -87,7 +87,10 @@ class _Core1Mocker(HTTPCoreMocker, ABC):
     def from_sync_httpx_response(cls, httpx_response: Any, target: Any, **kwargs: Any) -> Any:
         module = importlib.import_module(cls.family)
         if isinstance(httpx_response, Answer):
-            return module.Response(status=httpx_response.status, headers=httpx_response.headers, content=httpx_response.content)
+            return module.Response(
+                status=httpx_response.status, headers=httpx_response.headers, content=httpx_response.content,
+                extensions={"reason_phrase": reason_phrase(httpx_response.status).encode("ascii")},
+            )
         return module.Response(  # a respx route's httpx.Response (chaos.router)
             status=httpx_response.status_code,
             headers=httpx_response.headers.raw,
@@ -189,27 +192,46 @@ def connect_phase(plan: Plan) -> tuple[Plan, Plan]:
     return list(plan), []
 
 
+#: What a real socket raises through httpcore/httpcore2, by failure and by client kind: the
+#: asyncio (anyio) backend gives empty messages where the sync one gives the OS error's text.
+#: Each entry compared with a real loopback server (tests/fidelity, tests/seams).
+_FAILURES: dict[tuple[str, bool], tuple[str, str]] = {
+    ("connect_timeout", False): ("ConnectTimeout", "timed out"),
+    ("connect_timeout", True): ("ConnectTimeout", ""),
+    ("connect_refused", False): ("ConnectError", "[Errno 111] Connection refused"),
+    ("connect_refused", True): ("ConnectError", "All connection attempts failed"),
+    ("reset", False): ("ReadError", "[Errno 104] Connection reset by peer"),
+    ("reset", True): ("ReadError", ""),
+    ("incomplete", False): ("RemoteProtocolError", "Server disconnected without sending a response."),
+    ("incomplete", True): ("RemoteProtocolError", "Server disconnected without sending a response."),
+    ("incomplete_body", False): (
+        "RemoteProtocolError", "peer closed connection without sending complete message body (incomplete chunked read)",
+    ),
+    ("incomplete_body", True): (
+        "RemoteProtocolError", "peer closed connection without sending complete message body (incomplete chunked read)",
+    ),
+    ("read_timeout", False): ("ReadTimeout", "timed out"),
+    ("read_timeout", True): ("ReadTimeout", ""),
+}
+
+
+def _failure(kind: str, request: httpx.Request) -> tuple[str, str]:
+    """(exception name, message) of the failure ``kind`` as the request's client meets it on a socket."""
+    return _FAILURES[(kind, is_async(request))]
+
+
 def _break_before(step: Break, request: httpx.Request) -> tuple[float, str, str]:
     """(seconds to wait, exception name, message) for a failure before any response."""
+    wait = 0.0
     if step.kind == "connect_timeout":
         connect = _timeouts(request)["connect"]
         limit = HANG_LIMIT if connect is None else connect
         wait = limit if step.after is None else min(step.after, limit)
-        return wait, "ConnectTimeout", "timed out"
-    if step.kind == "connect_refused":
-        return 0.0, "ConnectError", "[Errno 111] Connection refused"
-    if step.kind == "reset":
-        return 0.0, "ReadError", "[Errno 104] Connection reset by peer"
-    return 0.0, "RemoteProtocolError", "Server disconnected without sending a response."
+    return (wait, *_failure(step.kind, request))
 
 
-def _break_mid_body(step: Break) -> tuple[str, str]:
-    if step.kind == "reset":
-        return "ReadError", "[Errno 104] Connection reset by peer"
-    return (
-        "RemoteProtocolError",
-        "peer closed connection without sending complete message body (incomplete chunked read)",
-    )
+def _break_mid_body(step: Break, request: httpx.Request) -> tuple[str, str]:
+    return _failure("reset" if step.kind == "reset" else "incomplete_body", request)
 
 
 class _Timer:
@@ -350,7 +372,7 @@ class Player:
                 f"client has no read timeout, so it waited {HANG_LIMIT:.0f} s; set a timeout "
                 "on the client"
             )
-        self.fail("ReadTimeout", "timed out")
+        self.fail(*_failure("read_timeout", self.request))
 
     def response(self, step: Respond, rest: Plan, body: Any) -> Answer:
         self.call.status = step.status
@@ -400,7 +422,7 @@ class Player:
                     if times_out:
                         self.read_timed_out(timer)
                 elif isinstance(step, Break):
-                    self.fail(*_break_mid_body(step))
+                    self.fail(*_break_mid_body(step, self.request))
         finally:
             self.end()
 
@@ -480,7 +502,7 @@ class Player:
                     if times_out:
                         self.read_timed_out(timer)
                 elif isinstance(step, Break):
-                    self.fail(*_break_mid_body(step))
+                    self.fail(*_break_mid_body(step, self.request))
         finally:
             self.end()
 

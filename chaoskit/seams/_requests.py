@@ -22,12 +22,12 @@ import io
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._errors import ChaosWarning
+from ..providers._plan import response_head
 from ._patching import PatchingSeam
 
 if TYPE_CHECKING:
@@ -272,13 +272,7 @@ class _Wire(io.RawIOBase):
             if b"content-length" not in names and not chunked:
                 headers, chunked = [*headers, (b"transfer-encoding", b"chunked")], True
             pieces = body
-        try:
-            reason = HTTPStatus(status).phrase
-        except ValueError:
-            reason = ""
-        head = f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
-        head += b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n"
-        self._pending = head
+        self._pending = response_head(status, headers)
         self._body = body if not isinstance(body, bytes | bytearray) else None
         self._pieces = pieces
         self._chunked = chunked

@@ -1,0 +1,213 @@
+"""One model call through each provider's real SDK, pointed at any base URL.
+
+The oracle and the doctor make the same call twice (once under chaoskit, once at the real
+misbehaving server), so the call is defined here once per SDK: the client's settings, the
+request, and how a stream is drained. Items of a stream are appended to ``items`` as they
+arrive, so what was delivered before a break is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["BASE_PATHS", "SDKS", "Settings", "call", "installed", "supports_async", "warm_up"]
+
+#: The SDK behind each provider, by import name.
+SDKS = {
+    "openai": "openai", "azure": "openai", "anthropic": "anthropic",
+    "vllm": "openai", "ollama": "openai", "mistral": "openai", "groq": "openai", "tgi": "openai",
+    "gemini": "google.genai", "bedrock": "boto3", "huggingface": "huggingface_hub",
+}
+#: The path each provider's API sits under, appended to the base URL the call is pointed at.
+BASE_PATHS = {"groq": "/openai/v1", "openai": "/v1", "vllm": "/v1", "ollama": "/v1", "mistral": "/v1", "tgi": "/v1"}
+MESSAGES = [{"role": "user", "content": "Where is my order?"}]
+TOOLS = [{"type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object"}}}]
+ANTHROPIC_TOOLS = [{"name": "lookup_order", "description": "Find an order.", "input_schema": {"type": "object"}}]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The client settings: timeouts in seconds and retries (None: the SDK's default)."""
+
+    read_timeout: float = 10.0
+    connect_timeout: float = 5.0
+    max_retries: int | None = None
+
+
+Call = Callable[[list[Any]], Any]
+AsyncCall = Callable[[list[Any]], Awaitable[Any]]
+
+
+def installed(provider: str) -> bool:
+    """Whether the SDK of ``provider`` (or the package of that name, ``litellm``) is installed."""
+    try:
+        return importlib.util.find_spec(SDKS.get(provider, provider)) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing (google.genai)
+        return False
+
+
+def supports_async(provider: str) -> bool:
+    """Whether the SDK has an async client the oracle drives (boto3 has none)."""
+    return SDKS[provider] != "boto3"
+
+
+def _retries(s: Settings) -> dict[str, Any]:
+    return {} if s.max_retries is None else {"max_retries": s.max_retries}
+
+
+def _openai(provider: str, base: str, s: Settings, asynchronous: bool) -> Any:
+    import httpx2
+    import openai
+
+    timeout = httpx2.Timeout(s.read_timeout, connect=s.connect_timeout)
+    if provider == "azure":
+        cls = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
+        return cls(api_key="azure-chaoskit", api_version="2024-10-21", azure_endpoint=base, timeout=timeout, **_retries(s))
+    cls2 = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+    return cls2(api_key="sk-chaoskit-oracle", base_url=base + BASE_PATHS.get(provider, "/v1"), timeout=timeout, **_retries(s))
+
+
+def _openai_kwargs(stream: bool) -> dict[str, Any]:
+    return {"model": "gpt-4o-mini", "messages": MESSAGES, "tools": TOOLS, "stream": stream}
+
+
+def _anthropic(base: str, s: Settings, asynchronous: bool) -> Any:
+    import anthropic
+    import httpx2
+
+    cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
+    return cls(api_key="sk-ant-chaoskit-oracle", base_url=base, timeout=httpx2.Timeout(s.read_timeout, connect=s.connect_timeout), **_retries(s))
+
+
+def _anthropic_kwargs(stream: bool) -> dict[str, Any]:
+    return {"model": "claude-sonnet-4-6", "max_tokens": 100, "messages": MESSAGES, "tools": ANTHROPIC_TOOLS, "stream": stream}
+
+
+def _gemini(base: str, s: Settings) -> Any:
+    from google import genai
+    from google.genai import types
+
+    options = types.HttpOptions(base_url=base, timeout=int(s.read_timeout * 1000))
+    if s.max_retries is not None and s.max_retries > 0:
+        options.retry_options = types.HttpRetryOptions(attempts=s.max_retries + 1)
+    return genai.Client(api_key="chaoskit-oracle", http_options=options)
+
+
+def _bedrock(base: str, s: Settings) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    retries: dict[str, Any] = {"mode": "standard"}
+    if s.max_retries is not None:
+        retries["max_attempts"] = s.max_retries + 1
+    return boto3.client(
+        "bedrock-runtime", region_name="us-east-1", endpoint_url=base,
+        aws_access_key_id="chaoskit", aws_secret_access_key="oracle",
+        config=Config(read_timeout=s.read_timeout, connect_timeout=s.connect_timeout, retries=retries),
+    )
+
+
+BEDROCK_REQUEST = {
+    "modelId": "anthropic.claude-3-5-haiku-20241022-v1:0",
+    "messages": [{"role": "user", "content": [{"text": MESSAGES[0]["content"]}]}],
+}
+
+
+def _drain(out: Any, items: list[Any], stream: bool) -> Any:
+    if not stream:
+        return out
+    for item in out:
+        items.append(item)
+    return out
+
+
+async def _adrain(out: Any, items: list[Any], stream: bool) -> Any:
+    if not stream:
+        return out
+    async for item in out:
+        items.append(item)
+    return out
+
+
+def call(provider: str, base: str, *, stream: bool, settings: Settings = Settings()) -> Call:
+    """A sync model call to ``provider``'s API at ``base`` through its SDK; streams are drained into ``items``."""
+    sdk = SDKS[provider]
+    if sdk == "openai":
+        client = _openai(provider, base, settings, False)
+        return lambda items: _drain(client.chat.completions.create(**_openai_kwargs(stream)), items, stream)
+    if sdk == "anthropic":
+        claude = _anthropic(base, settings, False)
+        return lambda items: _drain(claude.messages.create(**_anthropic_kwargs(stream)), items, stream)
+    if sdk == "google.genai":
+        gemini = _gemini(base, settings)
+        contents = MESSAGES[0]["content"]
+        if stream:
+            return lambda items: _drain(gemini.models.generate_content_stream(model="gemini-2.5-flash", contents=contents), items, True)
+        return lambda items: gemini.models.generate_content(model="gemini-2.5-flash", contents=contents)
+    if sdk == "boto3":
+        bedrock = _bedrock(base, settings)
+        if stream:
+            return lambda items: _drain(bedrock.converse_stream(**BEDROCK_REQUEST)["stream"], items, True)
+        return lambda items: bedrock.converse(**BEDROCK_REQUEST)
+    if sdk == "huggingface_hub":
+        from huggingface_hub import InferenceClient
+
+        hf = InferenceClient(base_url=base, token="hf_chaoskit_oracle", timeout=settings.read_timeout)
+        return lambda items: _drain(hf.chat_completion(MESSAGES, max_tokens=100, stream=stream), items, stream)
+    raise ValueError(f"no SDK call for provider {provider!r}")
+
+
+def async_call(provider: str, base: str, *, stream: bool, settings: Settings = Settings()) -> Call:
+    """As :func:`call`, through the SDK's async client, run in ``asyncio.run`` (a new loop per call)."""
+    sdk = SDKS[provider]
+
+    async def make(items: list[Any]) -> Any:
+        if sdk == "openai":
+            async with _openai(provider, base, settings, True) as client:
+                return await _adrain(await client.chat.completions.create(**_openai_kwargs(stream)), items, stream)
+        if sdk == "anthropic":
+            async with _anthropic(base, settings, True) as claude:
+                return await _adrain(await claude.messages.create(**_anthropic_kwargs(stream)), items, stream)
+        if sdk == "google.genai":
+            gemini = _gemini(base, settings).aio
+            contents = MESSAGES[0]["content"]
+            try:
+                if stream:
+                    out = await gemini.models.generate_content_stream(model="gemini-2.5-flash", contents=contents)
+                    return await _adrain(out, items, True)
+                return await gemini.models.generate_content(model="gemini-2.5-flash", contents=contents)
+            finally:
+                await gemini.aclose()
+        if sdk == "huggingface_hub":
+            from huggingface_hub import AsyncInferenceClient
+
+            async with AsyncInferenceClient(base_url=base, token="hf_chaoskit_oracle", timeout=settings.read_timeout) as hf:
+                return await _adrain(await hf.chat_completion(MESSAGES, max_tokens=100, stream=stream), items, stream)
+        raise ValueError(f"no async SDK call for provider {provider!r}")
+
+    return lambda items: asyncio.run(make(items))
+
+
+def warm_up(provider: str) -> None:
+    """Do once what an SDK does on its first call only, so both sides of a comparison see the same requests.
+
+    huggingface_hub reads the Hub's agent registry on its first request of a process: read it
+    now, under chaoskit (answered with the empty registry), never from the real Hub.
+    """
+    if SDKS.get(provider) != "huggingface_hub":
+        return
+    try:
+        from huggingface_hub.utils import _detect_agent
+    except ImportError:  # an older huggingface_hub without agent detection
+        return
+    get_registry = getattr(_detect_agent, "_get_registry", None)
+    if get_registry is None or getattr(_detect_agent, "_registry", None) is not None:
+        return
+    from .._session import Chaos
+
+    with Chaos(seed=0):
+        get_registry()
