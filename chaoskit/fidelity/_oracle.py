@@ -19,7 +19,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -31,6 +31,7 @@ from .._replies import ReplyQueue, tool_call
 from ..providers._coldstart import ColdStarts
 from ..providers._plan import Break, Plan
 from ..providers._profile import CallRequest, RenderContext, network_plan
+from ._loop import VirtualEventLoop
 from ._sdks import SDKS, Settings, async_call, call, supports_async, warm_up
 from ._server import PlanServer, blackhole, closed_port
 
@@ -38,7 +39,7 @@ __all__ = ["Observation", "Verdict", "compare", "observe", "quick", "verify", "S
 
 #: The oracle's client: short timeouts so timeout faults end quickly; one retry, so a retried
 #: fault shows as two attempts at a fraction of the default's backoff.
-SETTINGS = Settings(read_timeout=0.5, connect_timeout=0.3, max_retries=1)
+SETTINGS = Settings(read_timeout=0.5, connect_timeout=0.3, max_retries=1, retry_delay=0.1)
 #: How far apart two times may be (seconds, plus a share of the time) before they differ:
 #: scheduling on a busy machine, a real connect, the pause before a real RST.
 TOLERANCE = (0.2, 0.15)
@@ -130,6 +131,18 @@ def _plain(value: Any, depth: int = 0) -> Any:
 _SKIP = {"response", "request", "args", "__notes__", "_response", "sdk_http_response", "headers"}
 
 
+def _chain(exc: BaseException) -> str | None:
+    """The classes the exception was raised from, nearest first (``httpx2.ReadError <- builtins.ConnectionResetError``)."""
+    names = []
+    seen = {id(exc)}
+    cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    while cause is not None and id(cause) not in seen and len(names) < 6:
+        seen.add(id(cause))
+        names.append(_qualified(type(cause)))
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+    return " <- ".join(names) or None
+
+
 def _fields(exc: BaseException) -> dict[str, Any]:
     out = {}
     for name, value in vars(exc).items():
@@ -175,9 +188,8 @@ def observe(value: Any, items: list[Any], error: BaseException | None, stream: b
     gaps = [round(b - a, 3) for a, b in pairwise(starts)]
     if error is None:
         return Observation("returned", None, None, {}, None, delivered, attempts, gaps, elapsed, base)
-    cause = error.__cause__ or error.__context__
     return Observation(
-        _qualified(type(error)), None if cause is None else _qualified(type(cause)), _status(error),
+        _qualified(type(error)), _chain(error), _status(error),
         _normal(_fields(error), base), _normal(str(error), base), delivered, attempts, gaps, elapsed, base,
     )
 
@@ -271,9 +283,10 @@ def _connect_break(fault: Fault) -> str | None:
     return None
 
 
-def _sdk_call(provider: str, base: str, stream: bool, asynchronous: bool, settings: Settings) -> Any:
-    make = async_call if asynchronous else call
-    return make(provider, base, stream=stream, settings=settings)
+def _sdk_call(provider: str, base: str, stream: bool, asynchronous: bool, settings: Settings, loop: Any = None) -> Any:
+    if asynchronous:
+        return async_call(provider, base, stream=stream, settings=settings, loop_factory=None if loop is None else lambda: loop)
+    return call(provider, base, stream=stream, settings=settings)
 
 
 def _seeded(run: Any) -> Any:
@@ -286,11 +299,14 @@ def _seeded(run: Any) -> Any:
         random.setstate(state)
 
 
-def _attempt(sdk: Any, items: list[Any]) -> tuple[Any, BaseException | None]:
+def _attempt(sdk: Any, items: list[Any], now: Callable[[], float]) -> tuple[Any, BaseException | None, float]:
+    """(what the call returned, what it raised, seconds from the request to the outcome on ``now``)."""
+    begun: list[float] = []
     try:
-        return sdk(items), None
+        value, error = sdk(items, lambda: begun.append(now())), None
     except Exception as exc:  # noqa: BLE001 - the outcome is what is compared
-        return None, exc
+        value, error = None, exc
+    return value, error, now() - (begun[0] if begun else now())
 
 
 def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS) -> Observation:
@@ -309,9 +325,7 @@ def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settin
             base = server.url
         sdk = _sdk_call(provider, base, stream, asynchronous, settings)
         items: list[Any] = []
-        start = time.monotonic()
-        value, error = _seeded(lambda: _attempt(sdk, items))
-        elapsed = time.monotonic() - start
+        value, error, elapsed = _seeded(lambda: _attempt(sdk, items, time.monotonic))
         if server is not None and server.errors:
             raise server.errors[0]
         starts = [] if server is None else planner.model_calls(server)
@@ -320,23 +334,23 @@ def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settin
 
 
 def run_injected(fault: Fault, base: str, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS) -> Observation:
-    """The SDK under a chaoskit session injecting ``fault`` on every call to ``base``."""
+    """The SDK under a chaoskit session injecting ``fault`` on every call to ``base``, on virtual
+    time: the sync virtual clock, or for async calls an event loop whose clock is virtual."""
     from .._session import Chaos
-    from .._virtual import VirtualClock
+    from .._virtual import LoopClock, VirtualClock
 
     provider = fault.provider
-    clock = None if asynchronous else VirtualClock()  # an event loop cannot run on the sync virtual clock
-    with Chaos(seed=1, clock=clock) as chaos:
+    loop = VirtualEventLoop() if asynchronous else None
+    with Chaos(seed=1, clock=LoopClock() if asynchronous else VirtualClock()) as chaos:
         chaos.route(base, provider=provider)
         chaos.inject(fault)
         reply = _reply_for(fault)
         if reply is not None:
             chaos.reply(provider, reply)
-        sdk = _sdk_call(provider, base, stream, asynchronous, settings)
+        sdk = _sdk_call(provider, base, stream, asynchronous, settings, loop)
         items: list[Any] = []
-        started = chaos.elapsed
-        value, error = _seeded(lambda: _attempt(sdk, items))
-        elapsed = chaos.elapsed - started
+        now = loop.time if loop is not None else chaos.clock.now
+        value, error, elapsed = _seeded(lambda: _attempt(sdk, items, now))
         calls = [c for c in chaos.calls if c.provider == provider and c.endpoint != "hub"]
     return observe(value, items, error, stream, base=base, attempts=len(calls),
                    starts=[c.started for c in calls], elapsed=elapsed)
@@ -394,11 +408,22 @@ def verify(fault: Fault | str, *, stream: bool | None = None, asynchronous: bool
     return Verdict(fault.id, SDKS[fault.provider], stream, asynchronous, injected, real, compare(injected, real))
 
 
+#: Effects of non-stream faults that also act on a streaming call (an error status at create(),
+#: a timeout, a late first byte), so the oracle checks them streamed as well.
+STREAMED_TOO = ("status", "timeout.", "connection.", "latency.")
+
+
 def modes(fault: Fault) -> list[tuple[bool, bool]]:
-    """The (stream, asynchronous) calls the oracle makes for ``fault``: its natural call, sync and async."""
+    """The (stream, asynchronous) calls the oracle makes for ``fault``.
+
+    Its natural call (streamed for ``stream.*`` faults), sync and async where the SDK has an
+    async client; a fault that also acts on streams (a status, a timeout, latency) is also
+    checked on a sync streaming call.
+    """
     stream = fault.effect.startswith("stream.")
     out = [(stream, False)]
     if supports_async(fault.provider):
         out.append((stream, True))
+    if not stream and fault.effect.startswith(STREAMED_TOO):
+        out.append((True, False))
     return out
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,15 +31,19 @@ ANTHROPIC_TOOLS = [{"name": "lookup_order", "description": "Find an order.", "in
 
 @dataclass(frozen=True)
 class Settings:
-    """The client settings: timeouts in seconds and retries (None: the SDK's default)."""
+    """The client settings: timeouts in seconds, retries (None: the SDK's default) and, where the
+    SDK lets the client set it (google-genai), the first retry's delay."""
 
     read_timeout: float = 10.0
     connect_timeout: float = 5.0
     max_retries: int | None = None
+    retry_delay: float | None = None
 
 
-Call = Callable[[list[Any]], Any]
-AsyncCall = Callable[[list[Any]], Awaitable[Any]]
+#: A call: ``call(items, begin)`` makes the request and returns what the SDK returned; a
+#: stream's items are appended to ``items`` as they come; ``begin()`` is called once the client
+#: exists, right before the request, so the time to the outcome leaves out setting it up.
+Call = Callable[[list[Any], Callable[[], None]], Any]
 
 
 def installed(provider: str) -> bool:
@@ -93,7 +97,8 @@ def _gemini(base: str, s: Settings) -> Any:
 
     options = types.HttpOptions(base_url=base, timeout=int(s.read_timeout * 1000))
     if s.max_retries is not None and s.max_retries > 0:
-        options.retry_options = types.HttpRetryOptions(attempts=s.max_retries + 1)
+        delays = {} if s.retry_delay is None else {"initial_delay": s.retry_delay, "max_delay": s.retry_delay * 4}
+        options.retry_options = types.HttpRetryOptions(attempts=s.max_retries + 1, **delays)
     return genai.Client(api_key="chaoskit-oracle", http_options=options)
 
 
@@ -117,6 +122,16 @@ BEDROCK_REQUEST = {
 }
 
 
+def _begun(begin: Callable[[], None], method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method``, called right after ``begin()``."""
+
+    def called(*args: Any, **kwargs: Any) -> Any:
+        begin()
+        return method(*args, **kwargs)
+
+    return called
+
+
 def _drain(out: Any, items: list[Any], stream: bool) -> Any:
     if not stream:
         return out
@@ -138,44 +153,50 @@ def call(provider: str, base: str, *, stream: bool, settings: Settings = Setting
     sdk = SDKS[provider]
     if sdk == "openai":
         client = _openai(provider, base, settings, False)
-        return lambda items: _drain(client.chat.completions.create(**_openai_kwargs(stream)), items, stream)
+        return lambda items, begin: _drain(_begun(begin, client.chat.completions.create)(**_openai_kwargs(stream)), items, stream)
     if sdk == "anthropic":
         claude = _anthropic(base, settings, False)
-        return lambda items: _drain(claude.messages.create(**_anthropic_kwargs(stream)), items, stream)
+        return lambda items, begin: _drain(_begun(begin, claude.messages.create)(**_anthropic_kwargs(stream)), items, stream)
     if sdk == "google.genai":
         gemini = _gemini(base, settings)
         contents = MESSAGES[0]["content"]
-        if stream:
-            return lambda items: _drain(gemini.models.generate_content_stream(model="gemini-2.5-flash", contents=contents), items, True)
-        return lambda items: gemini.models.generate_content(model="gemini-2.5-flash", contents=contents)
+        method = gemini.models.generate_content_stream if stream else gemini.models.generate_content
+        return lambda items, begin: _drain(_begun(begin, method)(model="gemini-2.5-flash", contents=contents), items, stream)
     if sdk == "boto3":
         bedrock = _bedrock(base, settings)
         if stream:
-            return lambda items: _drain(bedrock.converse_stream(**BEDROCK_REQUEST)["stream"], items, True)
-        return lambda items: bedrock.converse(**BEDROCK_REQUEST)
+            return lambda items, begin: _drain(_begun(begin, bedrock.converse_stream)(**BEDROCK_REQUEST)["stream"], items, True)
+        return lambda items, begin: _begun(begin, bedrock.converse)(**BEDROCK_REQUEST)
     if sdk == "huggingface_hub":
         from huggingface_hub import InferenceClient
 
         hf = InferenceClient(base_url=base, token="hf_chaoskit_oracle", timeout=settings.read_timeout)
-        return lambda items: _drain(hf.chat_completion(MESSAGES, max_tokens=100, stream=stream), items, stream)
+        return lambda items, begin: _drain(_begun(begin, hf.chat_completion)(MESSAGES, max_tokens=100, stream=stream), items, stream)
     raise ValueError(f"no SDK call for provider {provider!r}")
 
 
-def async_call(provider: str, base: str, *, stream: bool, settings: Settings = Settings()) -> Call:
-    """As :func:`call`, through the SDK's async client, run in ``asyncio.run`` (a new loop per call)."""
+def async_call(
+    provider: str, base: str, *, stream: bool, settings: Settings = Settings(),
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> Call:
+    """As :func:`call`, through the SDK's async client, on a new event loop per call
+    (``loop_factory``'s, such as a virtual-time loop, else asyncio's default)."""
     sdk = SDKS[provider]
 
-    async def make(items: list[Any]) -> Any:
+    async def make(items: list[Any], begin: Callable[[], None]) -> Any:
         if sdk == "openai":
             async with _openai(provider, base, settings, True) as client:
+                begin()
                 return await _adrain(await client.chat.completions.create(**_openai_kwargs(stream)), items, stream)
         if sdk == "anthropic":
             async with _anthropic(base, settings, True) as claude:
+                begin()
                 return await _adrain(await claude.messages.create(**_anthropic_kwargs(stream)), items, stream)
         if sdk == "google.genai":
             gemini = _gemini(base, settings).aio
             contents = MESSAGES[0]["content"]
             try:
+                begin()
                 if stream:
                     out = await gemini.models.generate_content_stream(model="gemini-2.5-flash", contents=contents)
                     return await _adrain(out, items, True)
@@ -186,10 +207,15 @@ def async_call(provider: str, base: str, *, stream: bool, settings: Settings = S
             from huggingface_hub import AsyncInferenceClient
 
             async with AsyncInferenceClient(base_url=base, token="hf_chaoskit_oracle", timeout=settings.read_timeout) as hf:
+                begin()
                 return await _adrain(await hf.chat_completion(MESSAGES, max_tokens=100, stream=stream), items, stream)
         raise ValueError(f"no async SDK call for provider {provider!r}")
 
-    return lambda items: asyncio.run(make(items))
+    def run(items: list[Any], begin: Callable[[], None]) -> Any:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(make(items, begin))
+
+    return run
 
 
 def warm_up(provider: str) -> None:

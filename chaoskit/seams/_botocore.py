@@ -239,6 +239,7 @@ def _before_response(exc: Exception, aws_request: Any, request: httpx.Request) -
             else http.client.RemoteDisconnected("Remote end closed connection without response")
         )
         cause = ProtocolError("Connection aborted.", socket_error)
+        cause.__cause__ = socket_error  # urllib3 raises it from the socket's error
         mapped = ConnectionClosedError(error=cause, request=aws_request, endpoint_url=url)
     else:
         return None

@@ -9,6 +9,8 @@ exception mapping run exactly as in production: a fault raised here is raised as
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import importlib
 import math
 from abc import ABC
@@ -220,6 +222,52 @@ def _failure(kind: str, request: httpx.Request) -> tuple[str, str]:
     return _FAILURES[(kind, is_async(request))]
 
 
+def _inner(name: str, message: str, asynchronous: bool) -> BaseException | None:
+    """The lower error a socket failure wraps, as httpcore builds it: ``to_exc(inner)``, so SDKs
+    that read the chain (anthropic names the last non-empty reason in it) find what they would."""
+    if name == "ReadError":
+        reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+        if not asynchronous:
+            return reset
+        import anyio
+
+        broken = anyio.BrokenResourceError()
+        broken.__cause__ = reset
+        return broken
+    if name in ("ReadTimeout", "ConnectTimeout"):
+        if not asynchronous:
+            return TimeoutError(message)
+        timeout = TimeoutError()  # anyio turns its cancel scope's deadline into a TimeoutError
+        timeout.__context__ = asyncio.CancelledError("Cancelled via cancel scope; reason: deadline exceeded")
+        return timeout
+    if name == "ConnectError":
+        refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+        if not asynchronous:
+            return refused
+        failed = OSError(message)
+        failed.__cause__ = refused
+        return failed
+    if name == "RemoteProtocolError" and message.startswith("peer closed"):
+        try:
+            import h11
+        except ImportError:
+            return None
+        return h11.RemoteProtocolError(message)
+    return None
+
+
+def _transport_failure(module: ModuleType, name: str, message: str, *, asynchronous: bool, mid_body: bool) -> Exception:
+    """The httpcore/httpcore2 error ``name`` as a real connection raises it: the lower error as its
+    argument and context; its cause too while a body is read (the pool clears it before a response)."""
+    inner = _inner(name, message, asynchronous)
+    exc: Exception = getattr(module, name)(message if inner is None else inner)
+    if inner is not None:
+        exc.__context__ = inner
+        exc.__suppress_context__ = True
+        exc.__cause__ = inner if mid_body else None
+    return exc
+
+
 def _break_before(step: Break, request: httpx.Request) -> tuple[float, str, str]:
     """(seconds to wait, exception name, message) for a failure before any response."""
     wait = 0.0
@@ -315,10 +363,11 @@ class Player:
 
     def _failure(self, name: str, message: str) -> Exception:
         """Journal the failure ``name`` and return its transport error, noted, to raise."""
+        mid_body = self._delivered is not None  # the response had begun: a body was being read
         self.call.error = name
         self._broke()
         self.end()
-        exc: Exception = getattr(_module(self.request), name)(message)
+        exc = _transport_failure(_module(self.request), name, message, asynchronous=is_async(self.request), mid_body=mid_body)
         exc.add_note(self.note)
         return exc
 
