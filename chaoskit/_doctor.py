@@ -10,7 +10,7 @@ chaoskit's own fidelity check.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -18,15 +18,11 @@ from typing import Any
 
 from . import faults as _faults
 from ._fault import Fault
+from .fidelity._oracle import status_of
+from .fidelity._sdks import SDKS, installed
 
-__all__ = ["Diagnosis", "diagnose", "diagnose_all", "format_table"]
+__all__ = ["Diagnosis", "diagnose", "diagnose_all", "format_table", "sdk_versions", "verify_all"]
 
-#: The SDK behind each provider, by import name.
-SDKS = {
-    "openai": "openai", "azure": "openai", "anthropic": "anthropic",
-    "vllm": "openai", "ollama": "openai", "mistral": "openai", "groq": "openai", "tgi": "openai",
-    "gemini": "google.genai", "bedrock": "boto3", "huggingface": "huggingface_hub",
-}
 #: Base URLs of the OpenAI-compatible servers the doctor calls through the openai SDK; the
 #: self-hosted ones (no host of their own) are routed to their profile.
 BASE_URLS = {
@@ -155,22 +151,6 @@ def _call(provider: str, stream: bool, sdk: str | None = None) -> Callable[[], A
     return _openai_call(provider, stream)
 
 
-def _status(exc: BaseException) -> int | None:
-    """The HTTP status an SDK's exception carries, however the SDK names it."""
-    status = getattr(exc, "status_code", None)  # openai, anthropic
-    if isinstance(status, int):
-        return status
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):  # botocore's ClientError
-        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return status if isinstance(status, int) else None
-    status = getattr(response, "status_code", None)  # huggingface_hub: the httpx2 response
-    if isinstance(status, int):
-        return status
-    code = getattr(exc, "code", None)  # google-genai
-    return code if isinstance(code, int) and 100 <= code < 600 else None
-
-
 def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = None, sdk: str | None = None) -> Diagnosis:
     """One call through the fault's SDK (or ``sdk``, a gateway such as ``"litellm"``) with
     ``fault`` injected on every attempt.
@@ -207,19 +187,11 @@ def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = Non
             call()
         except Exception as exc:  # noqa: BLE001 - the outcome is what is reported
             outcome = f"{type(exc).__module__.split('._')[0]}.{type(exc).__name__}"
-            status = _status(exc)
+            status = status_of(exc)
         seconds = chaos.elapsed - started
     # The SDK's calls to the model; not its side requests (huggingface_hub reads the Hub's agent registry).
     attempts = sum(1 for c in chaos.calls if c.provider == provider and c.endpoint != "hub")
     return Diagnosis(fault.id, sdk or SDKS[provider], stream, outcome, status, attempts, attempts > 1, round(seconds, 3))
-
-
-def installed(provider: str) -> bool:
-    """Whether the SDK of ``provider`` (or the gateway SDK of that name, ``litellm``) is installed."""
-    try:
-        return importlib.util.find_spec(SDKS.get(provider, provider)) is not None
-    except ModuleNotFoundError:  # a dotted name whose parent package is missing (google.genai)
-        return False
 
 
 def diagnose_all(pattern: str = "*") -> list[Diagnosis]:
@@ -249,3 +221,52 @@ def format_table(rows: Iterable[Diagnosis]) -> str:
 
 def to_json(rows: Iterable[Diagnosis]) -> str:
     return json.dumps([r.to_dict() for r in rows], indent=2)
+
+
+#: The distributions whose versions the doctor reports, by the SDK import name they provide.
+DISTRIBUTIONS = {"openai": "openai", "anthropic": "anthropic", "google.genai": "google-genai", "boto3": "boto3",
+                 "huggingface_hub": "huggingface_hub", "litellm": "litellm"}
+
+
+def sdk_versions() -> dict[str, str]:
+    """The installed provider SDKs (and gateways) and their versions, by distribution name."""
+    out = {}
+    for name in DISTRIBUTIONS.values():
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def format_versions(versions: dict[str, str]) -> str:
+    return "SDKs: " + (", ".join(f"{k} {v}" for k, v in versions.items()) or "none installed")
+
+
+def verify_all(pattern: str = "*", *, under_test: Iterable[Fault] | None = None, report: Callable[[Any], None] | None = None) -> list[Any]:
+    """The fidelity oracle over every matching model-provider fault whose SDK is installed, each in
+    every way the oracle calls it (:func:`chaoskit.fidelity.modes`).
+
+    ``under_test``: the faults chaoskit injects (default: the shipped catalog); each is compared
+    with the shipped catalog's fault of the same id played by a real server. ``report`` gets each
+    :class:`~chaoskit.fidelity.Verdict` as it is made.
+    """
+    import fnmatch
+
+    from ._catalog import catalog
+    from .fidelity import modes, verify
+
+    shipped = catalog()
+    chosen = list(under_test) if under_test is not None else list(shipped)
+    verdicts = []
+    for fault in chosen:
+        if fault.provider not in SDKS or not installed(fault.provider) or not fnmatch.fnmatchcase(fault.id, pattern):
+            continue
+        if fault.id not in shipped:
+            raise ValueError(f"{fault.id} is not in chaoskit's catalog, so there is no real failure to compare it with")
+        for stream, asynchronous in modes(fault):
+            verdict = verify(fault, stream=stream, asynchronous=asynchronous, reference=shipped.get(fault.id))
+            verdicts.append(verdict)
+            if report is not None:
+                report(verdict)
+    return verdicts

@@ -4,6 +4,8 @@
     chaoskit faults show ID        one fault: effect, parameters and their defaults
     chaoskit doctor [PATTERN] [--json]
                                    what each fault does to the installed provider SDKs
+    chaoskit doctor --verify [PATTERN] [--catalog FILE ...]
+                                   compare each fault with the same failure from a real server
     chaoskit toxiproxy [--host H] [--port P] [--seed N]
                                    run the embedded Toxiproxy-compatible server
 """
@@ -44,13 +46,55 @@ def _show(fault_id: str) -> int:
     return 0
 
 
-def _doctor(pattern: str, *, as_json: bool) -> int:
+def _verify(pattern: str, catalogs: Sequence[str], providers: list[str]) -> int:
+    """``chaoskit doctor --verify``: the oracle on the installed SDKs; 1 if any fault differs."""
+    from pathlib import Path
+
+    from . import _doctor as doctor
+    from ._catalog import Catalog
+
+    under_test = None
+    if catalogs:
+        paths = [Path(c) for c in catalogs]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            print(f"chaoskit doctor: --catalog {missing[0]}: no such file", file=sys.stderr)
+            return 2
+        under_test = list(Catalog.from_files(paths))
+    colour = sys.stdout.isatty()
+    mark = {True: "\033[32magrees\033[0m" if colour else "agrees", False: "\033[31mDIFFERS\033[0m" if colour else "DIFFERS"}
+
+    def report(v: object) -> None:
+        from .fidelity import Verdict
+
+        assert isinstance(v, Verdict)
+        print(f"{mark[v.agrees]}  {v.fault}  {v.sdk} {v.call}: {v.real.summary()}", flush=True)
+        for difference in v.differences:
+            print(f"    {difference}", flush=True)
+
+    print(doctor.format_versions(doctor.sdk_versions()), flush=True)
+    verdicts = doctor.verify_all(pattern, under_test=under_test, report=report)
+    if not verdicts:
+        print(f"chaoskit doctor: no fault of {', '.join(providers)} matches {pattern!r}", file=sys.stderr)
+        return 1
+    differ = [v for v in verdicts if not v.agrees]
+    print(f"\n{len(verdicts)} checks of {len({v.fault for v in verdicts})} faults against a real server on loopback: "
+          + (f"{len(differ)} differ ({', '.join(sorted({v.fault for v in differ}))})" if differ else "all agree"))
+    return 1 if differ else 0
+
+
+def _doctor(pattern: str, *, as_json: bool, verify: bool = False, catalogs: Sequence[str] = ()) -> int:
     from . import _doctor as doctor
 
     providers = sorted(p for p in doctor.SDKS if doctor.installed(p))
     if not providers:
         print("chaoskit doctor: no provider SDK (openai, anthropic, google-genai, boto3, huggingface_hub) is installed; nothing to check", file=sys.stderr)
         return 1
+    if verify:
+        return _verify(pattern, catalogs, providers)
+    if catalogs:
+        print("chaoskit doctor: --catalog goes with --verify (the catalog to compare with the real failures)", file=sys.stderr)
+        return 2
     rows = doctor.diagnose_all(pattern)
     if not rows:
         print(f"chaoskit doctor: no fault of {', '.join(providers)} matches {pattern!r}", file=sys.stderr)
@@ -58,6 +102,7 @@ def _doctor(pattern: str, *, as_json: bool) -> int:
     if as_json:
         print(doctor.to_json(rows))
     else:
+        print(doctor.format_versions(doctor.sdk_versions()))
         print(doctor.format_table(rows))
         print(f"\n{len(rows)} faults; one call each with the SDK's default retries and a "
               f"{doctor.READ_TIMEOUT:g} s read timeout, on the virtual clock (times as the app sees them)")
@@ -76,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_doctor = sub.add_parser("doctor", help="what each catalog fault does to the installed provider SDKs")
     p_doctor.add_argument("pattern", nargs="?", default="*", help="a glob of fault ids (default: all)")
     p_doctor.add_argument("--json", action="store_true", help="print the results as JSON")
+    p_doctor.add_argument("--verify", action="store_true",
+                          help="compare each fault with the same failure from a real server on loopback; exit 1 if any differs")
+    p_doctor.add_argument("--catalog", action="append", default=[], metavar="FILE",
+                          help="with --verify: check the faults of this catalog file instead of the shipped ones (repeatable)")
     ns = parser.parse_args(argv)
     from ._errors import ChaosError
 
@@ -85,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(ns.host, ns.port, ns.seed)
     try:
         if ns.command == "doctor":
-            return _doctor(ns.pattern, as_json=ns.json)
+            return _doctor(ns.pattern, as_json=ns.json, verify=ns.verify, catalogs=ns.catalog)
         if ns.command == "faults":
             if ns.args[:1] == ["show"]:
                 if len(ns.args) != 2:

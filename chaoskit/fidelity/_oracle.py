@@ -152,7 +152,7 @@ def _fields(exc: BaseException) -> dict[str, Any]:
     return out
 
 
-def _status(exc: BaseException) -> int | None:
+def status_of(exc: BaseException) -> int | None:
     """The HTTP status an SDK's exception carries, however the SDK names it."""
     status = getattr(exc, "status_code", None)  # openai, anthropic
     if isinstance(status, int):
@@ -189,7 +189,7 @@ def observe(value: Any, items: list[Any], error: BaseException | None, stream: b
     if error is None:
         return Observation("returned", None, None, {}, None, delivered, attempts, gaps, elapsed, base)
     return Observation(
-        _qualified(type(error)), _chain(error), _status(error),
+        _qualified(type(error)), _chain(error), status_of(error),
         _normal(_fields(error), base), _normal(str(error), base), delivered, attempts, gaps, elapsed, base,
     )
 

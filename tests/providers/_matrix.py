@@ -34,6 +34,32 @@ FAST = {"retry_after": 0.01}
 SLACK = 0.25
 
 
+class _Real:
+    """A row's ``raises`` that is not written down: whatever the installed SDK raises for the same
+    failure from a real server on a loopback socket (the fidelity oracle's real side). Used where
+    SDK releases differ (anthropic 2.17 wraps mid-stream transport errors, 2.16 did not)."""
+
+    def __repr__(self) -> str:
+        return "REAL"
+
+
+REAL: Any = _Real()
+
+
+def real_outcome(fault: str, *, stream: bool, params: Mapping[str, Any]) -> str:
+    """``module.Class`` the SDK raises (or ``returned``) for ``fault`` (with ``params``) played by a
+    real server, to a client with the matrix's timeouts and retries."""
+    from chaoskit import faults, fidelity
+    from chaoskit.fidelity._oracle import run_real
+
+    settings = fidelity.Settings(read_timeout=READ_TIMEOUT, connect_timeout=CONNECT_TIMEOUT, max_retries=MAX_RETRIES)
+    return run_real(faults.get(fault, **params), stream=stream, asynchronous=False, settings=settings).outcome
+
+
+def qualified(cls: type | None) -> str:
+    return "returned" if cls is None else f"{cls.__module__.split('._')[0]}.{cls.__name__}"
+
+
 @dataclass(frozen=True)
 class Expect:
     """What the real SDK does when a fault is injected on every attempt.
@@ -138,7 +164,11 @@ def verify(outcome: Outcome, expect: Expect, *, status_error: type[BaseException
     chaoskit sent on the last attempt.
     """
     error = outcome.error
-    if expect.raises is None:
+    if expect.raises is REAL:
+        stream = expect.stream or chaoskit.faults.get(outcome.fault).effect.startswith("stream.")
+        got = "returned" if error is None else qualified(type(error))
+        assert got == real_outcome(outcome.fault, stream=stream, params=expect.params), f"{outcome.fault}: {error!r}"
+    elif expect.raises is None:
         if error is not None:
             raise AssertionError(f"{outcome.fault}: expected no exception, got {error!r}") from error
     else:
