@@ -8,22 +8,28 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 LITELLM_VENV  := .venv-litellm
 LITELLM_STAMP := $(LITELLM_VENV)/.chaoskit-installed
 LITELLM_TEST  := $(LITELLM_VENV)/bin/python -m pytest -p no:cacheprovider tests/litellm_env
+# Pinned versions that pass, so a release elsewhere cannot change what CI runs (make constraints).
+CONSTRAINTS         := constraints/main.txt
+LITELLM_CONSTRAINTS := constraints/litellm.txt
+# The newest releases of every provider SDK, for the fidelity oracle (make test-latest).
+LATEST_VENV := .venv-latest
+SDK_PACKAGES := openai anthropic google-genai boto3 huggingface_hub httpx2
 
-.PHONY: test test-litellm demo bench lint clean
+.PHONY: test test-litellm test-latest constraints fault-facts demo bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
 	@# looptime (a virtual-time asyncio loop) goes beside the venv, not in it: its pytest plugins
 	@# need pytest-asyncio and would break every run. Tests load it from here in a subprocess.
-	$(BIN)/python -m pip install --quiet --upgrade --target $(VENV)/looptime 'looptime>=0.9'
+	$(BIN)/python -m pip install --quiet --upgrade -c $(CONSTRAINTS) --target $(VENV)/looptime 'looptime>=0.9'
 	touch $(STAMP)
 
-$(LITELLM_STAMP): pyproject.toml
+$(LITELLM_STAMP): pyproject.toml $(LITELLM_CONSTRAINTS)
 	$(PYTHON) -m venv $(LITELLM_VENV)
 	$(LITELLM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LITELLM_VENV)/bin/python -m pip install --quiet -e '.[litellm-test]'
+	$(LITELLM_VENV)/bin/python -m pip install --quiet -c $(LITELLM_CONSTRAINTS) -e '.[litellm-test]'
 	touch $(LITELLM_STAMP)
 
 test: $(STAMP) $(LITELLM_STAMP)
@@ -34,11 +40,34 @@ test: $(STAMP) $(LITELLM_STAMP)
 test-litellm: $(LITELLM_STAMP)
 	$(LITELLM_TEST)
 
+# The fidelity oracle (and the SDK tests) on the newest release of every provider SDK, unpinned:
+# a red case here is a fault where chaoskit differs from a real server on that release.
+test-latest:
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[test]' $(SDK_PACKAGES)
+	@$(LATEST_VENV)/bin/python -c "from chaoskit import _doctor; print('newest', _doctor.format_versions(_doctor.sdk_versions()))"
+	$(LATEST_VENV)/bin/python -m pytest -p no:cacheprovider -n 2 tests/fidelity
+
+# Pin what make test installs to the versions in the working environments (after make test-latest).
+constraints: $(STAMP) $(LITELLM_STAMP)
+	@head -2 $(CONSTRAINTS) > $(CONSTRAINTS).new
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^chaoskit' >> $(CONSTRAINTS).new
+	echo 'looptime==0.9' >> $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	@head -1 $(LITELLM_CONSTRAINTS) > $(LITELLM_CONSTRAINTS).new
+	$(LITELLM_VENV)/bin/python -m pip freeze --exclude-editable | grep -v '^chaoskit' >> $(LITELLM_CONSTRAINTS).new
+	mv $(LITELLM_CONSTRAINTS).new $(LITELLM_CONSTRAINTS)
+
 demo: $(STAMP)
 	$(PYTEST) -n 2 examples/support_bot --chaos-report reports/demo.json --chaos-html reports/demo.html
 	@echo ""
 	@echo "chaoskit demo report: $(CURDIR)/reports/demo.html (open it in a browser)"
 	@echo "              results and journals as JSON: $(CURDIR)/reports/demo.json"
+
+# docs/fault-facts.md: what each fault does to the pinned SDKs, as the doctor sees it.
+fault-facts: $(STAMP)
+	$(BIN)/python -m chaoskit.cli doctor --markdown > docs/fault-facts.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_intercept.py
@@ -51,4 +80,4 @@ lint: $(STAMP)
 	$(BIN)/mypy chaoskit
 
 clean:
-	rm -rf $(VENV) $(LITELLM_VENV) build dist reports *.egg-info
+	rm -rf $(VENV) $(LITELLM_VENV) $(LATEST_VENV) build dist reports *.egg-info

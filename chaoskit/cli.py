@@ -83,7 +83,7 @@ def _verify(pattern: str, catalogs: Sequence[str], providers: list[str]) -> int:
     return 1 if differ else 0
 
 
-def _doctor(pattern: str, *, as_json: bool, verify: bool = False, catalogs: Sequence[str] = ()) -> int:
+def _doctor(pattern: str, *, as_json: bool, as_markdown: bool = False, verify: bool = False, catalogs: Sequence[str] = ()) -> int:
     from . import _doctor as doctor
 
     providers = sorted(p for p in doctor.SDKS if doctor.installed(p))
@@ -99,7 +99,9 @@ def _doctor(pattern: str, *, as_json: bool, verify: bool = False, catalogs: Sequ
     if not rows:
         print(f"chaoskit doctor: no fault of {', '.join(providers)} matches {pattern!r}", file=sys.stderr)
         return 1
-    if as_json:
+    if as_markdown:
+        print(doctor.format_markdown(rows, doctor.sdk_versions()))
+    elif as_json:
         print(doctor.to_json(rows))
     else:
         print(doctor.format_versions(doctor.sdk_versions()))
@@ -121,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_doctor = sub.add_parser("doctor", help="what each catalog fault does to the installed provider SDKs")
     p_doctor.add_argument("pattern", nargs="?", default="*", help="a glob of fault ids (default: all)")
     p_doctor.add_argument("--json", action="store_true", help="print the results as JSON")
+    p_doctor.add_argument("--markdown", action="store_true", help="print the results as a Markdown table (docs/fault-facts.md)")
     p_doctor.add_argument("--verify", action="store_true",
                           help="compare each fault with the same failure from a real server on loopback; exit 1 if any differs")
     p_doctor.add_argument("--catalog", action="append", default=[], metavar="FILE",
@@ -134,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(ns.host, ns.port, ns.seed)
     try:
         if ns.command == "doctor":
-            return _doctor(ns.pattern, as_json=ns.json, verify=ns.verify, catalogs=ns.catalog)
+            return _doctor(ns.pattern, as_json=ns.json, as_markdown=ns.markdown, verify=ns.verify, catalogs=ns.catalog)
         if ns.command == "faults":
             if ns.args[:1] == ["show"]:
                 if len(ns.args) != 2:

@@ -133,7 +133,7 @@ _SKIP = {"response", "request", "args", "__notes__", "_response", "sdk_http_resp
 
 def _chain(exc: BaseException) -> str | None:
     """The classes the exception was raised from, nearest first (``httpx2.ReadError <- builtins.ConnectionResetError``)."""
-    names = []
+    names: list[str] = []
     seen = {id(exc)}
     cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
     while cause is not None and id(cause) not in seen and len(names) < 6:

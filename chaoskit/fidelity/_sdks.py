@@ -97,8 +97,10 @@ def _gemini(base: str, s: Settings) -> Any:
 
     options = types.HttpOptions(base_url=base, timeout=int(s.read_timeout * 1000))
     if s.max_retries is not None and s.max_retries > 0:
-        delays = {} if s.retry_delay is None else {"initial_delay": s.retry_delay, "max_delay": s.retry_delay * 4}
-        options.retry_options = types.HttpRetryOptions(attempts=s.max_retries + 1, **delays)
+        retry = types.HttpRetryOptions(attempts=s.max_retries + 1)
+        if s.retry_delay is not None:
+            retry = types.HttpRetryOptions(attempts=s.max_retries + 1, initial_delay=s.retry_delay, max_delay=s.retry_delay * 4)
+        options.retry_options = retry
     return genai.Client(api_key="chaoskit-oracle", http_options=options)
 
 
