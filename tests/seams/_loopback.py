@@ -3,7 +3,7 @@
 Paths: ``/ok``; ``/reset`` and ``/close`` (RST or FIN before any response); ``/sleep`` (no
 answer); ``/body-reset``, ``/body-close``, ``/body-sleep`` (two SSE chunks of a chunked body,
 then RST, FIN, or silence). ``blackhole()`` gives a port whose accept queue is full, so a connect
-to it times out; ``closed_port()`` one that refuses.
+to it times out; ``closed_port()`` one that refuses (both from :mod:`chaoskit.fidelity`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from chaoskit.fidelity import blackhole as blackhole
+from chaoskit.fidelity import closed_port as closed_port
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 CHUNKS = (b"data: one\n\n", b"data: two\n\n")
@@ -83,36 +86,3 @@ def misbehaving_server() -> Iterator[str]:
     finally:
         stop.set()
         listener.close()
-
-
-@contextmanager
-def blackhole() -> Iterator[str]:
-    """A base URL whose connects hang: the listener's accept queue is full and SYNs are dropped."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(4):
-        filler = socket.socket()
-        filler.setblocking(False)
-        try:
-            filler.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(filler)
-    time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        for s in (*fillers, listener):
-            s.close()
-
-
-def closed_port() -> str:
-    """A base URL where nothing listens."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}"
