@@ -194,82 +194,65 @@ def connect_phase(plan: Plan) -> tuple[Plan, Plan]:
     return list(plan), []
 
 
-#: What a real socket raises through httpcore/httpcore2, by failure and by client kind: the
-#: asyncio (anyio) backend gives empty messages where the sync one gives the OS error's text.
-#: Each entry compared with a real loopback server (tests/fidelity, tests/seams).
-_FAILURES: dict[tuple[str, bool], tuple[str, str]] = {
-    ("connect_timeout", False): ("ConnectTimeout", "timed out"),
-    ("connect_timeout", True): ("ConnectTimeout", ""),
-    ("connect_refused", False): ("ConnectError", "[Errno 111] Connection refused"),
-    ("connect_refused", True): ("ConnectError", "All connection attempts failed"),
-    ("reset", False): ("ReadError", "[Errno 104] Connection reset by peer"),
-    ("reset", True): ("ReadError", ""),
-    ("incomplete", False): ("RemoteProtocolError", "Server disconnected without sending a response."),
-    ("incomplete", True): ("RemoteProtocolError", "Server disconnected without sending a response."),
-    ("incomplete_body", False): (
-        "RemoteProtocolError", "peer closed connection without sending complete message body (incomplete chunked read)",
-    ),
-    ("incomplete_body", True): (
-        "RemoteProtocolError", "peer closed connection without sending complete message body (incomplete chunked read)",
-    ),
-    ("read_timeout", False): ("ReadTimeout", "timed out"),
-    ("read_timeout", True): ("ReadTimeout", ""),
-}
+def _socket_failure(kind: str, asynchronous: bool) -> tuple[str, str | BaseException]:
+    """(httpcore exception name, what it wraps) for the failure ``kind`` as a client meets it on a socket.
 
-
-def _failure(kind: str, request: httpx.Request) -> tuple[str, str]:
-    """(exception name, message) of the failure ``kind`` as the request's client meets it on a socket."""
-    return _FAILURES[(kind, is_async(request))]
-
-
-def _inner(name: str, message: str, asynchronous: bool) -> BaseException | None:
-    """The lower error a socket failure wraps, as httpcore builds it: ``to_exc(inner)``, so SDKs
-    that read the chain (anthropic names the last non-empty reason in it) find what they would."""
-    if name == "ReadError":
+    What it wraps is the lower error httpcore builds it from (``to_exc(inner)``: its message is
+    ``str(inner)``, and SDKs read the chain: anthropic names the last non-empty reason in it), or
+    the message where httpcore raises the error itself. The asyncio (anyio) backend wraps errors
+    whose text is empty where the sync one has the OS error's. Each compared with a real loopback
+    server (tests/fidelity, tests/seams).
+    """
+    if kind == "reset":
         reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
         if not asynchronous:
-            return reset
+            return "ReadError", reset
         import anyio
 
         broken = anyio.BrokenResourceError()
         broken.__cause__ = reset
-        return broken
-    if name in ("ReadTimeout", "ConnectTimeout"):
+        return "ReadError", broken
+    if kind in ("read_timeout", "connect_timeout"):
+        name = "ReadTimeout" if kind == "read_timeout" else "ConnectTimeout"
         if not asynchronous:
-            return TimeoutError(message)
+            return name, TimeoutError("timed out")
         timeout = TimeoutError()  # anyio turns its cancel scope's deadline into a TimeoutError
         timeout.__context__ = asyncio.CancelledError("Cancelled via cancel scope; reason: deadline exceeded")
-        return timeout
-    if name == "ConnectError":
+        return name, timeout
+    if kind == "connect_refused":
         refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
         if not asynchronous:
-            return refused
-        failed = OSError(message)
+            return "ConnectError", refused
+        failed = OSError("All connection attempts failed")
         failed.__cause__ = refused
-        return failed
-    if name == "RemoteProtocolError" and message.startswith("peer closed"):
+        return "ConnectError", failed
+    if kind == "incomplete_body":
+        message = "peer closed connection without sending complete message body (incomplete chunked read)"
         try:
             import h11
         except ImportError:
-            return None
-        return h11.RemoteProtocolError(message)
-    return None
+            return "RemoteProtocolError", message
+        return "RemoteProtocolError", h11.RemoteProtocolError(message)
+    return "RemoteProtocolError", "Server disconnected without sending a response."
 
 
-def _transport_failure(module: ModuleType, name: str, message: str, *, asynchronous: bool, mid_body: bool) -> Exception:
-    """The httpcore/httpcore2 error ``name`` as a real connection raises it: the lower error as its
-    argument and context; its cause too while a body is read (the pool clears it before a response)."""
-    inner = _inner(name, message, asynchronous)
-    exc: Exception = getattr(module, name)(message if inner is None else inner)
-    if inner is not None:
-        exc.__context__ = inner
+def _failure(kind: str, request: httpx.Request) -> tuple[str, str | BaseException]:
+    return _socket_failure(kind, is_async(request))
+
+
+def _transport_failure(module: ModuleType, name: str, wrapped: str | BaseException, *, mid_body: bool) -> Exception:
+    """The httpcore/httpcore2 error ``name`` as a real connection raises it: a lower error is its
+    argument and context, and its cause too while a body is read (the pool clears it before a response)."""
+    exc: Exception = getattr(module, name)(wrapped)
+    if isinstance(wrapped, BaseException):
+        exc.__context__ = wrapped
         exc.__suppress_context__ = True
-        exc.__cause__ = inner if mid_body else None
+        exc.__cause__ = wrapped if mid_body else None
     return exc
 
 
-def _break_before(step: Break, request: httpx.Request) -> tuple[float, str, str]:
-    """(seconds to wait, exception name, message) for a failure before any response."""
+def _break_before(step: Break, request: httpx.Request) -> tuple[float, str, str | BaseException]:
+    """(seconds to wait, exception name, what it wraps) for a failure before any response."""
     wait = 0.0
     if step.kind == "connect_timeout":
         connect = _timeouts(request)["connect"]
@@ -278,7 +261,7 @@ def _break_before(step: Break, request: httpx.Request) -> tuple[float, str, str]
     return (wait, *_failure(step.kind, request))
 
 
-def _break_mid_body(step: Break, request: httpx.Request) -> tuple[str, str]:
+def _break_mid_body(step: Break, request: httpx.Request) -> tuple[str, str | BaseException]:
     return _failure("reset" if step.kind == "reset" else "incomplete_body", request)
 
 
@@ -357,17 +340,18 @@ class Player:
             self._delivered += step.text
         return step.data
 
-    def fail(self, name: str, message: str) -> None:
-        """Raise the transport error ``name`` of the request's family, as a socket would."""
-        raise self._failure(name, message)
+    def fail(self, name: str, wrapped: str | BaseException) -> None:
+        """Raise the transport error ``name`` of the request's family, as a socket would;
+        ``wrapped`` is its message or the lower error it is built from."""
+        raise self._failure(name, wrapped)
 
-    def _failure(self, name: str, message: str) -> Exception:
+    def _failure(self, name: str, wrapped: str | BaseException) -> Exception:
         """Journal the failure ``name`` and return its transport error, noted, to raise."""
         mid_body = self._delivered is not None  # the response had begun: a body was being read
         self.call.error = name
         self._broke()
         self.end()
-        exc = _transport_failure(_module(self.request), name, message, asynchronous=is_async(self.request), mid_body=mid_body)
+        exc = _transport_failure(_module(self.request), name, wrapped, mid_body=mid_body)
         exc.add_note(self.note)
         return exc
 
@@ -447,9 +431,9 @@ class Player:
                 if times_out:
                     self.read_timed_out(timer)
             elif isinstance(step, Break):
-                seconds, name, message = _break_before(step, self.request)
+                seconds, name, wrapped = _break_before(step, self.request)
                 self.clock.sleep(seconds)
-                self.fail(name, message)
+                self.fail(name, wrapped)
             elif isinstance(step, Respond):
                 return self.response(step, plan[i + 1 :], self._body_sync)
             elif isinstance(step, Note):
@@ -506,13 +490,13 @@ class Player:
                 self.call.detail = step.text
                 continue
             assert isinstance(step, Break)
-            seconds, name, message = _break_before(step, self.request)
+            seconds, name, wrapped = _break_before(step, self.request)
             try:
                 await self._asleep(seconds)
             except BaseException:  # cancelled: the client's own connect timer fired first
-                on_connect(self._failure(name, message))
+                on_connect(self._failure(name, wrapped))
                 raise
-            exc = self._failure(name, message)
+            exc = self._failure(name, wrapped)
             on_connect(exc)
             raise exc
         on_connect(None)
@@ -527,9 +511,9 @@ class Player:
                 if times_out:
                     self.read_timed_out(timer)
             elif isinstance(step, Break):
-                seconds, name, message = _break_before(step, self.request)
+                seconds, name, wrapped = _break_before(step, self.request)
                 await self._asleep(seconds)
-                self.fail(name, message)
+                self.fail(name, wrapped)
             elif isinstance(step, Respond):
                 return self.response(step, plan[i + 1 :], self._body_async)
             elif isinstance(step, Note):
