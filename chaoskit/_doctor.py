@@ -19,15 +19,17 @@ from typing import Any
 from . import faults as _faults
 from ._fault import Fault
 from .fidelity._oracle import status_of
-from .fidelity._sdks import SDKS, installed
+from .fidelity._sdks import MESSAGES, SDKS, Settings, call, drain, installed
 
 __all__ = ["Diagnosis", "diagnose", "diagnose_all", "format_table", "sdk_versions", "verify_all"]
 
-#: Base URLs of the OpenAI-compatible servers the doctor calls through the openai SDK; the
-#: self-hosted ones (no host of their own) are routed to their profile.
+#: Where the doctor's calls go when the SDK has no host of its own for the provider (Azure, the
+#: OpenAI-compatible servers); the self-hosted ones are routed to their profile. The others go
+#: to the SDK's default host.
 BASE_URLS = {
-    "vllm": "http://127.0.0.1:8000/v1", "ollama": "http://127.0.0.1:11434/v1", "tgi": "http://127.0.0.1:8080/v1",
-    "mistral": "https://api.mistral.ai/v1", "groq": "https://api.groq.com/openai/v1",
+    "azure": "https://chaoskit-doctor.openai.azure.com",
+    "vllm": "http://127.0.0.1:8000", "ollama": "http://127.0.0.1:11434", "tgi": "http://127.0.0.1:8080",
+    "mistral": "https://api.mistral.ai", "groq": "https://api.groq.com",
 }
 SELF_HOSTED = ("vllm", "ollama", "tgi")
 #: SDKs that call other providers' APIs: LiteLLM speaks OpenAI's and Anthropic's. When installed,
@@ -36,7 +38,6 @@ GATEWAYS = {"litellm": ("openai", "anthropic")}
 LITELLM_MODELS = {"openai": "openai/gpt-4o-mini", "anthropic": "anthropic/claude-sonnet-4-5"}
 #: The client the doctor uses: the SDKs' default retries, a 10 s read timeout.
 READ_TIMEOUT = 10.0
-MESSAGES = [{"role": "user", "content": "Where is my order?"}]
 
 
 @dataclass(frozen=True)
@@ -56,74 +57,6 @@ class Diagnosis:
         return asdict(self)
 
 
-def _drain(out: Any, stream: bool) -> Any:
-    return list(out) if stream else out
-
-
-def _openai_call(provider: str, stream: bool) -> Callable[[], Any]:
-    import httpx2
-    import openai
-
-    timeout = httpx2.Timeout(READ_TIMEOUT, connect=5.0)
-    if provider == "azure":
-        client: openai.OpenAI = openai.AzureOpenAI(
-            api_key="azure-doctor", api_version="2024-10-21", azure_endpoint="https://chaoskit-doctor.openai.azure.com", timeout=timeout,
-        )
-    else:
-        client = openai.OpenAI(api_key="sk-chaoskit-doctor", base_url=BASE_URLS.get(provider), timeout=timeout)
-    tools = [{"type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object"}}}]
-    return lambda: _drain(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, tools=tools, stream=stream), stream)  # type: ignore[call-overload, arg-type]
-
-
-def _anthropic_call(stream: bool) -> Callable[[], Any]:
-    import anthropic
-    import httpx2
-
-    claude = anthropic.Anthropic(api_key="sk-chaoskit-doctor", timeout=httpx2.Timeout(READ_TIMEOUT, connect=5.0))
-    return lambda: _drain(claude.messages.create(model="claude-sonnet-4-6", max_tokens=100, messages=MESSAGES, stream=stream), stream)  # type: ignore[call-overload, arg-type]
-
-
-def _gemini_call(stream: bool) -> Callable[[], Any]:
-    from google import genai
-    from google.genai import types
-
-    client = genai.Client(api_key="chaoskit-doctor", http_options=types.HttpOptions(timeout=int(READ_TIMEOUT * 1000)))
-    contents = MESSAGES[0]["content"]
-
-    def call() -> Any:
-        _ = client  # kept referenced: a collected genai Client closes its connections
-        if stream:
-            return list(client.models.generate_content_stream(model="gemini-2.5-flash", contents=contents))
-        return client.models.generate_content(model="gemini-2.5-flash", contents=contents)
-
-    return call
-
-
-def _bedrock_call(stream: bool) -> Callable[[], Any]:
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client(
-        "bedrock-runtime", region_name="us-east-1", aws_access_key_id="chaoskit", aws_secret_access_key="doctor",
-        config=Config(read_timeout=READ_TIMEOUT, connect_timeout=5),
-    )
-    request = {"modelId": "anthropic.claude-3-5-haiku-20241022-v1:0", "messages": [{"role": "user", "content": [{"text": MESSAGES[0]["content"]}]}]}
-
-    def call() -> Any:
-        if stream:
-            return list(client.converse_stream(**request)["stream"])
-        return client.converse(**request)
-
-    return call
-
-
-def _huggingface_call(stream: bool) -> Callable[[], Any]:
-    from huggingface_hub import InferenceClient
-
-    client = InferenceClient("meta-llama/Llama-3.1-8B-Instruct", token="hf_chaoskit_doctor", timeout=READ_TIMEOUT)
-    return lambda: _drain(client.chat_completion(MESSAGES, max_tokens=100, stream=stream), stream)
-
-
 def _litellm_call(provider: str, stream: bool) -> Callable[[], Any]:
     import os
 
@@ -132,23 +65,16 @@ def _litellm_call(provider: str, stream: bool) -> Callable[[], Any]:
 
     litellm.suppress_debug_info = True
     model = LITELLM_MODELS[provider]
-    return lambda: _drain(
-        litellm.completion(model=model, api_key="sk-chaoskit-doctor", messages=MESSAGES, stream=stream, timeout=READ_TIMEOUT), stream,
+    return lambda: drain(
+        litellm.completion(model=model, api_key="sk-chaoskit-doctor", messages=MESSAGES, stream=stream, timeout=READ_TIMEOUT), [], stream,
     )
 
 
 def _call(provider: str, stream: bool, sdk: str | None = None) -> Callable[[], Any]:
     if sdk == "litellm":
         return _litellm_call(provider, stream)
-    if provider == "anthropic":
-        return _anthropic_call(stream)
-    if provider == "gemini":
-        return _gemini_call(stream)
-    if provider == "bedrock":
-        return _bedrock_call(stream)
-    if provider == "huggingface":
-        return _huggingface_call(stream)
-    return _openai_call(provider, stream)
+    made = call(provider, BASE_URLS.get(provider), stream=stream, settings=Settings(read_timeout=READ_TIMEOUT, connect_timeout=5.0))
+    return lambda: made([], lambda: None)
 
 
 def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = None, sdk: str | None = None) -> Diagnosis:
@@ -179,7 +105,7 @@ def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = Non
         if reply is not None:
             chaos.reply(provider, reply)
         if provider in SELF_HOSTED:
-            chaos.route(BASE_URLS[provider].removesuffix("/v1"), provider=provider)
+            chaos.route(BASE_URLS[provider], provider=provider)
         call = _call(provider, stream, sdk)
         started = chaos.elapsed
         outcome, status = "returned", None

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BASE_PATHS", "SDKS", "Settings", "call", "installed", "supports_async", "warm_up"]
+__all__ = ["BASE_PATHS", "SDKS", "Settings", "async_call", "call", "drain", "installed", "supports_async", "warm_up"]
 
 #: The SDK behind each provider, by import name.
 SDKS = {
@@ -25,6 +25,8 @@ SDKS = {
 #: The path each provider's API sits under, appended to the base URL the call is pointed at.
 BASE_PATHS = {"groq": "/openai/v1", "openai": "/v1", "vllm": "/v1", "ollama": "/v1", "mistral": "/v1", "tgi": "/v1"}
 MESSAGES = [{"role": "user", "content": "Where is my order?"}]
+#: The model a Hugging Face call names when it goes to the SDK's own host (no base URL).
+HF_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 TOOLS = [{"type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object"}}}]
 ANTHROPIC_TOOLS = [{"name": "lookup_order", "description": "Find an order.", "input_schema": {"type": "object"}}]
 
@@ -63,23 +65,26 @@ def _retries(s: Settings) -> dict[str, Any]:
     return {} if s.max_retries is None else {"max_retries": s.max_retries}
 
 
-def _openai(provider: str, base: str, s: Settings, asynchronous: bool) -> Any:
+def _openai(provider: str, base: str | None, s: Settings, asynchronous: bool) -> Any:
     import httpx2
     import openai
 
     timeout = httpx2.Timeout(s.read_timeout, connect=s.connect_timeout)
     if provider == "azure":
+        if base is None:
+            raise ValueError("an Azure OpenAI call needs the resource's endpoint as its base URL")
         cls = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
         return cls(api_key="azure-chaoskit", api_version="2024-10-21", azure_endpoint=base, timeout=timeout, **_retries(s))
     cls2 = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    return cls2(api_key="sk-chaoskit-oracle", base_url=base + BASE_PATHS.get(provider, "/v1"), timeout=timeout, **_retries(s))
+    url = None if base is None else base + BASE_PATHS.get(provider, "/v1")
+    return cls2(api_key="sk-chaoskit-oracle", base_url=url, timeout=timeout, **_retries(s))
 
 
 def _openai_kwargs(stream: bool) -> dict[str, Any]:
     return {"model": "gpt-4o-mini", "messages": MESSAGES, "tools": TOOLS, "stream": stream}
 
 
-def _anthropic(base: str, s: Settings, asynchronous: bool) -> Any:
+def _anthropic(base: str | None, s: Settings, asynchronous: bool) -> Any:
     import anthropic
     import httpx2
 
@@ -91,11 +96,13 @@ def _anthropic_kwargs(stream: bool) -> dict[str, Any]:
     return {"model": "claude-sonnet-4-6", "max_tokens": 100, "messages": MESSAGES, "tools": ANTHROPIC_TOOLS, "stream": stream}
 
 
-def _gemini(base: str, s: Settings) -> Any:
+def _gemini(base: str | None, s: Settings) -> Any:
     from google import genai
     from google.genai import types
 
-    options = types.HttpOptions(base_url=base, timeout=int(s.read_timeout * 1000))
+    options = types.HttpOptions(timeout=int(s.read_timeout * 1000))
+    if base is not None:
+        options.base_url = base
     if s.max_retries is not None and s.max_retries > 0:
         retry = types.HttpRetryOptions(attempts=s.max_retries + 1)
         if s.retry_delay is not None:
@@ -104,7 +111,7 @@ def _gemini(base: str, s: Settings) -> Any:
     return genai.Client(api_key="chaoskit-oracle", http_options=options)
 
 
-def _bedrock(base: str, s: Settings) -> Any:
+def _bedrock(base: str | None, s: Settings) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -134,7 +141,7 @@ def _begun(begin: Callable[[], None], method: Callable[..., Any]) -> Callable[..
     return called
 
 
-def _drain(out: Any, items: list[Any], stream: bool) -> Any:
+def drain(out: Any, items: list[Any], stream: bool) -> Any:
     if not stream:
         return out
     for item in out:
@@ -150,35 +157,46 @@ async def _adrain(out: Any, items: list[Any], stream: bool) -> Any:
     return out
 
 
-def call(provider: str, base: str, *, stream: bool, settings: Settings = Settings()) -> Call:
-    """A sync model call to ``provider``'s API at ``base`` through its SDK; streams are drained into ``items``."""
+def _hf_target(base: str | None) -> dict[str, Any]:
+    return {"model": HF_MODEL} if base is None else {"base_url": base}
+
+
+def call(provider: str, base: str | None, *, stream: bool, settings: Settings = Settings()) -> Call:
+    """A sync model call to ``provider``'s API at ``base`` (None: the SDK's own host) through its
+    SDK; streams are drained into ``items``."""
     sdk = SDKS[provider]
     if sdk == "openai":
         client = _openai(provider, base, settings, False)
-        return lambda items, begin: _drain(_begun(begin, client.chat.completions.create)(**_openai_kwargs(stream)), items, stream)
+        return lambda items, begin: drain(_begun(begin, client.chat.completions.create)(**_openai_kwargs(stream)), items, stream)
     if sdk == "anthropic":
         claude = _anthropic(base, settings, False)
-        return lambda items, begin: _drain(_begun(begin, claude.messages.create)(**_anthropic_kwargs(stream)), items, stream)
+        return lambda items, begin: drain(_begun(begin, claude.messages.create)(**_anthropic_kwargs(stream)), items, stream)
     if sdk == "google.genai":
         gemini = _gemini(base, settings)
         contents = MESSAGES[0]["content"]
-        method = gemini.models.generate_content_stream if stream else gemini.models.generate_content
-        return lambda items, begin: _drain(_begun(begin, method)(model="gemini-2.5-flash", contents=contents), items, stream)
+
+        def generate(items: list[Any], begin: Callable[[], None]) -> Any:
+            # Reach the models through the client on every call: a genai Client that is
+            # garbage-collected closes its connections, so the call must keep it alive.
+            method = gemini.models.generate_content_stream if stream else gemini.models.generate_content
+            return drain(_begun(begin, method)(model="gemini-2.5-flash", contents=contents), items, stream)
+
+        return generate
     if sdk == "boto3":
         bedrock = _bedrock(base, settings)
         if stream:
-            return lambda items, begin: _drain(_begun(begin, bedrock.converse_stream)(**BEDROCK_REQUEST)["stream"], items, True)
+            return lambda items, begin: drain(_begun(begin, bedrock.converse_stream)(**BEDROCK_REQUEST)["stream"], items, True)
         return lambda items, begin: _begun(begin, bedrock.converse)(**BEDROCK_REQUEST)
     if sdk == "huggingface_hub":
         from huggingface_hub import InferenceClient
 
-        hf = InferenceClient(base_url=base, token="hf_chaoskit_oracle", timeout=settings.read_timeout)
-        return lambda items, begin: _drain(_begun(begin, hf.chat_completion)(MESSAGES, max_tokens=100, stream=stream), items, stream)
+        hf = InferenceClient(**_hf_target(base), token="hf_chaoskit_oracle", timeout=settings.read_timeout)
+        return lambda items, begin: drain(_begun(begin, hf.chat_completion)(MESSAGES, max_tokens=100, stream=stream), items, stream)
     raise ValueError(f"no SDK call for provider {provider!r}")
 
 
 def async_call(
-    provider: str, base: str, *, stream: bool, settings: Settings = Settings(),
+    provider: str, base: str | None, *, stream: bool, settings: Settings = Settings(),
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
 ) -> Call:
     """As :func:`call`, through the SDK's async client, on a new event loop per call
@@ -208,7 +226,7 @@ def async_call(
         if sdk == "huggingface_hub":
             from huggingface_hub import AsyncInferenceClient
 
-            async with AsyncInferenceClient(base_url=base, token="hf_chaoskit_oracle", timeout=settings.read_timeout) as hf:
+            async with AsyncInferenceClient(**_hf_target(base), token="hf_chaoskit_oracle", timeout=settings.read_timeout) as hf:
                 begin()
                 return await _adrain(await hf.chat_completion(MESSAGES, max_tokens=100, stream=stream), items, stream)
         raise ValueError(f"no async SDK call for provider {provider!r}")
