@@ -18,7 +18,7 @@ from typing import Any
 
 from . import faults as _faults
 from ._fault import Fault
-from .fidelity._oracle import status_of
+from .fidelity._oracle import seeded_jitter, status_of
 from .fidelity._sdks import MESSAGES, SDKS, Settings, call, drain, installed
 
 __all__ = ["Diagnosis", "diagnose", "diagnose_all", "format_table", "sdk_versions", "verify_all"]
@@ -110,7 +110,7 @@ def diagnose(fault: Fault | str, *, stream: bool | None = None, reply: Any = Non
         started = chaos.elapsed
         outcome, status = "returned", None
         try:
-            call()
+            seeded_jitter(call)  # the SDK's backoff jitter seeded: the same times on every run
         except Exception as exc:  # noqa: BLE001 - the outcome is what is reported
             outcome = f"{type(exc).__module__.split('._')[0]}.{type(exc).__name__}"
             status = status_of(exc)

@@ -61,14 +61,13 @@ def quick(fault: Fault) -> dict[str, Any]:
         out["retry_after"] = min(float(p["retry_after"]), 0.05)
     if p.get("retry_after_ms") is not None:
         out["retry_after_ms"] = min(int(p["retry_after_ms"]), 50)
-    if p.get("seconds") is not None:
-        out["seconds"] = min(float(p["seconds"]), 0.2 if fault.effect == "latency.cold_start" else 0.1)
+    if p.get("seconds") is not None:  # a load; a delay per token adds up over the reply
+        limit = {"latency.cold_start": 0.2, "latency.tokens": 0.005}.get(fault.effect, 0.1)
+        out["seconds"] = min(float(p["seconds"]), limit)
     if p.get("warm"):
         out["warm"] = min(float(p["warm"]), 0.05)
     if p.get("jitter"):
         out["jitter"] = 0.0
-    if fault.effect == "latency.tokens" and p.get("seconds") is not None:
-        out["seconds"] = min(float(p["seconds"]), 0.005)
     if fault.effect == "schema_drift":
         out.update(variant=p.get("variant") or "renamed", path=p.get("path") or "order_id")
     return out
@@ -289,7 +288,7 @@ def _sdk_call(provider: str, base: str, stream: bool, asynchronous: bool, settin
     return call(provider, base, stream=stream, settings=settings)
 
 
-def _seeded(run: Any) -> Any:
+def seeded_jitter(run: Any) -> Any:
     """Run ``run()`` with the global RNG (the SDKs' retry jitter) seeded, then restore it."""
     state = random.getstate()
     random.seed(JITTER_SEED)
@@ -325,7 +324,7 @@ def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settin
             base = server.url
         sdk = _sdk_call(provider, base, stream, asynchronous, settings)
         items: list[Any] = []
-        value, error, elapsed = _seeded(lambda: _attempt(sdk, items, time.monotonic))
+        value, error, elapsed = seeded_jitter(lambda: _attempt(sdk, items, time.monotonic))
         if server is not None and server.errors:
             raise server.errors[0]
         starts = [] if server is None else planner.model_calls(server)
@@ -350,7 +349,7 @@ def run_injected(fault: Fault, base: str, *, stream: bool, asynchronous: bool, s
         sdk = _sdk_call(provider, base, stream, asynchronous, settings, loop)
         items: list[Any] = []
         now = loop.time if loop is not None else chaos.clock.now
-        value, error, elapsed = _seeded(lambda: _attempt(sdk, items, now))
+        value, error, elapsed = seeded_jitter(lambda: _attempt(sdk, items, now))
         calls = [c for c in chaos.calls if c.provider == provider and c.endpoint != "hub"]
     return observe(value, items, error, stream, base=base, attempts=len(calls),
                    starts=[c.started for c in calls], elapsed=elapsed)
