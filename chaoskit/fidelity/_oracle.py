@@ -407,17 +407,19 @@ def verify(fault: Fault | str, *, stream: bool | None = None, asynchronous: bool
     return Verdict(fault.id, SDKS[fault.provider], stream, asynchronous, injected, real, compare(injected, real))
 
 
-#: Effects of non-stream faults that also act on a streaming call (an error status at create(),
-#: a timeout, a late first byte), so the oracle checks them streamed as well.
-STREAMED_TOO = ("status", "timeout.", "connection.", "latency.")
+#: Effects of non-stream faults that act differently on a streaming call: an error status at
+#: create(), a late first byte or slow chunks, so the oracle checks them streamed as well. A
+#: connect timeout, or a reset or stall before any response byte, is the same on the socket and
+#: in the SDK's retry loop whether or not the request streams: checked unary only.
+STREAMED_TOO = ("status", "latency.")
 
 
 def modes(fault: Fault) -> list[tuple[bool, bool]]:
     """The (stream, asynchronous) calls the oracle makes for ``fault``.
 
     Its natural call (streamed for ``stream.*`` faults), sync and async where the SDK has an
-    async client; a fault that also acts on streams (a status, a timeout, latency) is also
-    checked on a sync streaming call.
+    async client; a fault that acts differently on streams (a status, latency) is also checked
+    on a sync streaming call.
     """
     stream = fault.effect.startswith("stream.")
     out = [(stream, False)]
