@@ -132,10 +132,20 @@ def _hold(conn: socket.socket, seconds: float) -> None:
         raise _Closed
 
 
-def _play(conn: socket.socket, plan: Plan) -> bool:
-    """Play ``plan`` on ``conn``; whether the connection can serve another request."""
+def _check(plan: Plan) -> None:
+    """Refuse a plan a server cannot play, before any byte of it is sent."""
+    for step in plan:
+        if isinstance(step, Break) and step.kind in ("connect_timeout", "connect_refused"):
+            raise ValueError(f"a {step.kind} break happens before a request; serve it with blackhole() or closed_port()")
+        if isinstance(step, Forward):
+            raise ValueError("the fidelity server has no upstream to forward to")
+    if not any(isinstance(step, (Respond, Break)) for step in plan):
+        raise ValueError("a plan must respond or break")
+
+
+def _play(conn: socket.socket, plan: Plan) -> None:
+    """Play ``plan`` on ``conn``; a plan that breaks the connection raises ``_Closed``."""
     chunked = False
-    responded = False
     for i, step in enumerate(plan):
         if isinstance(step, Note):
             continue
@@ -147,28 +157,22 @@ def _play(conn: socket.socket, plan: Plan) -> bool:
             if all(isinstance(s, Send) for s in rest):
                 body = b"".join(s.data for s in rest)  # type: ignore[union-attr]
                 conn.sendall(response_head(step.status, [*headers, (b"content-length", b"%d" % len(body))]) + body)
-                return True
-            chunked = responded = True
+                return
+            chunked = True  # a body that is not only sends goes chunked, one chunk per send
             conn.sendall(response_head(step.status, [*headers, (b"transfer-encoding", b"chunked")]))
         elif isinstance(step, Send):
             if step.data:
                 conn.sendall(b"%x\r\n%s\r\n" % (len(step.data), step.data))
         elif isinstance(step, Break):
-            if step.kind in ("connect_timeout", "connect_refused"):
-                raise ValueError(f"a {step.kind} break happens before a request; serve it with blackhole() or closed_port()")
             if step.kind == "reset":
-                if responded:
+                if chunked:  # the response began: let the client read what was sent first
                     time.sleep(DRAIN)
                 _reset(conn)
             else:
                 conn.close()  # a FIN: no response, or a chunked body without its last chunk
             raise _Closed
-        elif isinstance(step, Forward):
-            raise ValueError("the fidelity server has no upstream to forward to")
     if chunked:
         conn.sendall(b"0\r\n\r\n")
-        return True
-    raise ValueError("a plan must respond or break")
 
 
 class PlanServer:
@@ -231,11 +235,11 @@ class PlanServer:
                     self.received.append(Received(time.monotonic(), request))
                 try:
                     plan = self.planner(request)
-                except BaseException as exc:  # a planner bug: answer 599 and keep it for the caller
+                    _check(plan)
+                except Exception as exc:  # a planner bug: answer 599 and keep it for the caller
                     self.errors.append(exc)
                     plan = [Respond(599, (("content-type", "text/plain"),)), Send(repr(exc).encode())]
-                if not _play(conn, plan):
-                    break
+                _play(conn, plan)
         except (_Closed, OSError):
             pass
         finally:
