@@ -8,8 +8,8 @@ test suite's oracle are built on it.
 
 from __future__ import annotations
 
-from ._oracle import SETTINGS, Observation, Verdict, modes, quick, verify
+from ._oracle import SETTINGS, Observation, Verdict, chain_of, modes, quick, verify
 from ._sdks import Settings
 from ._server import PlanServer, blackhole, closed_port
 
-__all__ = ["SETTINGS", "Observation", "PlanServer", "Settings", "Verdict", "blackhole", "closed_port", "modes", "quick", "verify"]
+__all__ = ["SETTINGS", "Observation", "PlanServer", "Settings", "Verdict", "blackhole", "chain_of", "closed_port", "modes", "quick", "verify"]

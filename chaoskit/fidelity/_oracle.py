@@ -130,7 +130,7 @@ def _plain(value: Any, depth: int = 0) -> Any:
 _SKIP = {"response", "request", "args", "__notes__", "_response", "sdk_http_response", "headers"}
 
 
-def _chain(exc: BaseException) -> str | None:
+def chain_of(exc: BaseException) -> str | None:
     """The classes the exception was raised from, nearest first (``httpx2.ReadError <- builtins.ConnectionResetError``)."""
     names: list[str] = []
     seen = {id(exc)}
@@ -188,7 +188,7 @@ def observe(value: Any, items: list[Any], error: BaseException | None, stream: b
     if error is None:
         return Observation("returned", None, None, {}, None, delivered, attempts, gaps, elapsed, base)
     return Observation(
-        _qualified(type(error)), _chain(error), status_of(error),
+        _qualified(type(error)), chain_of(error), status_of(error),
         _normal(_fields(error), base), _normal(str(error), base), delivered, attempts, gaps, elapsed, base,
     )
 
@@ -282,10 +282,10 @@ def _connect_break(fault: Fault) -> str | None:
     return None
 
 
-def _sdk_call(provider: str, base: str, stream: bool, asynchronous: bool, settings: Settings, loop: Any = None) -> Any:
+def _sdk_call(provider: str, base: str, stream: bool, asynchronous: bool, settings: Settings, api: str, loop: Any = None) -> Any:
     if asynchronous:
-        return async_call(provider, base, stream=stream, settings=settings, loop_factory=None if loop is None else lambda: loop)
-    return call(provider, base, stream=stream, settings=settings)
+        return async_call(provider, base, stream=stream, settings=settings, loop_factory=None if loop is None else lambda: loop, api=api)
+    return call(provider, base, stream=stream, settings=settings, api=api)
 
 
 def seeded_jitter(run: Any) -> Any:
@@ -308,7 +308,7 @@ def _attempt(sdk: Any, items: list[Any], now: Callable[[], float]) -> tuple[Any,
     return value, error, now() - (begun[0] if begun else now())
 
 
-def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS) -> Observation:
+def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS, api: str = "chat") -> Observation:
     """The SDK against the real misbehaving server playing ``fault`` over a socket."""
     provider = fault.provider
     planner = FaultPlanner(fault, seed=1, reply=_reply_for(fault))
@@ -322,7 +322,7 @@ def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settin
         else:
             server = stack.enter_context(PlanServer(planner))
             base = server.url
-        sdk = _sdk_call(provider, base, stream, asynchronous, settings)
+        sdk = _sdk_call(provider, base, stream, asynchronous, settings, api)
         items: list[Any] = []
         value, error, elapsed = seeded_jitter(lambda: _attempt(sdk, items, time.monotonic))
         if server is not None and server.errors:
@@ -332,7 +332,7 @@ def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settin
     return observe(value, items, error, stream, base=base, attempts=attempts, starts=starts, elapsed=elapsed)
 
 
-def run_injected(fault: Fault, base: str, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS) -> Observation:
+def run_injected(fault: Fault, base: str, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS, api: str = "chat") -> Observation:
     """The SDK under a chaoskit session injecting ``fault`` on every call to ``base``, on virtual
     time: the sync virtual clock, or for async calls an event loop whose clock is virtual."""
     from .._session import Chaos
@@ -346,7 +346,7 @@ def run_injected(fault: Fault, base: str, *, stream: bool, asynchronous: bool, s
         reply = _reply_for(fault)
         if reply is not None:
             chaos.reply(provider, reply)
-        sdk = _sdk_call(provider, base, stream, asynchronous, settings, loop)
+        sdk = _sdk_call(provider, base, stream, asynchronous, settings, api, loop)
         items: list[Any] = []
         now = loop.time if loop is not None else chaos.clock.now
         value, error, elapsed = seeded_jitter(lambda: _attempt(sdk, items, now))
@@ -383,12 +383,13 @@ class Verdict:
 
 
 def verify(fault: Fault | str, *, stream: bool | None = None, asynchronous: bool = False,
-           reference: Fault | None = None, settings: Settings = SETTINGS) -> Verdict:
+           reference: Fault | None = None, settings: Settings = SETTINGS, api: str = "chat") -> Verdict:
     """Compare ``fault`` injected by chaoskit with ``reference`` (by default the shipped catalog's
     fault of the same id) played by a real server, through the fault's SDK.
 
     ``stream`` defaults to streaming for ``stream.*`` faults. Both sides use the same
-    :func:`quick` parameters, computed from each side's own fault.
+    :func:`quick` parameters, computed from each side's own fault. ``api``: ``"responses"`` checks
+    an openai-SDK fault through the Responses API instead of Chat Completions.
     """
     fault = _faults.resolve(fault)
     if fault.provider not in SDKS:
@@ -402,8 +403,8 @@ def verify(fault: Fault | str, *, stream: bool | None = None, asynchronous: bool
     if stream is None:
         stream = fault.effect.startswith("stream.")
     warm_up(fault.provider)
-    real = run_real(reference.with_params(**quick(reference)), stream=stream, asynchronous=asynchronous, settings=settings)
-    injected = run_injected(fault.with_params(**quick(fault)), real.base, stream=stream, asynchronous=asynchronous, settings=settings)
+    real = run_real(reference.with_params(**quick(reference)), stream=stream, asynchronous=asynchronous, settings=settings, api=api)
+    injected = run_injected(fault.with_params(**quick(fault)), real.base, stream=stream, asynchronous=asynchronous, settings=settings, api=api)
     return Verdict(fault.id, SDKS[fault.provider], stream, asynchronous, injected, real, compare(injected, real))
 
 

@@ -80,7 +80,19 @@ def _openai(provider: str, base: str | None, s: Settings, asynchronous: bool) ->
     return cls2(api_key="sk-chaoskit-oracle", base_url=url, timeout=timeout, **_retries(s))
 
 
-def _openai_kwargs(stream: bool) -> dict[str, Any]:
+#: The OpenAI APIs a call can use: Chat Completions, or the Responses API (its own event grammar).
+APIS = ("chat", "responses")
+
+
+def _openai_create(client: Any, api: str) -> Callable[..., Any]:
+    if api not in APIS:
+        raise ValueError(f"api={api!r} must be one of {', '.join(APIS)}")
+    return client.responses.create if api == "responses" else client.chat.completions.create
+
+
+def _openai_kwargs(stream: bool, api: str = "chat") -> dict[str, Any]:
+    if api == "responses":
+        return {"model": "gpt-4o-mini", "input": MESSAGES[0]["content"], "stream": stream}
     return {"model": "gpt-4o-mini", "messages": MESSAGES, "tools": TOOLS, "stream": stream}
 
 
@@ -161,13 +173,13 @@ def _hf_target(base: str | None) -> dict[str, Any]:
     return {"model": HF_MODEL} if base is None else {"base_url": base}
 
 
-def call(provider: str, base: str | None, *, stream: bool, settings: Settings = Settings()) -> Call:
+def call(provider: str, base: str | None, *, stream: bool, settings: Settings = Settings(), api: str = "chat") -> Call:
     """A sync model call to ``provider``'s API at ``base`` (None: the SDK's own host) through its
-    SDK; streams are drained into ``items``."""
+    SDK; streams are drained into ``items``. ``api``: which OpenAI API an openai-SDK call uses."""
     sdk = SDKS[provider]
     if sdk == "openai":
         client = _openai(provider, base, settings, False)
-        return lambda items, begin: drain(_begun(begin, client.chat.completions.create)(**_openai_kwargs(stream)), items, stream)
+        return lambda items, begin: drain(_begun(begin, _openai_create(client, api))(**_openai_kwargs(stream, api)), items, stream)
     if sdk == "anthropic":
         claude = _anthropic(base, settings, False)
         return lambda items, begin: drain(_begun(begin, claude.messages.create)(**_anthropic_kwargs(stream)), items, stream)
@@ -197,7 +209,7 @@ def call(provider: str, base: str | None, *, stream: bool, settings: Settings = 
 
 def async_call(
     provider: str, base: str | None, *, stream: bool, settings: Settings = Settings(),
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None, api: str = "chat",
 ) -> Call:
     """As :func:`call`, through the SDK's async client, on a new event loop per call
     (``loop_factory``'s, such as a virtual-time loop, else asyncio's default)."""
@@ -207,7 +219,7 @@ def async_call(
         if sdk == "openai":
             async with _openai(provider, base, settings, True) as client:
                 begin()
-                return await _adrain(await client.chat.completions.create(**_openai_kwargs(stream)), items, stream)
+                return await _adrain(await _openai_create(client, api)(**_openai_kwargs(stream, api)), items, stream)
         if sdk == "anthropic":
             async with _anthropic(base, settings, True) as claude:
                 begin()

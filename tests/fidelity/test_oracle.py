@@ -33,3 +33,17 @@ def test_every_model_provider_fault_is_compared() -> None:
 def test_chaoskit_and_a_real_server_agree(fault: str, stream: bool, asynchronous: bool) -> None:
     verdict = fidelity.verify(fault, stream=stream, asynchronous=asynchronous)
     assert verdict.agrees, verdict.describe()
+
+
+RESPONSES = [
+    pytest.param(f, asynchronous, id=f"{f}-{'async' if asynchronous else 'sync'}")
+    for f in faults.ids("openai.stream.*")
+    for asynchronous in (False, True)
+]
+
+
+@pytest.mark.parametrize(("fault", "asynchronous"), RESPONSES)
+def test_the_responses_api_agrees_with_a_real_server(fault: str, asynchronous: bool) -> None:
+    """The Responses API streams its own event grammar: its broken streams are compared too."""
+    verdict = fidelity.verify(fault, stream=True, asynchronous=asynchronous, api="responses")
+    assert verdict.agrees, verdict.describe()

@@ -9,6 +9,9 @@ the SDK made (= entries in ``chaos.calls``).
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ import httpx2
 import chaoskit
 from chaoskit import Call
 from chaoskit._replies import DEFAULT_REPLY as DEFAULT_REPLY  # the simulated reply when a test sets none
+from chaoskit.fidelity import Observation, chain_of
 
 #: Small client timeouts so timeout faults end quickly: read 0.3 s, connect 0.2 s.
 READ_TIMEOUT = 0.3
@@ -46,14 +50,32 @@ class _Real:
 REAL: Any = _Real()
 
 
-def real_outcome(fault: str, *, stream: bool, params: Mapping[str, Any]) -> str:
-    """``module.Class`` the SDK raises (or ``returned``) for ``fault`` (with ``params``) played by a
-    real server, to a client with the matrix's timeouts and retries."""
+def real_observation(
+    fault: str, *, stream: bool, params: Mapping[str, Any], asynchronous: bool = False, api: str = "chat",
+) -> Observation:
+    """What the SDK did with ``fault`` (with ``params``) played by a real server, for a client with the
+    matrix's timeouts and retries; made once per process for each set of arguments."""
+    return _real(fault, stream, json.dumps(dict(params), sort_keys=True, default=repr), asynchronous, api)
+
+
+@functools.cache
+def _real(fault: str, stream: bool, params: str, asynchronous: bool, api: str) -> Observation:
     from chaoskit import faults, fidelity
     from chaoskit.fidelity._oracle import run_real
 
     settings = fidelity.Settings(read_timeout=READ_TIMEOUT, connect_timeout=CONNECT_TIMEOUT, max_retries=MAX_RETRIES)
-    return run_real(faults.get(fault, **params), stream=stream, asynchronous=False, settings=settings).outcome
+    return run_real(faults.get(fault, **json.loads(params)), stream=stream, asynchronous=asynchronous, settings=settings, api=api)
+
+
+def _family_neutral(chain: str | None) -> str | None:
+    """A chain with httpx2/httpcore2 named as httpx/httpcore: which client family the test picked is
+    its choice, not the SDK's behaviour (the real side's client is the SDK's default)."""
+    return None if chain is None else re.sub(r"\b(httpx|httpcore)2\b", r"\1", chain)
+
+
+def real_outcome(fault: str, *, stream: bool, params: Mapping[str, Any]) -> str:
+    """``module.Class`` the SDK raises (or ``returned``) for ``fault`` played by a real server."""
+    return real_observation(fault, stream=stream, params=params).outcome
 
 
 def qualified(cls: type | None) -> str:
@@ -70,7 +92,8 @@ class Expect:
     ``cause``: the exact class of ``__cause__``. ``stream``: make a streaming call and iterate
     it. ``params``: fault parameter overrides. ``check``: more assertions on the outcome.
     ``min_seconds`` / ``max_seconds``: bounds on the call's wall time. ``reply``: the healthy
-    reply the fault works on (a tool call, for faults that change one).
+    reply the fault works on (a tool call, for faults that change one). With ``raises=REAL`` the
+    class, what it was raised from and the attempts are a real server's, not written here.
     """
 
     raises: type[BaseException] | None = None
@@ -84,6 +107,7 @@ class Expect:
     min_seconds: float | None = None
     max_seconds: float | None = None
     reply: Any = None
+    api: str = "chat"  # the OpenAI API the test calls, so REAL asks a real server through the same one
 
 
 @dataclass
@@ -96,6 +120,8 @@ class Outcome:
     error: BaseException | None
     elapsed: float
     calls: list[Call]
+    asynchronous: bool = False
+    params: Mapping[str, Any] = field(default_factory=dict)  # the fault's parameters as injected
 
     @property
     def durations(self) -> list[float]:
@@ -127,7 +153,7 @@ def run(fault: str, expect: Expect, call: Callable[[], Any], **inject: Any) -> O
         except Exception as exc:  # noqa: BLE001 - the outcome is checked by verify()
             error = exc
         elapsed = time.monotonic() - start
-        return Outcome(fault, value, items, error, elapsed, list(chaos.calls))
+        return Outcome(fault, value, items, error, elapsed, list(chaos.calls), params={**expect.params, **inject})
 
 
 async def arun(fault: str, expect: Expect, call: Callable[[], Awaitable[Any]], **inject: Any) -> Outcome:
@@ -149,7 +175,7 @@ async def arun(fault: str, expect: Expect, call: Callable[[], Awaitable[Any]], *
         except Exception as exc:  # noqa: BLE001
             error = exc
         elapsed = time.monotonic() - start
-        return Outcome(fault, value, items, error, elapsed, list(chaos.calls))
+        return Outcome(fault, value, items, error, elapsed, list(chaos.calls), asynchronous=True, params={**expect.params, **inject})
 
 
 def request_id(call: Call) -> str:
@@ -164,10 +190,16 @@ def verify(outcome: Outcome, expect: Expect, *, status_error: type[BaseException
     chaoskit sent on the last attempt.
     """
     error = outcome.error
+    attempts: int | None = expect.attempts
     if expect.raises is REAL:
         stream = expect.stream or chaoskit.faults.get(outcome.fault).effect.startswith("stream.")
+        real = real_observation(outcome.fault, stream=stream, params=outcome.params, asynchronous=outcome.asynchronous, api=expect.api)
         got = "returned" if error is None else qualified(type(error))
-        assert got == real_outcome(outcome.fault, stream=stream, params=expect.params), f"{outcome.fault}: {error!r}"
+        assert got == real.outcome, f"{outcome.fault}: {error!r}, a real server gives {real.outcome}"
+        if error is not None:
+            mine, theirs = _family_neutral(chain_of(error)), _family_neutral(real.cause)
+            assert mine == theirs, f"{outcome.fault}: raised from {mine}, a real server's from {theirs}"
+        attempts = real.attempts  # None where a real server cannot count them (a connect that never completes)
     elif expect.raises is None:
         if error is not None:
             raise AssertionError(f"{outcome.fault}: expected no exception, got {error!r}") from error
@@ -177,25 +209,25 @@ def verify(outcome: Outcome, expect: Expect, *, status_error: type[BaseException
             f"{outcome.fault}: expected exactly {expect.raises.__module__}.{expect.raises.__name__}, "
             f"got {type(error).__module__}.{type(error).__name__}: {error}"
         )
+        if expect.cause is not None:
+            assert type(error.__cause__) is expect.cause, f"{outcome.fault}: cause {error.__cause__!r}"
+    if error is not None:  # what chaoskit sent: the status, the error's fields, the request id
         if expect.status is not None:
             assert error.status_code == expect.status  # type: ignore[attr-defined]
         for name, want in expect.attrs.items():
             got = getattr(error, name)
             assert got == want, f"{outcome.fault}: {name} is {got!r}, expected {want!r}"
-        if expect.cause is not None:
-            assert type(error.__cause__) is expect.cause, f"{outcome.fault}: cause {error.__cause__!r}"
         if isinstance(error, status_error):
             want_id = request_id(outcome.calls[-1])
             assert error.request_id == want_id  # type: ignore[attr-defined]
             assert error.response.headers[request_id_header] == want_id  # type: ignore[attr-defined]
 
-    assert len(outcome.calls) == expect.attempts, (
-        f"{outcome.fault}: {len(outcome.calls)} attempts, expected {expect.attempts}"
-    )
+    if attempts is not None:
+        assert len(outcome.calls) == attempts, f"{outcome.fault}: {len(outcome.calls)} attempts, expected {attempts}"
     assert all(c.fault == outcome.fault for c in outcome.calls), [c.fault for c in outcome.calls]
     # The attempts are the SDK's own retries: it numbers them itself.
     retry_counts = [c.request_headers.get("x-stainless-retry-count") for c in outcome.calls]
-    assert retry_counts == [str(i) for i in range(expect.attempts)]
+    assert retry_counts == [str(i) for i in range(len(outcome.calls))]
     if expect.min_seconds is not None:
         assert outcome.elapsed >= expect.min_seconds, f"{outcome.fault}: took {outcome.elapsed:.3f} s"
     if expect.max_seconds is not None:
