@@ -5,7 +5,7 @@ run. The table ``ANTHROPIC`` holds what chaoskit sends for each fault (status, t
 and what the test checks of the outcome; what the SDK does with it (the exception class, what
 it was raised from, the attempts) is not written down: ``REAL`` asks the same failure of a real
 server on a loopback socket with the installed SDK (``_matrix.real_observation``), so an SDK
-release changes no outcome here unless chaoskit really differs. a catalog fault without a row fails
+release changes no outcome here unless chaoskit really differs. A catalog fault without a row fails
 ``test_table_covers_the_catalog``.
 """
 
