@@ -19,8 +19,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -35,7 +35,7 @@ from ._loop import VirtualEventLoop
 from ._sdks import SDKS, Settings, async_call, call, supports_async, warm_up
 from ._server import PlanServer, blackhole, closed_port
 
-__all__ = ["Observation", "Verdict", "compare", "observe", "quick", "verify", "SETTINGS", "TOLERANCE"]
+__all__ = ["Observation", "Served", "Verdict", "compare", "observe", "quick", "serve", "verify", "SETTINGS", "TOLERANCE"]
 
 #: The oracle's client: short timeouts so timeout faults end quickly; one retry, so a retried
 #: fault shows as two attempts at a fraction of the default's backoff.
@@ -308,28 +308,58 @@ def _attempt(sdk: Any, items: list[Any], now: Callable[[], float]) -> tuple[Any,
     return value, error, now() - (begun[0] if begun else now())
 
 
-def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS, api: str = "chat") -> Observation:
-    """The SDK against the real misbehaving server playing ``fault`` over a socket."""
-    provider = fault.provider
-    planner = FaultPlanner(fault, seed=1, reply=_reply_for(fault))
+@dataclass
+class Served:
+    """A real server playing one fault: where to point the client, and what it was asked."""
+
+    url: str
+    server: PlanServer | None  # None for a connect failure: there is no server to ask
+    planner: FaultPlanner
+
+    @property
+    def starts(self) -> list[float]:
+        """When the model calls arrived (``time.monotonic()``); side requests left out."""
+        return [] if self.server is None else self.planner.model_calls(self.server)
+
+    @property
+    def attempts(self) -> int | None:
+        """The model calls the server got; None where nothing can count them (a connect that
+        never completes or is refused)."""
+        return None if self.server is None else len(self.starts)
+
+
+@contextmanager
+def serve(fault: Fault | str, *, reply: Any = None, seed: int = 1) -> Iterator[Served]:
+    """A real misbehaving provider on loopback playing ``fault`` on every model call.
+
+    Point the SDK's base URL at ``served.url``. A fault that fails every connect gets a
+    blackholed or closed port instead of a server. ``reply`` is the healthy reply the fault
+    works on. A plan the server could not play is raised when the block ends.
+    """
+    fault = _faults.resolve(fault)
+    planner = FaultPlanner(fault, seed=seed, reply=reply if reply is not None else _reply_for(fault))
     with ExitStack() as stack:
         kind = _connect_break(fault)
         server = None
         if kind == "connect_timeout":
-            base = stack.enter_context(blackhole())
+            url = stack.enter_context(blackhole())
         elif kind == "connect_refused":
-            base = closed_port()
+            url = closed_port()
         else:
             server = stack.enter_context(PlanServer(planner))
-            base = server.url
-        sdk = _sdk_call(provider, base, stream, asynchronous, settings, api)
-        items: list[Any] = []
-        value, error, elapsed = seeded_jitter(lambda: _attempt(sdk, items, time.monotonic))
+            url = server.url
+        yield Served(url, server, planner)
         if server is not None and server.errors:
             raise server.errors[0]
-        starts = [] if server is None else planner.model_calls(server)
-        attempts = None if server is None else len(starts)
-    return observe(value, items, error, stream, base=base, attempts=attempts, starts=starts, elapsed=elapsed)
+
+
+def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS, api: str = "chat") -> Observation:
+    """The SDK against the real misbehaving server playing ``fault`` over a socket."""
+    with serve(fault) as served:
+        sdk = _sdk_call(fault.provider, served.url, stream, asynchronous, settings, api)
+        items: list[Any] = []
+        value, error, elapsed = seeded_jitter(lambda: _attempt(sdk, items, time.monotonic))
+    return observe(value, items, error, stream, base=served.url, attempts=served.attempts, starts=served.starts, elapsed=elapsed)
 
 
 def run_injected(fault: Fault, base: str, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS, api: str = "chat") -> Observation:

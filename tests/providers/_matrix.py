@@ -78,6 +78,55 @@ def real_outcome(fault: str, *, stream: bool, params: Mapping[str, Any]) -> str:
     return real_observation(fault, stream=stream, params=params).outcome
 
 
+@dataclass(frozen=True)
+class RealCall:
+    """A test's own SDK call made against a real server playing the fault: what it returned or
+    raised, and how many model calls the server got (None for a connect that never completes)."""
+
+    value: Any
+    error: BaseException | None
+    attempts: int | None
+
+
+def against_real(fault: str, make: Callable[[str], Any], *, reply: Any = None, **params: Any) -> RealCall:
+    """``make(base_url)``, the test's own SDK call with the client pointed at ``base_url``, against
+    :func:`chaoskit.fidelity.serve` playing ``fault`` (with ``params``) over a loopback socket; the
+    SDKs' retry jitter seeded as on the oracle's real side."""
+    from chaoskit import faults, fidelity
+    from chaoskit.fidelity._oracle import seeded_jitter
+
+    def attempt() -> tuple[Any, BaseException | None]:
+        try:
+            return make(served.url), None
+        except Exception as exc:  # noqa: BLE001 - what it raised is the answer
+            return None, exc
+
+    with fidelity.serve(faults.get(fault, **params), reply=reply) as served:
+        value, error = seeded_jitter(attempt)
+    return RealCall(value, error, served.attempts)
+
+
+def caught(make: Callable[[], Any]) -> BaseException | None:
+    """What ``make()`` raised (None when it returned)."""
+    try:
+        make()
+    except Exception as exc:  # noqa: BLE001 - compared with a real server's by the caller
+        return exc
+    return None
+
+
+def same_failure(fault: str, mine: BaseException | None, real: BaseException | RealCall | None) -> None:
+    """Assert that chaoskit's fault made the SDK raise what a real server's made it raise: the
+    class, and the classes it was raised from (client family folded, see :func:`_family_neutral`)."""
+    theirs = real.error if isinstance(real, RealCall) else real
+    got = "returned" if mine is None else qualified(type(mine))
+    want = "returned" if theirs is None else qualified(type(theirs))
+    assert got == want, f"{fault}: chaoskit's fault gives {mine!r}, a real server's {theirs!r}"
+    if mine is not None and theirs is not None:
+        a, b = _family_neutral(chain_of(mine)), _family_neutral(chain_of(theirs))
+        assert a == b, f"{fault}: raised from {a}, a real server's from {b}"
+
+
 def qualified(cls: type | None) -> str:
     return "returned" if cls is None else f"{cls.__module__.split('._')[0]}.{cls.__name__}"
 

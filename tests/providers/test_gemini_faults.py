@@ -1,8 +1,9 @@
 """Gemini faults against the real ``google-genai`` SDK (``genai.Client``), sync and async
-(``client.aio``), unary and streamed: the exact exception class (``errors.ClientError`` /
-``ServerError``, raw transport errors, ``json.JSONDecodeError``), ``e.code`` and ``e.status``,
-and the attempts the SDK makes: one by default, the configured number with ``HttpRetryOptions``
-for the statuses and transport errors it retries.
+(``client.aio``), unary and streamed. What chaoskit sends (``e.code``, ``e.status``, the body, the
+chunks before a break) is checked here; what the SDK makes of it (the exception class, what it
+was raised from, how many attempts it makes with or without ``HttpRetryOptions``) is not written
+down: the same call, with the same client, is made against a real server playing the fault on a
+loopback socket (``_matrix.against_real``), and chaoskit's fault must give the same.
 
 The SDK has three transports: httpx2 for sync calls; for ``client.aio``, aiohttp when it is
 installed (as here) unless an ``httpx_async_client`` is given, else httpx2. Statuses look the
@@ -17,9 +18,9 @@ import json
 import time
 from typing import Any
 
-import aiohttp
 import httpx2
 import pytest
+from _matrix import RealCall, against_real, caught, same_failure
 from google import genai
 from google.genai import _api_client, errors, types
 
@@ -38,16 +39,16 @@ def fast_retries(attempts: int | None = None) -> types.HttpRetryOptions:
     None keeps the SDK's default number of attempts (5)."""
     return types.HttpRetryOptions(attempts=attempts, initial_delay=0.01, max_delay=0.01, jitter=0.0)
 
-# fault -> (exception, e.code, e.status, retried by HttpRetryOptions)
+# fault -> (e.code, e.status): what chaoskit sends
 STATUS = {
-    "gemini.rate_limit": (errors.ClientError, 429, "RESOURCE_EXHAUSTED", True),
-    "gemini.overloaded": (errors.ServerError, 503, "UNAVAILABLE", True),
-    "gemini.unavailable": (errors.ServerError, 503, "UNAVAILABLE", True),
-    "gemini.server_error": (errors.ServerError, 500, "INTERNAL", True),
-    "gemini.deadline": (errors.ServerError, 504, "DEADLINE_EXCEEDED", True),
-    "gemini.context_length": (errors.ClientError, 400, "INVALID_ARGUMENT", False),
-    "gemini.auth": (errors.ClientError, 400, "INVALID_ARGUMENT", False),
-    "gemini.model_not_found": (errors.ClientError, 404, "NOT_FOUND", False),
+    "gemini.rate_limit": (429, "RESOURCE_EXHAUSTED"),
+    "gemini.overloaded": (503, "UNAVAILABLE"),
+    "gemini.unavailable": (503, "UNAVAILABLE"),
+    "gemini.server_error": (500, "INTERNAL"),
+    "gemini.deadline": (504, "DEADLINE_EXCEEDED"),
+    "gemini.context_length": (400, "INVALID_ARGUMENT"),
+    "gemini.auth": (400, "INVALID_ARGUMENT"),
+    "gemini.model_not_found": (404, "NOT_FOUND"),
 }
 #: sync: httpx2; async: aiohttp (installed here); async-httpx2: client.aio given an httpx2.AsyncClient.
 MODES = ("sync", "sync-stream", "async", "async-stream", "async-httpx2", "async-httpx2-stream")
@@ -58,10 +59,13 @@ def _aiohttp_is_the_default_async_transport() -> None:
     assert _api_client.has_aiohttp, "the tests of client.aio's default path need aiohttp installed"
 
 
-def client(mode: str = "sync", *, attempts: int | None = None, timeout_ms: int | None = 300) -> genai.Client:
-    """A client for ``mode``; ``attempts`` turns on the SDK's retries (HttpRetryOptions) with short waits."""
+def client(mode: str = "sync", *, attempts: int | None = None, timeout_ms: int | None = 300, base: str | None = None) -> genai.Client:
+    """A client for ``mode``; ``attempts`` turns on the SDK's retries (HttpRetryOptions) with short
+    waits; ``base`` points it at a real server instead of Google's host."""
     retry = fast_retries(attempts) if attempts is not None else None
     extra: dict[str, Any] = {"httpx_async_client": httpx2.AsyncClient()} if "httpx2" in mode else {}
+    if base is not None:
+        extra["base_url"] = base
     return genai.Client(api_key=KEY, http_options=types.HttpOptions(timeout=timeout_ms, retry_options=retry, **extra))
 
 
@@ -149,38 +153,44 @@ def test_a_tool_call_reply_is_a_function_call_part(mode: str) -> None:
 # ---- error statuses ------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("fault", sorted(STATUS))
-def test_a_status_fault_raises_the_sdk_error_after_one_attempt(fault: str, mode: str) -> None:
-    raises, code, status, _ = STATUS[fault]
+def test_a_status_fault_raises_what_the_real_status_raises(fault: str, mode: str) -> None:
+    code, status = STATUS[fault]
+    real = against_real(fault, lambda base: call(client(mode, base=base), mode))
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject(fault)
-        with pytest.raises(raises) as info:
-            call(client(mode), mode)
-    error = info.value
-    assert type(error) is raises
+        error = caught(lambda: call(client(mode), mode))
+    same_failure(fault, error, real)
+    assert isinstance(error, errors.APIError)
     assert (error.code, error.status, error.message) == (code, status, error_message(fault))
     assert error.details["error"]["code"] == code  # the body's code is the HTTP status too
-    assert len(chaos.calls) == 1 and chaos.calls[0].fault == fault  # no retry_options: one attempt
+    assert len(chaos.calls) == real.attempts and {c.fault for c in chaos.calls} == {fault}
 
 
 @pytest.mark.parametrize("mode", ["sync", "async-stream"])
 @pytest.mark.parametrize("fault", sorted(STATUS))
-def test_http_retry_options_retry_only_the_retryable_statuses(fault: str, mode: str) -> None:
-    raises, code, _, retried = STATUS[fault]
+def test_http_retry_options_retry_what_they_retry_from_a_real_server(fault: str, mode: str) -> None:
+    real = against_real(fault, lambda base: call(client(mode, attempts=3, base=base), mode))
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject(fault)
-        with pytest.raises(raises) as info:
-            call(client(mode, attempts=3), mode)
-    assert type(info.value) is raises and info.value.code == code
-    assert len(chaos.calls) == (3 if retried else 1)
+        error = caught(lambda: call(client(mode, attempts=3), mode))
+    same_failure(fault, error, real)
+    assert isinstance(error, errors.APIError) and error.code == STATUS[fault][0]
+    assert len(chaos.calls) == real.attempts
 
 
-def test_default_http_retry_options_make_five_attempts() -> None:
+def test_default_http_retry_options_make_as_many_attempts_as_on_a_real_server() -> None:
+    def make(base: str | None = None) -> Any:
+        options = types.HttpOptions(retry_options=fast_retries(), **({"base_url": base} if base else {}))
+        sdk = genai.Client(api_key=KEY, http_options=options)  # kept: a collected client closes its transport
+        return sdk.models.generate_content(model=MODEL, contents=PROMPT)
+
+    real = against_real("gemini.rate_limit", make)
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject("gemini.rate_limit")
-        sdk = genai.Client(api_key=KEY, http_options=types.HttpOptions(retry_options=fast_retries()))
-        with pytest.raises(errors.ClientError):
-            sdk.models.generate_content(model=MODEL, contents=PROMPT)
-    assert len(chaos.calls) == 5
+        error = caught(make)
+    same_failure("gemini.rate_limit", error, real)
+    assert real.attempts is not None and real.attempts > 1  # the SDK's default is several attempts
+    assert len(chaos.calls) == real.attempts
 
 
 def test_the_retries_stop_when_the_fault_does() -> None:
@@ -194,9 +204,9 @@ def test_the_retries_stop_when_the_fault_does() -> None:
 def test_the_rate_limit_body_carries_quota_help_and_retry_info() -> None:
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject("gemini.rate_limit")
-        with pytest.raises(errors.ClientError) as info:
-            call(client(), "sync")
-    error = info.value
+        error = caught(lambda: call(client(), "sync"))
+    same_failure("gemini.rate_limit", error, against_real("gemini.rate_limit", lambda base: call(client(base=base), "sync")))
+    assert isinstance(error, errors.APIError)
     assert str(error).startswith("429 RESOURCE_EXHAUSTED. {'error': {'code': 429, ")
     body = error.details["error"]
     assert [d["@type"] for d in body["details"]] == [
@@ -211,30 +221,22 @@ def test_the_rate_limit_body_carries_quota_help_and_retry_info() -> None:
 
 
 def test_a_bad_key_is_a_400_with_error_info() -> None:
+    real = against_real("gemini.auth", lambda base: call(client(attempts=3, base=base), "sync"))
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject("gemini.auth")
-        with pytest.raises(errors.ClientError) as info:
-            call(client(attempts=3), "sync")
-    assert info.value.details["error"]["details"][0]["reason"] == "API_KEY_INVALID"
-    assert len(chaos.calls) == 1
+        error = caught(lambda: call(client(attempts=3), "sync"))
+    same_failure("gemini.auth", error, real)
+    assert isinstance(error, errors.APIError)
+    assert error.details["error"]["details"][0]["reason"] == "API_KEY_INVALID"
+    assert len(chaos.calls) == real.attempts
 
 
 # ---- transport -------------------------------------------------------------------------------------
-# fault -> {transport: (raw exception, attempts by default, attempts with HttpRetryOptions(attempts=3))}
-NETWORK: dict[str, dict[str, tuple[type[BaseException], int, int]]] = {
-    "gemini.timeout.read": {
-        "httpx2": (httpx2.ReadTimeout, 1, 3),
-        "aiohttp": (TimeoutError, 1, 1),  # aiohttp's total timeout: not in the SDK's retried errors
-    },
-    "gemini.timeout.connect": {
-        "httpx2": (httpx2.ConnectTimeout, 1, 3),
-        "aiohttp": (TimeoutError, 1, 1),
-    },
-    "gemini.connection.reset": {
-        "httpx2": (httpx2.ReadError, 1, 1),  # neither a TimeoutException nor a ConnectError
-        "aiohttp": (aiohttp.ClientOSError, 2, 3),  # the SDK's own implicit retry, then HttpRetryOptions'
-    },
-}
+# Each transport's own error reaches the caller (httpx2.ReadTimeout, aiohttp's TimeoutError, ...).
+# How often the SDK tries again differs by transport and by error: on google-genai 3.6, aiohttp's
+# total timeout is not among the errors HttpRetryOptions retry, httpx2.ReadError is not either, and
+# the aiohttp path retries a dropped connection once by itself. All of that comes from the real side.
+NETWORK = ("gemini.timeout.read", "gemini.timeout.connect", "gemini.connection.reset")
 
 
 @pytest.fixture
@@ -243,60 +245,60 @@ def _short_implicit_retry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_api_client.random, "randint", lambda a, b: a)
 
 
+def same_attempts(fault: str, calls: Any, real: RealCall) -> None:
+    """As many attempts as the real server saw; where it cannot count them (connects that never
+    complete), at least one, each one the fault."""
+    assert {c.fault for c in calls} == {fault}
+    if real.attempts is not None:
+        assert len(calls) == real.attempts, f"{fault}: {len(calls)} attempts, a real server got {real.attempts}"
+
+
 @pytest.mark.usefixtures("_short_implicit_retry")
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("fault", sorted(NETWORK))
-def test_a_transport_fault_is_the_transports_own_error(fault: str, mode: str) -> None:
-    raises, attempts, _ = NETWORK[fault][backend(mode)]
+@pytest.mark.parametrize("fault", NETWORK)
+def test_a_transport_fault_is_what_the_real_failure_is(fault: str, mode: str) -> None:
+    real = against_real(fault, lambda base: call(client(mode, timeout_ms=200, base=base), mode))
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject(fault)
         started = time.monotonic()
-        with pytest.raises(raises) as info:
-            call(client(mode, timeout_ms=200), mode)
-    assert type(info.value) is raises
-    assert len(chaos.calls) == attempts
+        error = caught(lambda: call(client(mode, timeout_ms=200), mode))
+    same_failure(fault, error, real)
+    same_attempts(fault, chaos.calls, real)
     if fault == "gemini.timeout.read":  # after HttpOptions.timeout (ms), not never
         assert 0.15 <= time.monotonic() - started < 2
 
 
+@pytest.mark.usefixtures("_short_implicit_retry")
 @pytest.mark.parametrize("mode", ["sync", "async", "async-httpx2-stream"])
-@pytest.mark.parametrize("fault", sorted(NETWORK))
-def test_http_retry_options_retry_the_transport_errors_they_name(fault: str, mode: str) -> None:
-    raises, _, attempts = NETWORK[fault][backend(mode)]
+@pytest.mark.parametrize("fault", NETWORK)
+def test_http_retry_options_retry_the_transport_errors_as_they_do_real_ones(fault: str, mode: str) -> None:
+    real = against_real(fault, lambda base: call(client(mode, attempts=3, timeout_ms=100, base=base), mode))
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject(fault)
-        with pytest.raises(raises) as info:
-            call(client(mode, attempts=3, timeout_ms=100), mode)
-    assert type(info.value) is raises
-    assert len(chaos.calls) == attempts
+        error = caught(lambda: call(client(mode, attempts=3, timeout_ms=100), mode))
+    same_failure(fault, error, real)
+    same_attempts(fault, chaos.calls, real)
 
 
 # ---- broken streams ------------------------------------------------------------------------------
-# fault -> {transport: exception or None}; every one comes after the first two chunks
-STREAMS: dict[str, dict[str, type[BaseException] | None]] = {
-    "gemini.stream.cut": {"httpx2": None, "aiohttp": None},
-    "gemini.stream.cut.unclean": {"httpx2": httpx2.RemoteProtocolError, "aiohttp": aiohttp.ClientPayloadError},
-    "gemini.stream.reset": {"httpx2": httpx2.ReadError, "aiohttp": aiohttp.ClientPayloadError},
-    "gemini.stream.stall": {"httpx2": httpx2.ReadTimeout, "aiohttp": TimeoutError},
-    "gemini.stream.error": {"httpx2": errors.ServerError, "aiohttp": errors.ServerError},
-    "gemini.stream.invalid_event": {"httpx2": errors.UnknownApiResponseError, "aiohttp": errors.UnknownApiResponseError},
-}
+# Every one comes after the first two chunks; what the SDK raises (or not) is a real server's.
+STREAMS = ("gemini.stream.cut", "gemini.stream.cut.unclean", "gemini.stream.reset", "gemini.stream.stall",
+           "gemini.stream.error", "gemini.stream.invalid_event")
 STREAM_MODES = [m for m in MODES if m.endswith("-stream")]
 
 
 @pytest.mark.parametrize("mode", STREAM_MODES)
-@pytest.mark.parametrize("fault", sorted(STREAMS))
+@pytest.mark.parametrize("fault", STREAMS)
 def test_a_broken_stream_delivers_the_chunks_before_the_break(fault: str, mode: str) -> None:
-    raises = STREAMS[fault][backend(mode)]
+    real_texts, real_error = against_real(
+        fault, lambda base: chunks_until_error(client(mode, attempts=3, timeout_ms=200, base=base), mode), reply=REPLY,
+    ).value
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.reply("gemini", REPLY)
         chaos.inject(fault)
         texts, error = chunks_until_error(client(mode, attempts=3, timeout_ms=200), mode)
-    assert texts == ["Your", " order"]
-    if raises is None:
-        assert error is None
-    else:
-        assert type(error) is raises
+    assert texts == real_texts == ["Your", " order"]
+    same_failure(fault, error, real_error)
     if isinstance(error, errors.APIError):
         assert (error.code, error.status) == (503, "UNAVAILABLE")
     assert len(chaos.calls) == 1  # a stream that has started is never retried
@@ -304,11 +306,15 @@ def test_a_broken_stream_delivers_the_chunks_before_the_break(fault: str, mode: 
 
 
 def test_the_mid_stream_error_chunk_is_read_as_that_status() -> None:
+    exhausted = {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}
+    _, real = against_real("gemini.stream.error", lambda base: chunks_until_error(client(base=base), "sync-stream"),
+                           reply=REPLY, error=exhausted).value
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.reply("gemini", REPLY)
-        chaos.inject("gemini.stream.error", error={"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"})
+        chaos.inject("gemini.stream.error", error=exhausted)
         texts, error = chunks_until_error(client(), "sync-stream")
-    assert type(error) is errors.ClientError
+    same_failure("gemini.stream.error", error, real)
+    assert isinstance(error, errors.APIError)
     assert (error.code, error.status, texts) == (429, "RESOURCE_EXHAUSTED", ["Your", " order"])
     assert len(chaos.calls) == 1
 
@@ -327,13 +333,14 @@ def test_stream_length_ends_at_max_tokens_with_half_the_text(mode: str) -> None:
 # ---- malformed bodies and filtered answers -------------------------------------------------------
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("fault", ["gemini.malformed.truncated_json", "gemini.malformed.html"])
-def test_a_body_that_is_not_json_is_a_raw_json_decode_error(fault: str, mode: str) -> None:
+def test_a_body_that_is_not_json_fails_as_a_real_one_does(fault: str, mode: str) -> None:
+    real = against_real(fault, lambda base: call(client(mode, attempts=3, base=base), mode))
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject(fault)
-        with pytest.raises(json.JSONDecodeError) as info:
-            call(client(mode, attempts=3), mode)
-    assert type(info.value) is json.JSONDecodeError
-    assert len(chaos.calls) == 1 and chaos.calls[0].status == 200
+        error = caught(lambda: call(client(mode, attempts=3), mode))
+    same_failure(fault, error, real)
+    assert error is not None  # google-genai 3.6: the raw json.JSONDecodeError
+    assert len(chaos.calls) == real.attempts and chaos.calls[0].status == 200
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -399,9 +406,12 @@ def test_latency_delays_the_answer_and_a_short_timeout_cuts_it() -> None:
         chaos.reply("gemini", REPLY)
         chaos.inject("gemini.latency", jitter=0.0)
         assert call(client(timeout_ms=None), "sync")[0].text == REPLY  # no timeout: it waits
-        with pytest.raises(httpx2.ReadTimeout):
-            call(client(timeout_ms=1000), "sync")
+        error = caught(lambda: call(client(timeout_ms=1000), "sync"))
     assert [round(c.duration or 0, 3) for c in chaos.calls] == [2.0, 1.0]
+    # the same latency, shortened, past a real server's: the same timeout error
+    real = against_real("gemini.latency", lambda base: call(client(timeout_ms=100, base=base), "sync"), seconds=0.3, jitter=0.0)
+    same_failure("gemini.latency", error, real)
+    assert error is not None
 
 
 def test_slow_first_token_and_slow_tokens_delay_the_stream() -> None:
@@ -438,12 +448,13 @@ def test_cold_start_with_loading_answers_503_until_loaded_and_retries_get_throug
     with chaoskit.Chaos(seed=1, clock=VirtualClock()) as chaos:
         chaos.reply("gemini", REPLY)
         chaos.inject("gemini.cold_start", seconds=3.0, loading=LOADING)
-        with pytest.raises(errors.ServerError) as info:
-            call(client(), "sync")  # no retries: the caller sees the 503
+        error = caught(lambda: call(client(), "sync"))  # no retries: the caller sees the 503
         # HttpRetryOptions: waits 1, 2 s (virtual) then the model is up
         retrying = genai.Client(api_key=KEY, http_options=types.HttpOptions(retry_options=types.HttpRetryOptions(jitter=0.0)))
         assert call(retrying, "sync")[0].text == REPLY
-    assert (info.value.code, info.value.status) == (503, "UNAVAILABLE")
+    real = against_real("gemini.cold_start", lambda base: call(client(base=base), "sync"), seconds=3.0, loading=LOADING)
+    same_failure("gemini.cold_start", error, real)
+    assert isinstance(error, errors.APIError) and (error.code, error.status) == (503, "UNAVAILABLE")
     assert [c.status for c in chaos.calls] == [503, 503, 503, 200]
 
 
