@@ -1,5 +1,6 @@
-"""Azure OpenAI faults against the real ``openai.AzureOpenAI`` client: exception class,
-status, code, the innererror body, attempts and retry-after-ms gaps."""
+"""Azure OpenAI faults against the real ``openai.AzureOpenAI`` client: status, code, the
+innererror body and retry-after-ms gaps (what chaoskit sends); the exception class and the
+attempts are a real server's: the same call against ``fidelity.serve`` playing the fault."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from _matrix import against_real, caught, same_failure
 
 import chaoskit
 
@@ -16,9 +18,10 @@ ENDPOINT = "https://chaoskit-test.openai.azure.com"
 MESSAGES = [{"role": "user", "content": "Where is my order?"}]
 
 
-def azure(max_retries: int = 2) -> openai.AzureOpenAI:
+def azure(max_retries: int = 2, base: str | None = None) -> openai.AzureOpenAI:
+    """The Azure client (``base``: a real server's URL as the resource endpoint)."""
     return openai.AzureOpenAI(
-        api_key="azure-key-test", api_version="2024-10-21", azure_endpoint=ENDPOINT,
+        api_key="azure-key-test", api_version="2024-10-21", azure_endpoint=base or ENDPOINT,
         max_retries=max_retries, timeout=httpx2.Timeout(0.3, connect=0.2),
     )
 
@@ -39,27 +42,29 @@ def test_a_healthy_reply_on_the_deployment_url() -> None:
 
 
 def test_rate_limit_is_retried_after_retry_after_ms() -> None:
+    real = against_real("azure.rate_limit", lambda base: chat(azure(base=base)), retry_after_ms=150)
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject("azure.rate_limit", retry_after_ms=150)
-        with pytest.raises(openai.RateLimitError) as info:
-            chat(azure())
-    error = info.value
+        error = caught(lambda: chat(azure()))
+    same_failure("azure.rate_limit", error, real)
+    assert isinstance(error, openai.APIStatusError)
     assert (error.status_code, error.code, error.type) == (429, "429", None)
     assert error.response.headers["x-ms-region"] == "East US"
-    assert len(chaos.calls) == 3
+    assert len(chaos.calls) == real.attempts
     assert all(0.14 <= gap < 0.5 for gap in (b.started - a.started for a, b in pairwise(chaos.calls)))
 
 
 def test_content_filter_on_the_prompt_is_a_bad_request_with_innererror() -> None:
+    real = against_real("azure.content_filter.prompt", lambda base: chat(azure(base=base)))
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject("azure.content_filter.prompt")
-        with pytest.raises(openai.BadRequestError) as info:
-            chat(azure())
-    error = info.value
+        error = caught(lambda: chat(azure()))
+    same_failure("azure.content_filter.prompt", error, real)
+    assert isinstance(error, openai.APIStatusError)
     assert (error.status_code, error.code, error.param) == (400, "content_filter", "prompt")
     assert error.body["innererror"]["code"] == "ResponsibleAIPolicyViolation"  # type: ignore[index]
     assert error.body["innererror"]["content_filter_result"]["hate"] == {"filtered": True, "severity": "high"}  # type: ignore[index]
-    assert len(chaos.calls) == 1
+    assert len(chaos.calls) == real.attempts
 
 
 def test_content_filter_on_the_answer_unary_and_streamed() -> None:
@@ -74,23 +79,24 @@ def test_content_filter_on_the_answer_unary_and_streamed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fault", "raises", "status", "attempts"),
+    ("fault", "status"),
     [
-        ("azure.server_error", openai.InternalServerError, 500, 3),
-        ("azure.unavailable", openai.InternalServerError, 503, 3),
-        ("azure.deployment_not_found", openai.NotFoundError, 404, 1),
-        ("azure.timeout.read", openai.APITimeoutError, None, 3),
-        ("azure.connection.reset", openai.APIConnectionError, None, 3),
+        ("azure.server_error", 500),
+        ("azure.unavailable", 503),
+        ("azure.deployment_not_found", 404),
+        ("azure.timeout.read", None),
+        ("azure.connection.reset", None),
     ],
 )
-def test_status_and_network_faults(fault: str, raises: type[Exception], status: int | None, attempts: int) -> None:
-    with chaoskit.Chaos(seed=1) as chaos:
+def test_status_and_network_faults(fault: str, status: int | None) -> None:
+    real = against_real(fault, lambda base: chat(azure(base=base)))
+    with chaoskit.Chaos(seed=1, clock=chaoskit.VirtualClock()) as chaos:  # the SDK's backoff, virtual
         chaos.inject(fault)
-        with pytest.raises(raises) as info:
-            chat(azure())
-    assert type(info.value) is raises
-    assert getattr(info.value, "status_code", None) == status
-    assert len(chaos.calls) == attempts
+        error = caught(lambda: chat(azure()))
+    same_failure(fault, error, real)
+    assert getattr(error, "status_code", None) == status
+    attempts = real.attempts
+    assert attempts is not None and len(chaos.calls) == attempts
     assert [c.request_headers.get("x-stainless-retry-count") for c in chaos.calls] == [str(i) for i in range(attempts)]
 
 
@@ -98,10 +104,14 @@ def test_a_stream_cut_mid_body() -> None:
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.reply("azure", "one two three four five six")
         chaos.inject("azure.stream.cut.unclean")
-        seen = []
-        with pytest.raises(openai.APIConnectionError):
-            for chunk in chat(azure(), stream=True):
-                seen.append(chunk)
+        seen: list[Any] = []
+        error = caught(lambda: seen.extend(chat(azure(), stream=True)))
+    real_seen: list[Any] = []
+    real = against_real("azure.stream.cut.unclean", lambda base: real_seen.extend(chat(azure(base=base), stream=True)),
+                        reply="one two three four five six")
+    same_failure("azure.stream.cut.unclean", error, real)
+    assert error is not None
+    assert [c.choices[0].delta.content for c in seen if c.choices] == [c.choices[0].delta.content for c in real_seen if c.choices]
     assert seen and len(chaos.calls) == 1
 
 

@@ -1,6 +1,9 @@
-"""Bedrock Runtime faults against the real boto3 ``bedrock-runtime`` client: exception class,
-error code, status, botocore's own retries (standard mode, 3 attempts) and backoff, in-stream
-exception frames parsed by botocore's event-stream reader, and the hook's lifetime."""
+"""Bedrock Runtime faults against the real boto3 ``bedrock-runtime`` client: error code, status,
+botocore's backoff, in-stream exception frames parsed by botocore's event-stream reader, and the
+hook's lifetime. What botocore makes of a failure (the exception class, what it was raised from,
+how many attempts its retries make) is not written down: the same call with the same client
+config is made against a real server playing the fault on a loopback socket
+(``_matrix.against_real``), and chaoskit's fault must give the same."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 import pytest
-import urllib3.exceptions
+from _matrix import against_real, caught, same_failure
 from botocore.config import Config
 from botocore.hooks import HierarchicalEmitter
 
@@ -27,11 +30,12 @@ ANTHROPIC_BODY = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tok
                              "messages": [{"role": "user", "content": "Where is order A100?"}]})
 
 
-def bedrock(**config: Any) -> Any:
+def bedrock(base: str | None = None, **config: Any) -> Any:
+    """A bedrock-runtime client (``base``: a real server's URL instead of AWS's)."""
     return boto3.client(
         "bedrock-runtime", region_name="us-east-1", aws_access_key_id="AKIDCHAOSKITTEST",
         aws_secret_access_key="chaoskit-test-secret", aws_session_token="chaoskit-session-token",
-        config=Config(**config) if config else None,
+        config=Config(**config) if config else None, endpoint_url=base,
     )
 
 
@@ -119,34 +123,35 @@ def test_invoke_model_with_an_anthropic_body_unary_and_streamed() -> None:
 # ---- error statuses: botocore's exceptions and retries -------------------------------------------
 
 
-#: fault -> (error code, status, attempts with botocore's default standard retry mode)
+#: fault -> (error code, status): what chaoskit sends
 STATUS_FAULTS = [
-    ("bedrock.throttling", "ThrottlingException", 429, 3),
-    ("bedrock.model_not_ready", "ModelNotReadyException", 429, 3),
-    ("bedrock.unavailable", "ServiceUnavailableException", 503, 3),
-    ("bedrock.server_error", "InternalServerException", 500, 3),
-    ("bedrock.model_timeout", "ModelTimeoutException", 408, 1),
-    ("bedrock.context_length", "ValidationException", 400, 1),
-    ("bedrock.validation", "ValidationException", 400, 1),
-    ("bedrock.access_denied", "AccessDeniedException", 403, 1),
+    ("bedrock.throttling", "ThrottlingException", 429),
+    ("bedrock.model_not_ready", "ModelNotReadyException", 429),
+    ("bedrock.unavailable", "ServiceUnavailableException", 503),
+    ("bedrock.server_error", "InternalServerException", 500),
+    ("bedrock.model_timeout", "ModelTimeoutException", 408),
+    ("bedrock.context_length", "ValidationException", 400),
+    ("bedrock.validation", "ValidationException", 400),
+    ("bedrock.access_denied", "AccessDeniedException", 403),
 ]
 
 
-@pytest.mark.parametrize(("fault", "code", "status", "attempts"), STATUS_FAULTS)
-def test_status_faults_raise_the_modeled_exception_with_default_retries(fault: str, code: str, status: int, attempts: int) -> None:
+@pytest.mark.parametrize(("fault", "code", "status"), STATUS_FAULTS)
+def test_status_faults_raise_what_the_real_status_raises_with_default_retries(fault: str, code: str, status: int) -> None:
+    real = against_real(fault, lambda base: converse(bedrock(base)))
     with virtual() as chaos:  # throttling backoff is up to 1 s, then 2 s: virtual, so free
         chaos.inject(fault)
-        with pytest.raises(botocore.exceptions.ClientError) as info:
-            converse()
-    error = info.value
-    assert type(error) is getattr(EARLY.exceptions, code)
+        error = caught(converse)
+    same_failure(fault, error, real)
+    assert isinstance(error, botocore.exceptions.ClientError) and isinstance(real.error, botocore.exceptions.ClientError)
     assert error.response["Error"]["Code"] == code
     assert error.response["Error"]["Message"] == chaoskit.faults.get(fault).params["error"]["message"]
-    meta = error.response["ResponseMetadata"]
+    meta, real_meta = error.response["ResponseMetadata"], real.error.response["ResponseMetadata"]
     assert meta["HTTPStatusCode"] == status
-    assert len(chaos.calls) == attempts == meta["RetryAttempts"] + 1
+    attempts = real.attempts
+    assert attempts is not None and len(chaos.calls) == attempts == meta["RetryAttempts"] + 1
     assert [c.retry_count for c in chaos.calls] == list(range(attempts))  # from botocore's amz-sdk-request
-    assert meta.get("MaxAttemptsReached", False) is (attempts == 3)
+    assert meta.get("MaxAttemptsReached", False) is real_meta.get("MaxAttemptsReached", False)
     assert meta["RequestId"] == meta["HTTPHeaders"]["x-amzn-requestid"]
     assert meta["HTTPHeaders"]["x-amzn-errortype"].startswith(f"{code}:")
     assert [c.request_headers["amz-sdk-request"].split(";")[0] for c in chaos.calls] == [f"attempt={i}" for i in range(1, attempts + 1)]
@@ -171,15 +176,25 @@ def test_throttling_backs_off_as_botocore_does_on_the_session_clock() -> None:
 
 
 def test_a_status_fault_on_a_stream_fails_the_call_itself() -> None:
+    real = against_real("bedrock.throttling", lambda base: bedrock(base).converse_stream(modelId=MODEL, messages=MESSAGES))
     with virtual() as chaos:
         chaos.inject("bedrock.throttling")
-        with pytest.raises(EARLY.exceptions.ThrottlingException) as info:
-            EARLY.converse_stream(modelId=MODEL, messages=MESSAGES)
-    assert type(info.value) is EARLY.exceptions.ThrottlingException
-    assert len(chaos.calls) == 3 == info.value.response["ResponseMetadata"]["RetryAttempts"] + 1
+        error = caught(lambda: EARLY.converse_stream(modelId=MODEL, messages=MESSAGES))
+    same_failure("bedrock.throttling", error, real)
+    assert isinstance(error, botocore.exceptions.ClientError) and error.response["Error"]["Code"] == "ThrottlingException"
+    assert len(chaos.calls) == real.attempts == error.response["ResponseMetadata"]["RetryAttempts"] + 1
 
 
 # ---- in-stream exceptions ------------------------------------------------------------------------
+
+
+def stream_events(client: Any, seen: list[dict[str, Any]]) -> Any:
+    """converse_stream, its events collected in ``seen`` until the stream ends or raises."""
+    response = client.converse_stream(modelId=MODEL, messages=MESSAGES)
+    for event in response["stream"]:
+        seen.append(event)
+    return response
+
 
 
 @pytest.mark.parametrize(
@@ -191,16 +206,17 @@ def test_a_status_fault_on_a_stream_fails_the_call_itself() -> None:
     ],
 )
 def test_an_exception_frame_mid_converse_stream(fault: str, code: str) -> None:
+    real_seen: list[dict[str, Any]] = []
+    real = against_real(fault, lambda base: stream_events(bedrock(base), real_seen), reply="one two three four five six")
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.reply("bedrock", "one two three four five six")
         chaos.inject(fault)
         response = EARLY.converse_stream(modelId=MODEL, messages=MESSAGES)
         seen: list[dict[str, Any]] = []
-        with pytest.raises(botocore.exceptions.EventStreamError) as info:
-            for event in response["stream"]:
-                seen.append(event)
-    error = info.value
-    assert type(error) is botocore.exceptions.EventStreamError
+        error = caught(lambda: seen.extend(response["stream"]))
+    same_failure(fault, error, real)
+    assert seen == real_seen
+    assert isinstance(error, botocore.exceptions.ClientError)
     assert error.response["Error"] == {"Code": code, "Message": chaoskit.faults.get(fault).params["error"]["message"]}
     assert error.operation_name == "ConverseStream"
     assert [e["contentBlockDelta"]["delta"]["text"] for e in seen if "contentBlockDelta" in e] == ["one", " two"]
@@ -214,26 +230,38 @@ def test_an_exception_frame_mid_invoke_model_stream() -> None:
         chaos.reply("bedrock", "one two three four five six")
         chaos.inject("bedrock.stream.model_error")
         response = EARLY.invoke_model_with_response_stream(modelId=MODEL, body=ANTHROPIC_BODY)
-        texts = []
-        with pytest.raises(botocore.exceptions.EventStreamError) as info:
-            for event in response["body"]:
-                chunk = json.loads(event["chunk"]["bytes"])
-                if chunk["type"] == "content_block_delta":
-                    texts.append(chunk["delta"]["text"])
-    assert info.value.response["Error"]["Code"] == "modelStreamErrorException"
-    assert info.value.operation_name == "InvokeModelWithResponseStream"
-    assert texts == ["one", " two"] and len(chaos.calls) == 1
+        texts: list[str] = []
+        error = caught(lambda: invoke_texts(response, texts))
+    real_texts: list[str] = []
+    real = against_real(
+        "bedrock.stream.model_error", reply="one two three four five six",
+        make=lambda base: invoke_texts(bedrock(base).invoke_model_with_response_stream(modelId=MODEL, body=ANTHROPIC_BODY), real_texts),
+    )
+    same_failure("bedrock.stream.model_error", error, real)
+    assert isinstance(error, botocore.exceptions.ClientError)
+    assert error.response["Error"]["Code"] == "modelStreamErrorException"
+    assert error.operation_name == "InvokeModelWithResponseStream"
+    assert texts == real_texts == ["one", " two"] and len(chaos.calls) == 1
 
 
-def test_a_stream_cut_mid_body_is_urllib3s_protocol_error() -> None:
+def invoke_texts(response: Any, texts: list[str]) -> None:
+    """The text deltas of an InvokeModel stream with an Anthropic body, collected in ``texts``."""
+    for event in response["body"]:
+        chunk = json.loads(event["chunk"]["bytes"])
+        if chunk["type"] == "content_block_delta":
+            texts.append(chunk["delta"]["text"])
+
+
+def test_a_stream_cut_mid_body_is_what_a_real_cut_is() -> None:
+    real_seen: list[dict[str, Any]] = []
+    real = against_real("bedrock.stream.cut.unclean", lambda base: stream_events(bedrock(base), real_seen), reply="one two three four five six")
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.reply("bedrock", "one two three four five six")
         chaos.inject("bedrock.stream.cut.unclean")
-        seen = []
-        with pytest.raises(urllib3.exceptions.ProtocolError, match=r"^Response ended prematurely$") as info:
-            for event in EARLY.converse_stream(modelId=MODEL, messages=MESSAGES)["stream"]:
-                seen.append(event)
-    assert type(info.value) is urllib3.exceptions.ProtocolError  # what botocore lets through from a real socket
+        seen: list[dict[str, Any]] = []
+        error = caught(lambda: stream_events(EARLY, seen))
+    same_failure("bedrock.stream.cut.unclean", error, real)  # botocore 1.44: urllib3's ProtocolError, let through
+    assert str(error) == str(real.error) and seen == real_seen
     assert [e["contentBlockDelta"]["delta"]["text"] for e in seen if "contentBlockDelta" in e] == ["one", " two"]
     assert len(chaos.calls) == 1 and chaos.calls[0].complete is False
 
@@ -242,24 +270,27 @@ def test_a_stream_cut_mid_body_is_urllib3s_protocol_error() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fault", "raises", "seconds"),
-    [
-    ("bedrock.timeout.read", botocore.exceptions.ReadTimeoutError, 0.5),
-    ("bedrock.timeout.connect", botocore.exceptions.ConnectTimeoutError, 0.25),
-    ("bedrock.connection.reset", botocore.exceptions.ConnectionClosedError, 0.0),
-    ],
+    ("fault", "seconds"),
+    [("bedrock.timeout.read", 0.5), ("bedrock.timeout.connect", 0.25), ("bedrock.connection.reset", 0.0)],
 )
-def test_network_faults_raise_botocores_socket_errors_and_are_retried(fault: str, raises: type[Exception], seconds: float) -> None:
+def test_network_faults_raise_what_the_real_socket_failures_raise(fault: str, seconds: float) -> None:
+    sent: list[object] = []  # botocore's attempts, counted by the client: a blackholed connect reaches no server
+
+    def make(base: str) -> Any:
+        client = bedrock(base, read_timeout=0.2, connect_timeout=0.1)
+        client.meta.events.register("before-send.bedrock-runtime", lambda **_: sent.append(1))
+        return converse(client)
+
+    real = against_real(fault, make)
     client = bedrock(read_timeout=0.5, connect_timeout=0.25)
     with virtual() as chaos:
         chaos.inject(fault)
-        with pytest.raises(raises) as info:
-            converse(client)
-    error = info.value
-    assert type(error) is raises
+        error = caught(lambda: converse(client))
+    same_failure(fault, error, real)
+    assert error is not None
     assert "bedrock-runtime.us-east-1.amazonaws.com" in str(error)
     assert any(note.startswith(f"chaoskit: injected {fault}") for note in error.__notes__)
-    assert len(chaos.calls) == 3
+    assert len(chaos.calls) == len(sent) and real.attempts in (None, len(sent))
     assert all(c.duration == pytest.approx(seconds, abs=0.01) for c in chaos.calls)
 
 
@@ -270,22 +301,26 @@ def test_latency_within_the_read_timeout_is_only_late_and_past_it_times_out() ->
         assert converse(client)["stopReason"] == "end_turn"
         chaos.inject("bedrock.latency", seconds=30, jitter=0)
         chaos.injections.pop(0)
-        with pytest.raises(botocore.exceptions.ReadTimeoutError):
-            converse(client)
+        error = caught(lambda: converse(client))
+    real = against_real("bedrock.latency", lambda base: converse(bedrock(base, read_timeout=0.1)), seconds=0.3, jitter=0)
+    same_failure("bedrock.latency", error, real)
+    assert len(chaos.calls) - 1 == real.attempts
     assert chaos.calls[0].duration == pytest.approx(8, abs=0.01)
     assert [round(c.duration) for c in list(chaos.calls)[1:]] == [10, 10, 10]  # the client's timeout, each attempt
 
 
 def test_cold_start_answers_model_not_ready_until_the_model_has_loaded() -> None:
+    real = against_real("bedrock.cold_start", lambda base: converse(bedrock(base)), seconds=30)
     with virtual() as chaos:
         chaos.inject("bedrock.cold_start", seconds=30)
-        with pytest.raises(EARLY.exceptions.ModelNotReadyException) as info:
-            converse()  # botocore retries within a fraction of a second: still loading
-        assert info.value.response["ResponseMetadata"]["RetryAttempts"] == 2
+        error = caught(converse)  # botocore retries within a fraction of a second: still loading
+        same_failure("bedrock.cold_start", error, real)
+        assert isinstance(error, botocore.exceptions.ClientError) and error.response["Error"]["Code"] == "ModelNotReadyException"
+        assert error.response["ResponseMetadata"]["RetryAttempts"] + 1 == real.attempts
         time.sleep(30)  # the app waits (virtual time) and comes back
         answer = converse()
     assert answer["ResponseMetadata"]["RetryAttempts"] == 0
-    assert [c.status for c in chaos.calls] == [429, 429, 429, 200]
+    assert [c.status for c in chaos.calls] == [429] * (real.attempts or 0) + [200]
 
 
 # ---- routing and the hook's lifetime -------------------------------------------------------------

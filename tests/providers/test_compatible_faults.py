@@ -1,14 +1,19 @@
 """OpenAI-compatible servers through the real openai SDK (``base_url``): vLLM and Ollama routed
-to their profiles, Groq and Mistral on their own hosts. Exception class, status, code and type
-as the SDK reads each server's own error body, and the attempts it makes."""
+to their profiles, Groq and Mistral on their own hosts. Status, code and type as the SDK reads
+each server's own error body (what chaoskit sends); the exception class and the attempts the SDK
+makes are a real server's: the same call against ``fidelity.serve`` playing the fault."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx2
 import openai
 import pytest
+from _matrix import against_real, caught, same_failure
 
 import chaoskit
+from chaoskit.fidelity._sdks import BASE_PATHS
 
 FAST = {"retry_after": 0.01}
 BASES = {
@@ -18,24 +23,30 @@ BASES = {
     "groq": "https://api.groq.com/openai/v1",
 }
 
-# fault -> (exception, status, code, type, attempts)
+# fault -> (status, code, type): what each server's error body says
 CASES = {
-    "vllm.overloaded": (openai.InternalServerError, 503, "503", "ServiceUnavailableError", 3),
-    "vllm.server_error": (openai.InternalServerError, 500, "500", "InternalServerError", 3),
-    "vllm.context_length": (openai.BadRequestError, 400, "400", "BadRequestError", 1),
-    "vllm.model_not_found": (openai.NotFoundError, 404, "404", "NotFoundError", 1),
-    "ollama.model_not_found": (openai.NotFoundError, 404, None, "not_found_error", 1),
-    "ollama.server_error": (openai.InternalServerError, 500, None, "api_error", 3),
-    "mistral.rate_limit": (openai.RateLimitError, 429, "1300", "rate_limited", 3),
-    "mistral.server_error": (openai.InternalServerError, 500, "3000", "internal_server_error", 3),
-    "groq.rate_limit": (openai.RateLimitError, 429, "rate_limit_exceeded", "tokens", 3),
-    "groq.capacity": (openai.APIStatusError, 498, "capacity_exceeded", "capacity_exceeded", 1),
-    "groq.cancelled": (openai.APIStatusError, 499, "cancelled", "cancelled", 1),
+    "vllm.overloaded": (503, "503", "ServiceUnavailableError"),
+    "vllm.server_error": (500, "500", "InternalServerError"),
+    "vllm.context_length": (400, "400", "BadRequestError"),
+    "vllm.model_not_found": (404, "404", "NotFoundError"),
+    "ollama.model_not_found": (404, None, "not_found_error"),
+    "ollama.server_error": (500, None, "api_error"),
+    "mistral.rate_limit": (429, "1300", "rate_limited"),
+    "mistral.server_error": (500, "3000", "internal_server_error"),
+    "groq.rate_limit": (429, "rate_limit_exceeded", "tokens"),
+    "groq.capacity": (498, "capacity_exceeded", "capacity_exceeded"),
+    "groq.cancelled": (499, "cancelled", "cancelled"),
 }
 
 
-def client(provider: str) -> openai.OpenAI:
-    return openai.OpenAI(api_key="sk-test", base_url=BASES[provider], max_retries=2, timeout=httpx2.Timeout(0.3, connect=0.2))
+def client(provider: str, base: str | None = None) -> openai.OpenAI:
+    """The SDK for ``provider``'s server (``base``: a real server's URL, with the server's path)."""
+    url = BASES[provider] if base is None else base + BASE_PATHS[provider]
+    return openai.OpenAI(api_key="sk-test", base_url=url, max_retries=2, timeout=httpx2.Timeout(0.3, connect=0.2))
+
+
+def ask(sdk: openai.OpenAI) -> Any:
+    return sdk.chat.completions.create(model="llama-3.1-8b", messages=[{"role": "user", "content": "hi"}])
 
 
 def session(provider: str) -> chaoskit.Chaos:
@@ -47,17 +58,17 @@ def session(provider: str) -> chaoskit.Chaos:
 
 @pytest.mark.parametrize("fault", sorted(CASES))
 def test_the_sdk_reads_each_servers_error(fault: str) -> None:
-    raises, status, code, kind, attempts = CASES[fault]
+    status, code, kind = CASES[fault]
     provider = fault.split(".", 1)[0]
     params = FAST if "retry_after" in chaoskit.faults.get(fault).params else {}
+    real = against_real(fault, lambda base: ask(client(provider, base)), **params)
     with session(provider) as chaos:
         chaos.inject(fault, **params)
-        with pytest.raises(raises) as info:
-            client(provider).chat.completions.create(model="llama-3.1-8b", messages=[{"role": "user", "content": "hi"}])
-    error = info.value
-    assert type(error) is raises
-    assert (error.status_code, error.code, error.type) == (status, code, kind)  # type: ignore[attr-defined]
-    assert len(chaos.calls) == attempts and {c.provider for c in chaos.calls} == {provider}
+        error = caught(lambda: ask(client(provider)))
+    same_failure(fault, error, real)
+    assert isinstance(error, openai.APIStatusError)
+    assert (error.status_code, error.code, error.type) == (status, code, kind)
+    assert len(chaos.calls) == real.attempts and {c.provider for c in chaos.calls} == {provider}
     if fault == "vllm.model_not_found":
         assert str(error) == "Error code: 404 - The model `llama-3.1-8b` does not exist."
 

@@ -180,7 +180,7 @@ def test_http_retry_options_retry_what_they_retry_from_a_real_server(fault: str,
 
 def test_default_http_retry_options_make_as_many_attempts_as_on_a_real_server() -> None:
     def make(base: str | None = None) -> Any:
-        options = types.HttpOptions(retry_options=fast_retries(), **({"base_url": base} if base else {}))
+        options = types.HttpOptions(retry_options=fast_retries(), base_url=base)
         sdk = genai.Client(api_key=KEY, http_options=options)  # kept: a collected client closes its transport
         return sdk.models.generate_content(model=MODEL, contents=PROMPT)
 
