@@ -34,7 +34,7 @@ ANTHROPIC_TOOLS = [{"name": "lookup_order", "description": "Find an order.", "in
 @dataclass(frozen=True)
 class Settings:
     """The client settings: timeouts in seconds, retries (None: the SDK's default) and, where the
-    SDK lets the client set it (google-genai), the first retry's delay."""
+    SDK lets the client set it (google-genai), the first retry's delay and its jitter."""
 
     read_timeout: float = 10.0
     connect_timeout: float = 5.0
@@ -117,8 +117,9 @@ def _gemini(base: str | None, s: Settings) -> Any:
         options.base_url = base
     if s.max_retries is not None and s.max_retries > 0:
         retry = types.HttpRetryOptions(attempts=s.max_retries + 1)
-        if s.retry_delay is not None:
-            retry = types.HttpRetryOptions(attempts=s.max_retries + 1, initial_delay=s.retry_delay, max_delay=s.retry_delay * 4)
+        if s.retry_delay is not None:  # jitter in proportion, so the waits stay short
+            retry = types.HttpRetryOptions(attempts=s.max_retries + 1, initial_delay=s.retry_delay,
+                                           max_delay=s.retry_delay * 4, jitter=s.retry_delay)
         options.retry_options = retry
     return genai.Client(api_key="chaoskit-oracle", http_options=options)
 
