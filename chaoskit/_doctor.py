@@ -209,8 +209,8 @@ def verify_all(pattern: str = "*", *, under_test: Iterable[Fault] | None = None,
             continue
         if fault.id not in shipped:
             raise ValueError(f"{fault.id} is not in chaoskit's catalog, so there is no real failure to compare it with")
-        for stream, asynchronous in modes(fault):
-            verdict = verify(fault, stream=stream, asynchronous=asynchronous, reference=shipped.get(fault.id))
+        for stream, asynchronous, api in modes(fault):
+            verdict = verify(fault, stream=stream, asynchronous=asynchronous, reference=shipped.get(fault.id), api=api)
             verdicts.append(verdict)
             if report is not None:
                 report(verdict)

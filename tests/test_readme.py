@@ -54,3 +54,10 @@ def test_virtual_time_example_runs() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["the app waited 40 s", "[0, 20, 40]"]
     assert __import__("time").perf_counter() - start < 20  # well under the 40 s it simulates
+
+
+def test_fidelity_serve_example_runs() -> None:
+    code = python_block("The real server is yours to use too")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["429", "3"]

@@ -287,7 +287,7 @@ def _connect_break(fault: Fault) -> str | None:
     return None
 
 
-def _sdk_call(provider: str, base: str, stream: bool, asynchronous: bool, settings: Settings, api: str, loop: Any = None) -> Any:
+def _sdk_call(provider: str, base: str, stream: bool, asynchronous: bool, settings: Settings, api: str | None, loop: Any = None) -> Any:
     if asynchronous:
         return async_call(provider, base, stream=stream, settings=settings, loop_factory=None if loop is None else lambda: loop, api=api)
     return call(provider, base, stream=stream, settings=settings, api=api)
@@ -334,14 +334,16 @@ class Served:
 
 
 @contextmanager
-def serve(fault: Fault | str, *, reply: Any = None, seed: int = 1) -> Iterator[Served]:
-    """A real misbehaving provider on loopback playing ``fault`` on every model call.
+def serve(fault: Fault | str, *, reply: Any = None, seed: int = 1, **params: Any) -> Iterator[Served]:
+    """A real misbehaving provider on loopback playing ``fault`` (with ``params``) on every model call.
 
     Point the SDK's base URL at ``served.url``. A fault that fails every connect gets a
     blackholed or closed port instead of a server. ``reply`` is the healthy reply the fault
     works on. A plan the server could not play is raised when the block ends.
     """
     fault = _faults.resolve(fault)
+    if params:
+        fault = fault.with_params(**params)
     planner = FaultPlanner(fault, seed=seed, reply=reply if reply is not None else _reply_for(fault))
     with ExitStack() as stack:
         kind = _connect_break(fault)
@@ -358,10 +360,10 @@ def serve(fault: Fault | str, *, reply: Any = None, seed: int = 1) -> Iterator[S
             raise server.errors[0]
 
 
-_WARM: set[tuple[str, bool, bool, Settings, str]] = set()
+_WARM: set[tuple[str, bool, bool, Settings, str | None]] = set()
 
 
-def warm(provider: str, stream: bool, asynchronous: bool, settings: Settings, api: str) -> None:
+def warm(provider: str, stream: bool, asynchronous: bool, settings: Settings, api: str | None) -> None:
     """Make one healthy call the way the oracle will, once per process and way of calling.
 
     The first call of a kind pays for lazy imports and model building in the SDK (the
@@ -385,7 +387,7 @@ def warm(provider: str, stream: bool, asynchronous: bool, settings: Settings, ap
         _attempt(_sdk_call(provider, server.url, stream, asynchronous, settings, api), [], time.monotonic)
 
 
-def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS, api: str = "chat") -> Observation:
+def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS, api: str | None = None) -> Observation:
     """The SDK against the real misbehaving server playing ``fault`` over a socket (after a
     healthy call of the same kind, see :func:`warm`)."""
     warm(fault.provider, stream, asynchronous, settings, api)
@@ -396,7 +398,7 @@ def run_real(fault: Fault, *, stream: bool, asynchronous: bool, settings: Settin
     return observe(value, items, error, stream, base=served.url, attempts=served.attempts, starts=served.starts, elapsed=elapsed)
 
 
-def run_injected(fault: Fault, base: str, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS, api: str = "chat") -> Observation:
+def run_injected(fault: Fault, base: str, *, stream: bool, asynchronous: bool, settings: Settings = SETTINGS, api: str | None = None) -> Observation:
     """The SDK under a chaoskit session injecting ``fault`` on every call to ``base``, on virtual
     time: the sync virtual clock, or for async calls an event loop whose clock is virtual."""
     from .._session import Chaos
@@ -430,6 +432,7 @@ class Verdict:
     injected: Observation
     real: Observation
     differences: list[str] = field(default_factory=list)
+    api: str | None = None  # the SDK's way of calling, when not its default (see APIS)
 
     @property
     def agrees(self) -> bool:
@@ -437,7 +440,8 @@ class Verdict:
 
     @property
     def call(self) -> str:
-        return f"{'async' if self.asynchronous else 'sync'} {'stream' if self.stream else 'unary'}"
+        way = "" if self.api is None else f" ({self.api})"
+        return f"{'async' if self.asynchronous else 'sync'} {'stream' if self.stream else 'unary'}{way}"
 
     def describe(self) -> str:
         head = f"{self.fault} ({self.sdk}, {self.call})"
@@ -447,13 +451,14 @@ class Verdict:
 
 
 def verify(fault: Fault | str, *, stream: bool | None = None, asynchronous: bool = False,
-           reference: Fault | None = None, settings: Settings = SETTINGS, api: str = "chat") -> Verdict:
+           reference: Fault | None = None, settings: Settings = SETTINGS, api: str | None = None) -> Verdict:
     """Compare ``fault`` injected by chaoskit with ``reference`` (by default the shipped catalog's
     fault of the same id) played by a real server, through the fault's SDK.
 
     ``stream`` defaults to streaming for ``stream.*`` faults. Both sides use the same
-    :func:`quick` parameters, computed from each side's own fault. ``api``: ``"responses"`` checks
-    an openai-SDK fault through the Responses API instead of Chat Completions.
+    :func:`quick` parameters, computed from each side's own fault. ``api``: another of the SDK's
+    ways of calling (:data:`~chaoskit.fidelity._sdks.APIS`): openai's ``"responses"``,
+    anthropic's ``"stream"`` helper, boto3's ``"invoke"``.
     """
     fault = _faults.resolve(fault)
     if fault.provider not in SDKS:
@@ -477,7 +482,7 @@ def verify(fault: Fault | str, *, stream: bool | None = None, asynchronous: bool
             break
         real = real_run()
         differences = compare(injected, real)
-    return Verdict(fault.id, SDKS[fault.provider], stream, asynchronous, injected, real, differences)
+    return Verdict(fault.id, SDKS[fault.provider], stream, asynchronous, injected, real, differences, api)
 
 
 #: Effects of non-stream faults that act differently on a streaming call: an error status at
@@ -487,17 +492,30 @@ def verify(fault: Fault | str, *, stream: bool | None = None, asynchronous: bool
 STREAMED_TOO = ("status", "latency.")
 
 
-def modes(fault: Fault) -> list[tuple[bool, bool]]:
-    """The (stream, asynchronous) calls the oracle makes for ``fault``.
+#: Other ways of calling an SDK, checked where its own code between the socket and the app
+#: differs: openai's Responses API and anthropic's ``messages.stream()`` helper read streams
+#: their own way; boto3's InvokeModel frames an Anthropic body (and its stream's chunks) inside
+#: Bedrock's. provider -> (the API, the effects checked through it).
+OTHER_APIS = {
+    "openai": ("responses", ("stream.",)),
+    "anthropic": ("stream", ("stream.",)),
+    "bedrock": ("invoke", ("stream.", "status")),
+}
+
+
+def modes(fault: Fault) -> list[tuple[bool, bool, str | None]]:
+    """The (stream, asynchronous, api) calls the oracle makes for ``fault``.
 
     Its natural call (streamed for ``stream.*`` faults), sync and async where the SDK has an
     async client; a fault that acts differently on streams (a status, latency) is also checked
-    on a sync streaming call.
+    on a sync streaming call; and through the SDK's other ways of calling (:data:`OTHER_APIS`).
     """
     stream = fault.effect.startswith("stream.")
-    out = [(stream, False)]
-    if supports_async(fault.provider):
-        out.append((stream, True))
+    ways = [False, True] if supports_async(fault.provider) else [False]
+    out: list[tuple[bool, bool, str | None]] = [(stream, asynchronous, None) for asynchronous in ways]
     if not stream and fault.effect.startswith(STREAMED_TOO):
-        out.append((True, False))
+        out.append((True, False, None))
+    other = OTHER_APIS.get(fault.provider)
+    if other is not None and fault.effect.startswith(other[1]):
+        out += [(stream or other[0] == "stream", asynchronous, other[0]) for asynchronous in ways]
     return out

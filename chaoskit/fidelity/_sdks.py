@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BASE_PATHS", "SDKS", "Settings", "async_call", "call", "drain", "installed", "supports_async", "warm_up"]
+__all__ = ["APIS", "BASE_PATHS", "SDKS", "Settings", "api_of", "async_call", "call", "drain", "installed", "supports_async", "warm_up"]
 
 #: The SDK behind each provider, by import name.
 SDKS = {
@@ -80,13 +81,25 @@ def _openai(provider: str, base: str | None, s: Settings, asynchronous: bool) ->
     return cls2(api_key="sk-chaoskit-oracle", base_url=url, timeout=timeout, **_retries(s))
 
 
-#: The OpenAI APIs a call can use: Chat Completions, or the Responses API (its own event grammar).
-APIS = ("chat", "responses")
+#: The ways each SDK can make the call, its default first: openai's Chat Completions or Responses
+#: API (its own event grammar); anthropic's ``messages.create`` or its ``messages.stream()``
+#: helper (which accumulates the events); boto3's Converse or InvokeModel (an Anthropic body).
+APIS = {"openai": ("chat", "responses"), "anthropic": ("messages", "stream"), "boto3": ("converse", "invoke")}
+
+
+def api_of(provider: str, api: str | None, stream: bool) -> str:
+    """``api`` checked against what ``provider``'s SDK offers (None: its default)."""
+    offered = APIS.get(SDKS[provider], ("default",))
+    if api is None:
+        return offered[0]
+    if api not in offered:
+        raise ValueError(f"api={api!r}: {SDKS[provider]} calls can use {', '.join(offered)}")
+    if api == "stream" and not stream:
+        raise ValueError("api='stream' is anthropic's streaming helper: it needs stream=True")
+    return api
 
 
 def _openai_create(client: Any, api: str) -> Callable[..., Any]:
-    if api not in APIS:
-        raise ValueError(f"api={api!r} must be one of {', '.join(APIS)}")
     return client.responses.create if api == "responses" else client.chat.completions.create
 
 
@@ -106,6 +119,25 @@ def _anthropic(base: str | None, s: Settings, asynchronous: bool) -> Any:
 
 def _anthropic_kwargs(stream: bool) -> dict[str, Any]:
     return {"model": "claude-sonnet-4-6", "max_tokens": 100, "messages": MESSAGES, "tools": ANTHROPIC_TOOLS, "stream": stream}
+
+
+def _anthropic_helper(claude: Any, items: list[Any], begin: Callable[[], None]) -> Any:
+    """``messages.stream()``: its events into ``items``, then the message it accumulated."""
+    kwargs = _anthropic_kwargs(True)
+    del kwargs["stream"]
+    begin()
+    with claude.messages.stream(**kwargs) as events:
+        items.extend(events)
+        return events.get_final_message()
+
+
+async def _anthropic_ahelper(claude: Any, items: list[Any]) -> Any:
+    kwargs = _anthropic_kwargs(True)
+    del kwargs["stream"]
+    async with claude.messages.stream(**kwargs) as events:
+        async for event in events:
+            items.append(event)
+        return await events.get_final_message()
 
 
 def _gemini(base: str | None, s: Settings) -> Any:
@@ -130,7 +162,7 @@ def _bedrock(base: str | None, s: Settings) -> Any:
 
     retries: dict[str, Any] = {"mode": "standard"}
     if s.max_retries is not None:
-        retries["max_attempts"] = s.max_retries + 1
+        retries["total_max_attempts"] = s.max_retries + 1  # botocore's max_attempts counts retries only
     return boto3.client(
         "bedrock-runtime", region_name="us-east-1", endpoint_url=base,
         aws_access_key_id="chaoskit", aws_secret_access_key="oracle",
@@ -142,6 +174,26 @@ BEDROCK_REQUEST = {
     "modelId": "anthropic.claude-3-5-haiku-20241022-v1:0",
     "messages": [{"role": "user", "content": [{"text": MESSAGES[0]["content"]}]}],
 }
+#: The same request through InvokeModel, with the Anthropic Messages body Bedrock takes.
+BEDROCK_INVOKE = {
+    "modelId": BEDROCK_REQUEST["modelId"],
+    "body": json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100, "messages": MESSAGES}),
+}
+
+
+def _bedrock_call(bedrock: Any, api: str, stream: bool) -> Call:
+    if api == "invoke":
+        if stream:
+            return lambda items, begin: drain(_begun(begin, bedrock.invoke_model_with_response_stream)(**BEDROCK_INVOKE)["body"], items, True)
+        return lambda items, begin: _read_body(_begun(begin, bedrock.invoke_model)(**BEDROCK_INVOKE))
+    if stream:
+        return lambda items, begin: drain(_begun(begin, bedrock.converse_stream)(**BEDROCK_REQUEST)["stream"], items, True)
+    return lambda items, begin: _begun(begin, bedrock.converse)(**BEDROCK_REQUEST)
+
+
+def _read_body(response: dict[str, Any]) -> dict[str, Any]:
+    """InvokeModel's answer with its body read, as the app reads it."""
+    return {**response, "body": response["body"].read()}
 
 
 def _begun(begin: Callable[[], None], method: Callable[..., Any]) -> Callable[..., Any]:
@@ -174,15 +226,18 @@ def _hf_target(base: str | None) -> dict[str, Any]:
     return {"model": HF_MODEL} if base is None else {"base_url": base}
 
 
-def call(provider: str, base: str | None, *, stream: bool, settings: Settings = Settings(), api: str = "chat") -> Call:
+def call(provider: str, base: str | None, *, stream: bool, settings: Settings = Settings(), api: str | None = None) -> Call:
     """A sync model call to ``provider``'s API at ``base`` (None: the SDK's own host) through its
-    SDK; streams are drained into ``items``. ``api``: which OpenAI API an openai-SDK call uses."""
+    SDK; streams are drained into ``items``. ``api``: which of the SDK's ways of calling (:data:`APIS`)."""
     sdk = SDKS[provider]
+    api = api_of(provider, api, stream)
     if sdk == "openai":
         client = _openai(provider, base, settings, False)
         return lambda items, begin: drain(_begun(begin, _openai_create(client, api))(**_openai_kwargs(stream, api)), items, stream)
     if sdk == "anthropic":
         claude = _anthropic(base, settings, False)
+        if api == "stream":
+            return lambda items, begin: _anthropic_helper(claude, items, begin)
         return lambda items, begin: drain(_begun(begin, claude.messages.create)(**_anthropic_kwargs(stream)), items, stream)
     if sdk == "google.genai":
         gemini = _gemini(base, settings)
@@ -196,10 +251,7 @@ def call(provider: str, base: str | None, *, stream: bool, settings: Settings = 
 
         return generate
     if sdk == "boto3":
-        bedrock = _bedrock(base, settings)
-        if stream:
-            return lambda items, begin: drain(_begun(begin, bedrock.converse_stream)(**BEDROCK_REQUEST)["stream"], items, True)
-        return lambda items, begin: _begun(begin, bedrock.converse)(**BEDROCK_REQUEST)
+        return _bedrock_call(_bedrock(base, settings), api, stream)
     if sdk == "huggingface_hub":
         from huggingface_hub import InferenceClient
 
@@ -210,11 +262,12 @@ def call(provider: str, base: str | None, *, stream: bool, settings: Settings = 
 
 def async_call(
     provider: str, base: str | None, *, stream: bool, settings: Settings = Settings(),
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None, api: str = "chat",
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None, api: str | None = None,
 ) -> Call:
     """As :func:`call`, through the SDK's async client, on a new event loop per call
     (``loop_factory``'s, such as a virtual-time loop, else asyncio's default)."""
     sdk = SDKS[provider]
+    api = api_of(provider, api, stream)
 
     async def make(items: list[Any], begin: Callable[[], None]) -> Any:
         if sdk == "openai":
@@ -224,6 +277,8 @@ def async_call(
         if sdk == "anthropic":
             async with _anthropic(base, settings, True) as claude:
                 begin()
+                if api == "stream":
+                    return await _anthropic_ahelper(claude, items)
                 return await _adrain(await claude.messages.create(**_anthropic_kwargs(stream)), items, stream)
         if sdk == "google.genai":
             gemini = _gemini(base, settings).aio

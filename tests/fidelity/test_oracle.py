@@ -16,34 +16,28 @@ from chaoskit.fidelity._sdks import SDKS, installed
 
 MODEL_FAULTS = [f for f in faults.all() if f.provider in SDKS]
 CASES = [
-    pytest.param(f.id, stream, asynchronous, id=f"{f.id}-{'async' if asynchronous else 'sync'}-{'stream' if stream else 'unary'}")
+    pytest.param(f.id, stream, asynchronous, api,
+                 id=f"{f.id}-{'async' if asynchronous else 'sync'}-{'stream' if stream else 'unary'}{'' if api is None else '-' + api}")
     for f in MODEL_FAULTS
-    for stream, asynchronous in fidelity.modes(f)
+    for stream, asynchronous, api in fidelity.modes(f)
 ]
 
 
 def test_every_model_provider_fault_is_compared() -> None:
     compared = {p.values[0] for p in CASES}
+    apis = {(p.values[0].split(".")[0], p.values[3]) for p in CASES if p.values[3] is not None}
+    assert apis == {("openai", "responses"), ("anthropic", "stream"), ("bedrock", "invoke")}
     assert compared == {f.id for f in MODEL_FAULTS}
     assert {f.provider for f in MODEL_FAULTS} == set(SDKS)
     assert all(installed(p) for p in SDKS), "the test environment installs every provider's SDK"
 
 
-@pytest.mark.parametrize(("fault", "stream", "asynchronous"), CASES)
-def test_chaoskit_and_a_real_server_agree(fault: str, stream: bool, asynchronous: bool) -> None:
-    verdict = fidelity.verify(fault, stream=stream, asynchronous=asynchronous)
+@pytest.mark.parametrize(("fault", "stream", "asynchronous", "api"), CASES)
+def test_chaoskit_and_a_real_server_agree(fault: str, stream: bool, asynchronous: bool, api: str | None) -> None:
+    verdict = fidelity.verify(fault, stream=stream, asynchronous=asynchronous, api=api)
     assert verdict.agrees, verdict.describe()
 
 
-RESPONSES = [
-    pytest.param(f, asynchronous, id=f"{f}-{'async' if asynchronous else 'sync'}")
-    for f in faults.ids("openai.stream.*")
-    for asynchronous in (False, True)
-]
-
-
-@pytest.mark.parametrize(("fault", "asynchronous"), RESPONSES)
-def test_the_responses_api_agrees_with_a_real_server(fault: str, asynchronous: bool) -> None:
-    """The Responses API streams its own event grammar: its broken streams are compared too."""
-    verdict = fidelity.verify(fault, stream=True, asynchronous=asynchronous, api="responses")
-    assert verdict.agrees, verdict.describe()
+def test_a_way_of_calling_the_sdk_does_not_have_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"api='invoke': anthropic calls can use messages, stream"):
+        fidelity.verify("anthropic.overloaded", api="invoke")

@@ -51,7 +51,7 @@ REAL: Any = _Real()
 
 
 def real_observation(
-    fault: str, *, stream: bool, params: Mapping[str, Any], asynchronous: bool = False, api: str = "chat",
+    fault: str, *, stream: bool, params: Mapping[str, Any], asynchronous: bool = False, api: str | None = None,
 ) -> Observation:
     """What the SDK did with ``fault`` (with ``params``) played by a real server, for a client with the
     matrix's timeouts and retries; made once per process for each set of arguments."""
@@ -59,7 +59,7 @@ def real_observation(
 
 
 @functools.cache
-def _real(fault: str, stream: bool, params: str, asynchronous: bool, api: str) -> Observation:
+def _real(fault: str, stream: bool, params: str, asynchronous: bool, api: str | None) -> Observation:
     from chaoskit import faults, fidelity
     from chaoskit.fidelity._oracle import run_real
 
@@ -156,7 +156,7 @@ class Expect:
     min_seconds: float | None = None
     max_seconds: float | None = None
     reply: Any = None
-    api: str = "chat"  # the OpenAI API the test calls, so REAL asks a real server through the same one
+    api: str | None = None  # the SDK API the test calls (None: its default), so REAL asks a real server through the same one
 
 
 @dataclass
