@@ -1,6 +1,8 @@
 """A chaos session: injected faults, simulated replies and the journal for one test or run.
 
-``Chaos`` is the engine's front door. The pytest plugin makes one per test; scripts use it
+``Chaos`` is the engine's front door: the configuration API, checking it, and the lifetime of
+the seams and the clock. What happens to each request is decided by its
+:class:`~chaoskit.engine.Engine`. The pytest plugin makes one per test; scripts use it
 directly::
 
     with chaoskit.Chaos(seed=7) as chaos:
@@ -12,65 +14,25 @@ directly::
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import faults as _faults
 from ._clock import Clock, RealClock
-from ._errors import ChaosConfigError, UnroutedRequestError
+from ._errors import ChaosConfigError
 from ._fault import Fault
-from ._journal import Call, Journal, parse_body, redact_body, redact_headers
+from ._journal import Call, Journal
 from ._replies import ReplyQueue
-from ._rng import derive_rng, new_session_seed
-from ._schedule import Schedule, ScheduleState
+from ._rng import new_session_seed
+from ._schedule import Schedule
 from ._urls import UrlPattern
 from ._watch import Watch
-from .providers._coldstart import ColdStarts, Phase
-from .providers._plan import Forward, Plan, Respond, Send, Upstream, plan_status
-from .seams._bypass import bypassing
+from .engine import SCOPED, Engine, Injection, Route, Script
 
 if TYPE_CHECKING:
-    import httpx
     import respx
 
-    from .providers import CallRequest, Profile
-
-__all__ = ["Chaos", "Injection"]
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-@dataclass
-class Script:
-    """An explicit fault per call: each call to one of ``providers`` takes the next step.
-
-    A step is a Fault or None (the call passes). Calls past the last step pass. Made by
-    ``chaos.script([...])``; hypothesis builds them with ``chaoskit.strategies.schedules()``.
-    """
-
-    steps: tuple[Fault | None, ...]
-    providers: frozenset[str]
-    position: int = 0
-
-    def __repr__(self) -> str:
-        return "Script([" + ", ".join(s.id if s else "pass" for s in self.steps) + "])"
-
-
-@dataclass(frozen=True)
-class Injection:
-    """A fault injected into a session with its schedule; ``fired`` counts its injections."""
-
-    fault: Fault
-    schedule: Schedule
-    state: ScheduleState
-    url: UrlPattern | None = None
-    target: str | None = None
-
-    @property
-    def fired(self) -> int:
-        return self.state.fired
+__all__ = ["Chaos", "Injection", "Script"]
 
 
 class Chaos:
@@ -97,20 +59,10 @@ class Chaos:
         real_io: str = "refuse",
         toxiproxy_url: str | None = None,
     ) -> None:
-        self.seed = new_session_seed() if seed is None else int(seed)
-        self.scope = scope
-        self.enabled = enabled
-        self.clock: Clock = clock or RealClock()
-        self.rng = derive_rng(self.seed, scope)
-        self.calls = Journal()
-        self.injections: list[Injection] = []
-        self._replies: dict[str, ReplyQueue] = {}
-        self._allowed: set[str] = {h.lower() for h in (*LOOPBACK, *allow_hosts)}
-        self._routes: list[tuple[Any, str]] = []  # (respx pattern, provider name)
-        self._last_call: dict[str, float] = {}
-        self._cold = ColdStarts()  # each cold-starting model's load
-        self._lock = threading.RLock()
-        self._started = self.clock.now()
+        self.engine = Engine(
+            seed=new_session_seed() if seed is None else int(seed), scope=scope, enabled=enabled,
+            clock=clock or RealClock(), allow_hosts=allow_hosts,
+        )
         self._seam: Any = None
         self._guard: Any = None  # the SocketGuard while a virtual clock is installed
         if real_io not in ("refuse", "warn"):
@@ -121,22 +73,63 @@ class Chaos:
         self._network: Any = None
         self._extra_seams: list[Any] = []  # seams for other clients (requests), entered after _seam
         self._router: respx.Router | None = None
-        self.blocked: list[Call] = []
-        self.secrets: set[str] = set()
-        self.scripts: list[Script] = []
         self.watches: list[Watch] = []
         self.configured_replies: set[str] = set()
         self.user_texts: list[str] = []
         self.canaries: set[str] = set()
         self._restores: list[Any] = []
-        self._http_replies: list[tuple[UrlPattern, Upstream]] = []
         self._tool_targets: set[str] = set()
         self._mcp_stdio = False  # whether the MCP stdio seam is installed (on the first mcp.* fault)
-        #: Errors in how a fault was set up that surfaced during a call (a drift that cannot
-        #: apply): raised to the caller, and kept so a test that swallowed them still fails.
-        self.config_errors: list[Exception] = []
-        self.seen_requests: list[str] = []  # "METHOD URL" of requests seen once a fault has a url, capped
-        self._scoped = False  # whether any injection is scoped by url or target
+
+    # ---- the engine's state, as the session shows it ------------------------------------
+    @property
+    def seed(self) -> int:
+        return self.engine.seed
+
+    @property
+    def scope(self) -> str:
+        return self.engine.scope
+
+    @property
+    def enabled(self) -> bool:
+        return self.engine.enabled
+
+    @property
+    def clock(self) -> Clock:
+        return self.engine.clock
+
+    @property
+    def calls(self) -> Journal:
+        """The journal: one entry per intercepted call."""
+        return self.engine.calls
+
+    @property
+    def injections(self) -> list[Injection]:
+        return self.engine.injections
+
+    @property
+    def scripts(self) -> list[Script]:
+        return self.engine.scripts
+
+    @property
+    def blocked(self) -> list[Call]:
+        """Requests refused because nothing serves them (also in the journal)."""
+        return self.engine.blocked
+
+    @property
+    def secrets(self) -> set[str]:
+        """Credential values and canaries seen or planted: never journaled, looked for in leaks."""
+        return self.engine.secrets
+
+    @property
+    def config_errors(self) -> list[Exception]:
+        """Errors in how a fault was set up that surfaced during a call (kept for teardown)."""
+        return self.engine.config_errors
+
+    @property
+    def seen_requests(self) -> list[str]:
+        """``METHOD URL`` of the requests seen once a fault is scoped to a url (capped)."""
+        return self.engine.seen_requests
 
     # ---- configuration ------------------------------------------------------------------
     def inject(
@@ -172,16 +165,14 @@ class Chaos:
             sequence=tuple(sequence) if sequence is not None and not isinstance(sequence, str) else sequence,  # type: ignore[arg-type]
         )
         injection = Injection(resolved, schedule, schedule.start(), pattern, tool_target)
-        self._scoped = self._scoped or pattern is not None or tool_target is not None
         if tool_target is not None and tool_target not in self._tool_targets:
             from .seams._callable import install
 
-            self._restores.append(install(self, tool_target))
+            self._restores.append(install(self.engine, tool_target))
             self._tool_targets.add(tool_target)
         if resolved.provider == "mcp":
             self._cover_mcp_stdio()
-        with self._lock:
-            self.injections.append(injection)
+        self.engine.add(injection)
         return injection
 
     def _cover_mcp_stdio(self) -> None:
@@ -192,7 +183,7 @@ class Chaos:
         from .seams._mcp_stdio import install
 
         try:
-            self._restores.append(install(self))
+            self._restores.append(install(self.engine))
         except ImportError:  # the mcp package is not installed: no stdio clients to cover
             pass
 
@@ -221,7 +212,7 @@ class Chaos:
             raise ChaosConfigError(
                 f"target= is for tool.* faults; {fault.id} acts on HTTP requests (narrow it with url=)"
             )
-        if kind in _SCOPED:
+        if kind in SCOPED:
             if url is None:
                 example = "http://127.0.0.1:8000/mcp" if kind == "mcp" else "https://crm.internal/*"
                 raise ChaosConfigError(f"{fault.id} needs url=: the requests it is for, such as url={example!r}")
@@ -249,7 +240,7 @@ class Chaos:
         if "chaoskitstar" in host:
             return  # a host pattern: nothing definite to check
         served = for_host(host)
-        routed = any(provider == fault.provider for _, provider in self._routes)  # a gateway the test routes
+        routed = any(route.provider == fault.provider for route in self.engine.routes)  # a gateway the test routes
         if served is not None and served.name != fault.provider and not routed:
             raise ChaosConfigError(
                 f"{fault.id} cannot act on {url}: the {served.name} profile serves {host}, so "
@@ -270,8 +261,7 @@ class Chaos:
         for name in names:
             profile(name)
         script = Script(resolved, names)
-        with self._lock:
-            self.scripts.append(script)
+        self.engine.add_script(script)
         return script
 
     def watch(self, target: str, *, idempotent: bool = True) -> Watch:
@@ -299,9 +289,8 @@ class Chaos:
             raise ChaosConfigError(f"chaos.reply({provider!r}) needs at least one reply")
         queue = ReplyQueue()
         queue.set(replies)
-        with self._lock:
-            self._replies[provider] = queue
-            self.configured_replies.add(provider)
+        self.engine.set_replies(provider, queue)
+        self.configured_replies.add(provider)
 
     def reply_http(
         self,
@@ -335,30 +324,24 @@ class Chaos:
         else:
             body, content_type = content or b"", ("application/octet-stream" if content else None)
         reply = canned(int(status), headers, body, content_type)
-        with self._lock:
-            self._http_replies.insert(0, (UrlPattern(url, method), reply))
+        self.engine.add_http_reply(UrlPattern(url, method), reply)
 
     def allow_host(self, *hosts: str) -> None:
-        """Let requests to these hosts through to the network untouched."""
-        self._allowed.update(h.lower() for h in hosts)
+        """Let requests to these hosts through to the network. A host a provider profile serves
+        (``api.openai.com``) still gets that provider's injected faults: calls no fault takes
+        reach the real service, and a fault replaces or delays its answer."""
+        self.engine.allow(*hosts)
 
-    def route(self, url: str, *, provider: str) -> None:
-        """Serve requests whose URL starts with ``url`` as ``provider`` (a gateway, a proxy)."""
-        from respx.patterns import M
-
+    def route(self, url: str, *, provider: str, real: bool = False) -> None:
+        """Serve requests whose URL starts with ``url`` as ``provider`` (a gateway, a proxy, a
+        self-hosted server). ``real=True``: ``url`` is a real server; calls no fault takes go
+        to it, and faults act on its answers (a status or a timeout replaces it, latency delays it)."""
         from .providers import profile
 
         profile(provider)
-        self._routes.insert(0, (M(url__startswith=url), provider))
-
-    def _remember_secrets(self, headers: Any) -> None:
-        """Keep credential values (never journaled) so assert_graceful can look for leaks."""
-        for name in ("authorization", "api-key", "x-api-key", "x-goog-api-key"):
-            value = headers.get(name)
-            if value:
-                token = value.split(" ", 1)[-1] if name == "authorization" else value
-                if len(token) >= 6:
-                    self.secrets.add(token)
+        if not isinstance(url, str) or "://" not in url:
+            raise ChaosConfigError(f"route({url!r}): give the URL the requests start with, such as 'http://127.0.0.1:8000/v1'")
+        self.engine.add_route(Route(url, provider, real))
 
     # ---- verification ------------------------------------------------------------------------
     def assert_fallback(self, from_: str, to: str) -> None:
@@ -427,7 +410,7 @@ class Chaos:
         if self._network is None:
             from .network._network import Network
 
-            self._network = Network(self, self.toxiproxy_url)
+            self._network = Network(self.engine, self.toxiproxy_url)
         return self._network
 
     @property
@@ -442,7 +425,7 @@ class Chaos:
 
     @property
     def elapsed(self) -> float:
-        return self.clock.now() - self._started
+        return self.engine.elapsed
 
     # ---- lifetime -------------------------------------------------------------------------
     def start(self) -> Chaos:
@@ -454,6 +437,7 @@ class Chaos:
         import importlib.util
         import sys
 
+        from .seams._deciding import DecidingRouter
         from .seams._http import HttpSeam
 
         if self.virtual:
@@ -461,28 +445,30 @@ class Chaos:
 
             self.clock.install()  # type: ignore[attr-defined]
             self._guard = SocketGuard(self.real_io, on_warn=getattr(self.clock, "fall_back", None)).__enter__()
-        seam = HttpSeam(self)
+            self.engine.on_real = self._guard.check
+        router = DecidingRouter(self.engine, lambda: self._router if self._router is not None and self._router.routes else None)
+        seam = HttpSeam(router)
         seam.__enter__()
         self._seam = seam
         try:
             if importlib.util.find_spec("requests") is not None:
                 from .seams._requests import RequestsSeam
 
-                self._extra_seams.append(RequestsSeam(self).__enter__())
+                self._extra_seams.append(RequestsSeam(router).__enter__())
             if importlib.util.find_spec("aiohttp") is not None:
                 from .seams._aiohttp import AiohttpSeam
 
-                self._extra_seams.append(AiohttpSeam(self).__enter__())
+                self._extra_seams.append(AiohttpSeam(router).__enter__())
             if importlib.util.find_spec("botocore") is not None:  # boto3's bedrock-runtime clients
                 from .seams._botocore import BotocoreSeam
 
-                self._extra_seams.append(BotocoreSeam(self).__enter__())
+                self._extra_seams.append(BotocoreSeam(router).__enter__())
             if "mcp.client.stdio" in sys.modules:  # else installed by the first mcp.* fault
                 self._cover_mcp_stdio()
         except BaseException:
             self.stop()
             raise
-        self._started = self.clock.now()  # session time starts once the seams are on, not with their imports
+        self.engine.started = self.clock.now()  # session time starts once the seams are on, not with their imports
         return self
 
     def stop(self) -> None:
@@ -507,6 +493,7 @@ class Chaos:
                 while self._restores:
                     self._restores.pop()()
             guard, self._guard = self._guard, None
+            self.engine.on_real = lambda what: None
             if guard is not None:
                 self._refused_io = list(guard.seen)
                 guard.__exit__(None, None, None)
@@ -524,40 +511,12 @@ class Chaos:
     async def __aexit__(self, *exc: object) -> None:
         self.stop()
 
-    # ---- the seam's callback ------------------------------------------------------------------
-    def _target(self, request: httpx.Request) -> Profile:
-        """The provider profile that answers ``request``; pass-through or block otherwise."""
-        from .providers import for_host, profile
-
-        for pattern, provider in self._routes:
-            if pattern.match(request):
-                return profile(provider)
-        host = request.url.host.lower()
-        if host in self._allowed:
-            from respx.models import PassThrough
-
-            self._real(f"{request.method} {request.url}")
-            raise PassThrough(f"chaoskit lets {host} through", request=request, origin=None)  # type: ignore[arg-type]
-        found = for_host(host)
-        if found is None:
-            self._block(request, None)
-        assert found is not None
-        return found
-
-    def _block(self, request: httpx.Request, reason: str | None) -> None:
-        call = self.calls.open(
-            provider=None, method=request.method, url=str(request.url),
-            request_body=None, error="Unrouted", started=self.elapsed,
-        )
-        self.blocked.append(call)
-        raise UnroutedRequestError(request.method, str(request.url), reason)
-
     @property
     def router(self) -> respx.Router:
         """A respx router for the other HTTP APIs the code calls (tools, search, webhooks).
 
-        Its routes are tried before the provider profiles:
-        ``chaos.router.get("https://tools.internal/stock").respond(503)``.
+        Its answers are served like canned replies: journaled, and an ``http.*`` fault on the
+        same URL acts on them: ``chaos.router.get("https://tools.internal/stock").respond(503)``.
         """
         if self._router is None:
             import respx
@@ -565,381 +524,12 @@ class Chaos:
             self._router = respx.Router(assert_all_called=False, assert_all_mocked=True)
         return self._router
 
-    def handler(self, request: httpx.Request) -> Any:
-        """Answer one request from a sync client (called by the HTTP seam)."""
-        self._saw(request)
-        if self._router is not None and self._router.routes:
-            from respx.models import AllMockedAssertionError
 
-            try:
-                return self._router.handler(request)
-            except AllMockedAssertionError:
-                pass
-        player, plan = self._prepare(request)
-        return player.play_sync(plan)
-
-    async def async_handler(self, request: httpx.Request) -> Any:
-        """Answer one request from an async client (called by the HTTP seam)."""
-        self._saw(request)
-        if self._router is not None and self._router.routes:
-            from respx.models import AllMockedAssertionError
-
-            try:
-                return await self._router.async_handler(request)
-            except AllMockedAssertionError:
-                pass
-        player, plan = self._prepare(request)
-        return await player.play_async(plan)
-
-    def _real(self, what: str) -> None:
-        """A request is about to reach the real network: refused (or warned) under virtual time."""
-        if self._guard is not None:
-            self._guard.check(what)
-
-    def _saw(self, request: httpx.Request) -> None:
-        """Let the seam's own upstream fetches through; remember what was requested."""
-        if bypassing():
-            from respx.models import PassThrough
-
-            raise PassThrough("chaoskit fetches the real response", request=request, origin=None)  # type: ignore[arg-type]
-        if self._scoped and len(self.seen_requests) < 200:  # only unmatched() reports them
-            self.seen_requests.append(f"{request.method} {request.url}")
-
-    def _prepare(self, request: httpx.Request, profile: Profile | None = None) -> tuple[Any, Any]:
-        from .providers import CallRequest, RenderContext
-        from .seams._http import Player
-
-        req = CallRequest.from_httpx(request)
-        prepared = self._prepare_http(request, req)
-        if prepared is not None:
-            return prepared
-        if profile is None:
-            profile = self._target(request)
-        with self._lock:
-            now = self.clock.now()
-            last = self._last_call.get(profile.name)
-            side = profile.side_request(req)  # not a model call: no fault, and the model's idle time goes on
-            if not side:
-                self._last_call[profile.name] = now
-            idle = None if last is None else now - last
-            chosen, phase = (None, None) if side else self._choose(profile, req, idle)
-            index = len(self.calls)
-            queue = self._replies.setdefault(profile.name, ReplyQueue())
-            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng=self.rng, idle=idle, take_reply=queue.take, cold=phase)
-            if chosen is None and profile.endpoint(req) is None:
-                self._block(request, _unsimulated(request, profile.name))
-            try:
-                plan = profile.healthy(req, ctx) if chosen is None else profile.render(chosen, req, ctx)
-            except ChaosConfigError as exc:
-                self._config_error(exc, request, req, chosen, now, provider=profile.name)
-                raise
-            status = plan_status(plan)
-            call = self.calls.open(
-                provider=profile.name, method=req.method, url=req.url,
-                request_body=_journal_body(req),
-                request_headers=redact_headers(request.headers.items()),
-                stream=req.stream, fault=chosen.id if chosen else None, started=now - self._started,
-                endpoint=profile.endpoint(req), retry_after=_retry_after(plan),
-                read_timeout=(request.extensions.get("timeout") or {}).get("read"),
-                retry_count=_retry_count(request.headers),
-                request_key=_request_key(req),
-                text=ctx.text if status is not None and status < 400 else None,
-                complete=ctx.complete,
-                response_body=_error_body(plan) if status is not None and status >= 400 else None,
-            )
-            self._remember_secrets(request.headers)
-        note = f"chaoskit: injected {call.fault} on {call.method} {call.url} [seed={self.seed}]"
-        clock = self.clock
-
-        def on_end(c: Call) -> None:
-            c.duration = clock.now() - now
-
-        give_back = queue.give_back if ctx._reply is not None else None
-        return Player(request, clock, call, on_end, note, give_back, self.config_errors), plan
-
-    def _prepare_http(self, request: httpx.Request, req: CallRequest) -> tuple[Any, Any] | None:
-        """The plan for a request that an ``http.*`` fault or a canned reply is for, else None."""
-        from .providers import RenderContext
-        from .providers._plan import respond_with
-        from .seams._http import Player
-
-        if not self._http_replies and not self._scoped:
-            return None  # the common case, decided without looking at the injections
-        method, url = req.method, req.url
-        matching = [
-            i for i in self.injections
-            if i.fault.provider in _SCOPED and i.url is not None and i.url.matches(method, url, request)
-        ]
-        reply = next((r for pattern, r in self._http_replies if pattern.matches(method, url, request)), None)
-        if not matching and reply is None:
-            return None
-        profiles = _scoped_profiles()
-        with self._lock:
-            chosen, now, idle, phase = self._draw(matching, profiles, req)
-            if chosen is None:
-                if reply is None:
-                    return None  # no fault this time: served as any other request
-                plan = respond_with(reply)
-            index = len(self.calls)
-            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng=self.rng, idle=idle, take_reply=lambda: "", cold=phase)
-            where = f"{method} {url}"
-            try:
-                if chosen is not None:
-                    plan = profiles[chosen.provider].render(chosen, req, ctx, reply, where)
-            except ChaosConfigError as exc:
-                self._config_error(exc, request, req, chosen, now)
-                raise
-            if any(isinstance(step, Forward) for step in plan):
-                self._real(f"{method} {url} (to fetch the real answer for {chosen.id if chosen else 'it'})")
-            status = plan_status(plan)
-            call = self.calls.open(
-                provider=chosen.provider if chosen else "http", method=method, url=url,
-                request_body=_journal_body(req),
-                request_headers=redact_headers(request.headers.items()),
-                fault=chosen.id if chosen else None, started=now - self._started, retry_after=_retry_after(plan),
-                read_timeout=(request.extensions.get("timeout") or {}).get("read"),
-                request_key=_request_key(req),
-                response_body=_error_body(plan) if status is not None and status >= 400 else None,
-            )
-        note = f"chaoskit: injected {call.fault} on {method} {url} [seed={self.seed}]"
-        clock = self.clock
-
-        def on_end(c: Call) -> None:
-            c.duration = clock.now() - now
-
-        return Player(request, clock, call, on_end, note, None, self.config_errors), plan
-
-    def _draw(self, matching: list[Injection], profiles: dict[str, Any], req: CallRequest) -> tuple[Fault | None, float, float | None, Phase | None]:
-        """(the fault that fires, now, idle seconds, its cold-start phase) for a call ``matching`` may act on.
-
-        Called with the lock held; idle time is counted per host, for cold starts.
-        """
-        now = self.clock.now()
-        key = f"{req.url.split(':', 1)[0]} {req.host}"
-        last = self._last_call.get(key)
-        self._last_call[key] = now
-        idle = None if last is None else now - last
-        for injection in matching if self.enabled else ():
-            fault = injection.fault
-            if not profiles[fault.provider].applies(fault, req, idle):
-                continue
-            phase = self._cold_phase(fault, key, now, idle)
-            if _cold_idle(fault, phase):
-                continue
-            if injection.state.decide(now - self._started, self.rng):
-                return fault, now, idle, self._cold_commit(fault, key, phase, now)
-        return None, now, idle, None
-
-    def _cold_phase(self, fault: Fault, place: str, now: float, idle: float | None) -> Phase | None:
-        """The phase a cold-start fault finds the model in on this call; None for other faults,
-        and for a warm model without warm latency (see :func:`_cold_idle`)."""
-        if fault.effect != "latency.cold_start":
-            return None
-        return self._cold.peek(f"{fault.id} {place}", fault.params, now, idle)
-
-    def _cold_commit(self, fault: Fault, place: str, phase: Phase | None, now: float) -> Phase | None:
-        return None if phase is None else self._cold.commit(f"{fault.id} {place}", phase, fault.params, now, self.rng)
-
-    def _mcp_message(self, url: str, message: dict[str, Any]) -> tuple[Fault, Plan, Call] | None:
-        """The fault for one JSON-RPC message to an MCP server over a stream (stdio), if any fires.
-
-        Returns the fault, its plan and the journal entry; None lets the message through.
-        """
-        import json
-
-        from .providers import CallRequest, RenderContext
-
-        matching = [i for i in self.injections if i.fault.provider == "mcp" and i.url is not None and i.url.matches("POST", url)]
-        if not matching:
-            return None
-        req = CallRequest("POST", url, {}, json.dumps(message).encode())
-        profiles = _scoped_profiles()
-        with self._lock:
-            chosen, now, idle, phase = self._draw(matching, profiles, req)
-            if chosen is None:
-                return None
-            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng=self.rng, idle=idle, take_reply=lambda: "", cold=phase)
-            call = self.calls.open(
-                provider="mcp", method="RPC", url=url, request_body=redact_body(message), fault=chosen.id,
-                started=now - self._started,
-            )
-            try:
-                plan = profiles["mcp"].render(chosen, req, ctx, None, f"{message.get('method')} to {url}")
-            except ChaosConfigError as exc:
-                call.error = type(exc).__name__
-                self.config_errors.append(exc)
-                raise
-        return chosen, plan, call
-
-    def _config_error(
-        self, exc: ChaosConfigError, request: httpx.Request, req: CallRequest, fault: Fault | None, now: float,
-        provider: str | None = None,
-    ) -> None:
-        """Journal a call whose fault could not be applied, and keep the error for teardown."""
-        self.config_errors.append(exc)
-        self.calls.open(
-            provider=provider or (fault.provider if fault else "http"), method=req.method, url=req.url,
-            request_body=_journal_body(req),
-            request_headers=redact_headers(request.headers.items()), fault=fault.id if fault else None,
-            started=now - self._started, error=type(exc).__name__,
-        )
-
-    def _begin_tool_call(self, target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Fault | None, Call]:
-        """Decide whether a fault fires for one call of ``target``, and journal the call."""
-        from .seams._callable import jsonable
-
-        with self._lock:
-            elapsed = self.clock.now() - self._started
-            chosen = None
-            for injection in self.injections if self.enabled else ():
-                if injection.target == target and injection.state.decide(elapsed, self.rng):
-                    chosen = injection.fault
-                    break
-            call = self.calls.open(
-                provider="tool", method="CALL", url=target,
-                request_body=redact_body({"args": jsonable(args), "kwargs": jsonable(kwargs)}),
-                fault=chosen.id if chosen else None, started=elapsed, side_effect=False,
-            )
-        return chosen, call
-
-    def _change_value(self, value: Any, fault: Fault, call: Call, *, where: str) -> Any:
-        """A tool's result drifted or poisoned by ``fault``; what changed is named in the journal."""
-        from ._drift import drift
-        from ._poison import poison
-
-        p = fault.params
-        try:
-            if fault.effect == "poisoned":
-                payload = str(p.get("payload") or "").replace("{canary}", str(p.get("canary") or ""))
-                changed, call.detail = poison(value, self.rng, payload=payload, path=p.get("path"), where=where)
-            else:
-                changed, what = drift(value, self.rng, variant=p.get("variant"), path=p.get("path"), where=where)
-                call.detail = what.description
-        except ChaosConfigError as exc:
-            call.error = type(exc).__name__
-            self.config_errors.append(exc)
-            raise
-        return changed
-
-    def _choose(self, profile: Profile, req: Any, idle: float | None) -> tuple[Fault | None, Phase | None]:
-        """The fault that fires on this call to ``profile``, if any, and its cold-start phase."""
-        if not self.enabled:
-            return None, None
-        now = self.clock.now()
-        for script in self.scripts:
-            if profile.name in script.providers and script.position < len(script.steps):
-                step = script.steps[script.position]
-                script.position += 1
-                if step is None or step.provider != profile.name or not profile.applies(step, req, idle):
-                    return None, None
-                phase = self._cold_phase(step, profile.name, now, idle)
-                if _cold_idle(step, phase):
-                    return None, None
-                return step, self._cold_commit(step, profile.name, phase, now)
-        elapsed = now - self._started
-        for injection in self.injections:
-            fault = injection.fault
-            if fault.provider != profile.name or not profile.applies(fault, req, idle):
-                continue
-            if injection.url is not None and not injection.url.matches(req.method, req.url):
-                continue
-            if fault.effect == "schema_drift" and not _drifts(self._replies.get(profile.name)):
-                continue  # tool-call drift needs a tool call to drift: not exercised
-            phase = self._cold_phase(fault, profile.name, now, idle)
-            if _cold_idle(fault, phase):
-                continue
-            if injection.state.decide(elapsed, self.rng):
-                return fault, self._cold_commit(fault, profile.name, phase, now)
-        return None, None
-
-
-def _cold_idle(fault: Fault, phase: Phase | None) -> bool:
-    """Whether a cold-start fault has nothing to do on this call: the model is warm, with no warm latency."""
-    return phase is None and fault.effect == "latency.cold_start"
-
-
-def _journal_body(req: CallRequest) -> Any:
-    """A request's body for the journal: its parsed JSON, else its text, secrets redacted."""
-    return redact_body(req.json) if req.json is not None else parse_body(req.body)
-
-
-def _retry_after(plan: Plan) -> float | None:
-    """The wait a response asks for: ``retry-after-ms`` first, then ``retry-after`` seconds."""
-    for step in plan:
-        if isinstance(step, Respond):
-            headers = dict(step.headers)
-            for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-                try:
-                    return float(headers[name]) * scale
-                except (KeyError, ValueError):
-                    continue
-            return None
-    return None
-
-
-def _error_body(plan: Plan) -> str:
-    body = b"".join(step.data for step in plan if isinstance(step, Send))
-    return body[:2000].decode("utf-8", "replace")
-
-
-def _retry_count(headers: Any) -> int | None:
-    """The retry an SDK says a request is: openai's and anthropic's ``x-stainless-retry-count``,
-    botocore's ``amz-sdk-request: attempt=N; max=M`` (attempt 1 is retry 0)."""
-    count = _int_or_none(headers.get("x-stainless-retry-count"))
-    if count is not None:
-        return count
-    for part in (headers.get("amz-sdk-request") or "").split(";"):
-        name, _, value = part.strip().partition("=")
-        attempt = _int_or_none(value) if name == "attempt" else None
-        if attempt is not None:
-            return attempt - 1
-    return None
-
-
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _request_key(req: CallRequest) -> str:
-    import hashlib
-
-    digest = hashlib.blake2s(f"{req.method} {req.url}\n".encode() + req.body, digest_size=6)
-    return digest.hexdigest()
-
-
-def _unsimulated(request: httpx.Request, provider: str) -> str:
-    return (
-        f"chaoskit does not simulate {request.method} {request.url.path} for {provider}; "
-        "inject a fault for it, or allow the host through with chaos.allow_host(HOST)"
-    )
-
-
-#: Fault namespaces that act on requests matching a URL pattern rather than on a provider's host.
-_SCOPED = ("http", "mcp")
-
-
-def _scoped_profiles() -> dict[str, Any]:
-    from .providers._http import HttpProfile
-    from .providers._mcp import McpProfile
-
-    return {"http": HttpProfile(), "mcp": McpProfile()}
-
-
-def _drifts(queue: ReplyQueue | None) -> bool:
-    """Whether the next simulated reply is a tool call with JSON arguments to drift."""
-    from ._replies import ToolCall
-
-    reply = queue.peek() if queue is not None else None
-    first = reply[0] if isinstance(reply, tuple) else reply
-    return isinstance(first, ToolCall) and not isinstance(first.arguments, str)
 
 
 def _why_unapplied(fault: Fault) -> str:
     effect = fault.effect
-    if fault.provider in _SCOPED:
+    if fault.provider in SCOPED:
         return "no request matched its url pattern"
     if fault.provider == "tool":
         return "its target was never called"

@@ -21,7 +21,7 @@ from .._errors import ChaosConfigError
 from ._client import ProxyHandle, Toxic, ToxicHandle, ToxiproxyClient, make_toxic
 
 if TYPE_CHECKING:
-    from .._session import Chaos
+    from ..engine import Engine
 
 __all__ = ["ENV_URL", "Network", "NetworkProxy", "embedded_url"]
 
@@ -133,8 +133,8 @@ def _from_catalog(fault_id: str, overrides: dict[str, Any]) -> Toxic:
 class Network:
     """The network seam of one chaos session (``chaos.network``)."""
 
-    def __init__(self, session: Chaos, url: str | None = None) -> None:
-        self.session = session
+    def __init__(self, engine: Engine, url: str | None = None) -> None:
+        self.engine = engine
         self._url = url or os.environ.get(ENV_URL) or None
         self._client: ToxiproxyClient | None = None
         self.proxies: list[NetworkProxy] = []
@@ -152,7 +152,7 @@ class Network:
 
     def proxy(self, name: str, *, upstream: str, listen: str = "127.0.0.1:0") -> NetworkProxy:
         """A new proxy ``name`` in front of ``upstream`` (``host:port``), destroyed with the session."""
-        self.session._real(f"chaos.network.proxy({name!r}) (a TCP proxy on real sockets)")
+        self.engine.on_real(f"chaos.network.proxy({name!r}) (a TCP proxy on real sockets)")
         proxy = NetworkProxy(self.client.create(name, upstream, listen=listen))
         self.proxies.append(proxy)
         return proxy

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 from .._fault import Fault
 from .._replies import Reply, ToolCall
 from ._coldstart import Phase, cold_start_plan
-from ._plan import NEVER, Break, Note, Plan, Respond, Send, Wait
+from ._plan import NEVER, Break, Forward, Note, Plan, Respond, Send, Wait, respond_with
 from ._text import substitute
 
-__all__ = ["CallRequest", "Event", "Profile", "RenderContext", "latency_seconds", "network_plan", "status_headers"]
+__all__ = ["CallRequest", "Event", "Profile", "RenderContext", "UpstreamAnswer", "latency_seconds", "network_plan", "status_headers"]
 
 JSON = "application/json"
 SSE = "text/event-stream; charset=utf-8"
@@ -30,10 +30,14 @@ SSE = "text/event-stream; charset=utf-8"
 class CallRequest:
     """An intercepted HTTP request, transport-neutral; the JSON body is parsed once."""
 
-    __slots__ = ("method", "url", "host", "path", "headers", "body", "json", "stream")
+    __slots__ = ("method", "url", "host", "path", "headers", "body", "json", "stream", "origin")
 
-    def __init__(self, method: str, url: str, headers: Mapping[str, str], body: bytes = b"", *, host: str | None = None, path: str | None = None) -> None:
+    def __init__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b"", *,
+        host: str | None = None, path: str | None = None, origin: Any = None,
+    ) -> None:
         self.method = method
+        self.origin = origin  # the client's own request object, for patterns written for it (respx)
         self.url = url
         self.headers = headers
         self.body = body
@@ -52,7 +56,11 @@ class CallRequest:
     def from_httpx(cls, request: Any) -> CallRequest:
         """From an ``httpx``/``httpx2`` request whose body has been read."""
         url = request.url
-        return cls(request.method, str(url), request.headers, request.content, host=url.host, path=url.path)
+        return cls(request.method, str(url), request.headers, request.content, host=url.host, path=url.path, origin=request)
+
+
+class UpstreamAnswer(Exception):
+    """A fault needs the simulated reply on a call whose answer comes from a real server."""
 
 
 @dataclass(slots=True)
@@ -65,6 +73,9 @@ class RenderContext:
     take_reply: Callable[[], Reply]
     #: Where a cold-start fault finds the model on this call (set by the session).
     cold: Phase | None = None
+    #: The call goes on to a real server (pass-through): the healthy answer is the upstream's,
+    #: fetched with a ``Forward``, and there is no simulated reply to render from.
+    upstream: bool = False
     _reply: Reply | None = field(default=None, init=False)
     #: Set while rendering: the model text the response carries, and whether it is whole.
     text: str | None = field(default=None, init=False)
@@ -73,9 +84,16 @@ class RenderContext:
     @property
     def reply(self) -> Reply:
         """The healthy reply for this call, taken from the queue on first use only."""
+        if self.upstream:
+            raise UpstreamAnswer("the fault rewrites the model's answer, and this call's answer is a real server's")
         if self._reply is None:
             self._reply = self.take_reply()
         return self._reply
+
+    @property
+    def took_reply(self) -> bool:
+        """Whether rendering took a reply from the queue (to give back if it is never sent)."""
+        return self._reply is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +253,8 @@ class Profile(ABC):
         return plan
 
     def _healthy_or_empty(self, req: CallRequest, ctx: RenderContext) -> Plan:
+        if ctx.upstream:
+            return [Forward(respond_with)]
         return self.healthy(req, ctx) if self.endpoint(req) else [Respond(200, self._headers(ctx, JSON)), Send(b"{}")]
 
     def _status_plan(self, p: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> Plan:

@@ -2,7 +2,7 @@
 that are not HTTP), sync and async.
 
 ``chaos.inject("tool.raise", target="myapp.tools:lookup_order")`` replaces the attribute
-with a wrapper for the rest of the session. Each call asks the session whether a fault
+with a wrapper for the rest of the session. Each call asks the engine whether a fault
 fires, is journaled (``side_effect`` says whether the real function ran), and the original
 is put back when the session ends.
 """
@@ -22,7 +22,7 @@ from .._watch import patch_attribute, resolve_target
 from ..providers._profile import latency_seconds
 
 if TYPE_CHECKING:
-    from .._session import Chaos
+    from ..engine import Decision, Engine
 
 __all__ = ["REALISTIC_EXCEPTIONS", "build_exception", "install", "jsonable"]
 
@@ -54,21 +54,27 @@ def build_exception(fault: Fault) -> BaseException:
     )
 
 
-def install(session: Chaos, target: str) -> Callable[[], None]:
-    """Route every call of ``target`` through ``session``; returns the function that restores it."""
+def install(engine: Engine, target: str) -> Callable[[], None]:
+    """Route every call of ``target`` through ``engine``; returns the function that restores it."""
     owner, name = resolve_target(target, where=f"chaos.inject(target={target!r})")
-    return patch_attribute(owner, name, lambda func: _wrap(func, session, target))
+    return patch_attribute(owner, name, lambda func: _wrap(func, engine, target))
 
 
 class _Run:
-    """One call of a patched callable: the fault (or None) and its journal entry."""
+    """One call of a patched callable: the engine's decision (the fault, or None, and its journal entry)."""
 
-    __slots__ = ("session", "fault", "call", "note")
+    __slots__ = ("engine", "decision", "fault", "call", "note")
 
-    def __init__(self, session: Chaos, target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self.session = session
-        self.fault, self.call = session._begin_tool_call(target, args, kwargs)
-        self.note = f"chaoskit: injected {self.fault.id} on {target} [seed={session.seed}]" if self.fault else ""
+    def __init__(self, engine: Engine, target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        from ..engine import tool_request
+
+        self.engine = engine
+        self.decision: Decision = engine.decide(tool_request(target, {"args": jsonable(args), "kwargs": jsonable(kwargs)}), place="tool")
+        self.fault = self.decision.fault
+        call = self.decision.call
+        assert call is not None
+        self.call = call
+        self.note = self.decision.note
 
     def injected(self, exc: BaseException) -> BaseException:
         self.call.error = type(exc).__name__
@@ -84,7 +90,7 @@ class _Run:
         if fault.effect == "tool.raise_after":
             raise self.injected(build_exception(fault))
         if fault.effect in ("schema_drift", "poisoned"):
-            return self.session._change_value(result, fault, self.call, where=f"the result of {self.call.url}")
+            return self.engine.change_value(result, self.decision, where=f"the result of {self.call.url}")
         return result
 
     def failed(self, exc: BaseException) -> None:
@@ -92,7 +98,7 @@ class _Run:
             self.call.error = type(exc).__name__
 
     def end(self, started: float) -> None:
-        self.call.duration = self.session.clock.now() - started
+        self.call.duration = self.engine.clock.now() - started
 
 
 def _before(run: _Run) -> tuple[float, BaseException | None, bool, Any]:
@@ -102,7 +108,7 @@ def _before(run: _Run) -> tuple[float, BaseException | None, bool, Any]:
         return 0.0, None, False, None
     p = fault.params
     if fault.effect == "latency.fixed":
-        return latency_seconds(p, run.session.rng), None, False, None
+        return latency_seconds(p, run.decision.rng), None, False, None
     if fault.effect == "tool.timeout":
         return float(p.get("seconds", 30.0)), run.injected(TimeoutError(str(p.get("message", "timed out")))), True, None
     if fault.effect == "tool.raise":
@@ -112,14 +118,14 @@ def _before(run: _Run) -> tuple[float, BaseException | None, bool, Any]:
     return 0.0, None, False, None
 
 
-def _wrap(func: Callable[..., Any], session: Chaos, target: str) -> Callable[..., Any]:
-    clock = session.clock
+def _wrap(func: Callable[..., Any], engine: Engine, target: str) -> Callable[..., Any]:
+    clock = engine.clock
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
         async def async_faulty(*args: Any, **kwargs: Any) -> Any:
             started = clock.now()
-            run = _Run(session, target, args, kwargs)
+            run = _Run(engine, target, args, kwargs)
             try:
                 wait, exc, skip, value = _before(run)
                 await clock.asleep(wait)
@@ -139,7 +145,7 @@ def _wrap(func: Callable[..., Any], session: Chaos, target: str) -> Callable[...
     @functools.wraps(func)
     def faulty(*args: Any, **kwargs: Any) -> Any:
         started = clock.now()
-        run = _Run(session, target, args, kwargs)
+        run = _Run(engine, target, args, kwargs)
         try:
             wait, exc, skip, value = _before(run)
             clock.sleep(wait)

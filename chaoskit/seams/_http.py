@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .._clock import Clock
     from .._journal import Call
 
-__all__ = ["Answer", "HttpSeam", "ON_CONNECT", "Player", "bypassing", "connect_phase", "is_async"]
+__all__ = ["Answer", "HttpSeam", "ON_CONNECT", "Player", "bypassing", "connect_phase", "is_async", "upstream_of"]
 
 _FAMILY = "chaoskit.family"
 _ASYNC = "chaoskit.async"
@@ -294,7 +294,8 @@ def _forwarded(request: httpx.Request) -> tuple[httpx.Request, httpx.Timeout]:
     return httpx.Request(request.method, request.url, headers=headers, content=request.content), limits
 
 
-def _upstream(response: httpx.Response) -> Upstream:
+def upstream_of(response: httpx.Response) -> Upstream:
+    """A read ``httpx.Response`` as a plan's upstream answer (its framing headers left out)."""
     headers = tuple(
         (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw if k.lower() not in _FRAMING
     )
@@ -376,7 +377,7 @@ class Player:
         token = BYPASS.set(True)
         try:
             with httpx.Client(timeout=timeout, trust_env=False) as client:
-                upstream = _upstream(client.send(request))
+                upstream = upstream_of(client.send(request))
         except httpx.TransportError as exc:
             self.fetch_failed(exc)
         finally:
@@ -388,7 +389,7 @@ class Player:
         token = BYPASS.set(True)
         try:
             async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
-                upstream = _upstream(await client.send(request))
+                upstream = upstream_of(await client.send(request))
         except httpx.TransportError as exc:
             self.fetch_failed(exc)
         finally:

@@ -2,7 +2,7 @@
 
 Over stdio there is no HTTP to intercept: the client writes one JSON-RPC message per line to
 the server's stdin and reads its stdout. The seam wraps ``mcp.client.stdio.stdio_client`` so
-each message the client sends passes the session first. A fault answers in the server's
+each message the client sends passes the engine first. A fault answers in the server's
 place (a JSON-RPC error or result), holds the request (a timeout), rewrites the server's real
 answer (a tool gone from ``tools/list``), or ends the server's output as a crashed process
 does (a disconnect). Servers are addressed as ``stdio://COMMAND ARGS``, so
@@ -20,17 +20,18 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..providers._plan import Break, Forward, Note, Plan, Send, Upstream, Wait
+from ..providers._profile import CallRequest
 
 if TYPE_CHECKING:
     from .._journal import Call
-    from .._session import Chaos
+    from ..engine import Engine
 
 __all__ = ["install"]
 
 _JSON = (("content-type", "application/json"),)
 
 
-def install(session: Chaos) -> Callable[[], None]:
+def install(engine: Engine) -> Callable[[], None]:
     """Wrap ``stdio_client`` where the mcp package looks it up; returns the function that restores it."""
     import mcp.client.client as client_module
     import mcp.client.stdio as stdio_module
@@ -40,7 +41,7 @@ def install(session: Chaos) -> Callable[[], None]:
     @asynccontextmanager
     async def stdio_client(server: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         url = "stdio://" + " ".join([str(server.command), *map(str, server.args or ())])
-        async with original(server, *args, **kwargs) as (read, write), _filtered(session, url, read, write) as streams:
+        async with original(server, *args, **kwargs) as (read, write), _filtered(engine, url, read, write) as streams:
             yield streams
 
     patched = [(m, m.stdio_client) for m in (stdio_module, client_module) if hasattr(m, "stdio_client")]
@@ -55,8 +56,8 @@ def install(session: Chaos) -> Callable[[], None]:
 
 
 @asynccontextmanager
-async def _filtered(session: Chaos, url: str, server_read: Any, server_write: Any) -> AsyncIterator[tuple[Any, Any]]:
-    """Streams for the client that pass each message through the session on the way."""
+async def _filtered(engine: Engine, url: str, server_read: Any, server_write: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """Streams for the client that pass each message through the engine on the way."""
     import anyio
     from mcp import types
     from mcp.shared.message import SessionMessage
@@ -64,7 +65,7 @@ async def _filtered(session: Chaos, url: str, server_read: Any, server_write: An
     to_client_send, to_client = anyio.create_memory_object_stream[Any](100)
     from_client, from_client_recv = anyio.create_memory_object_stream[Any](100)
     rewrites: dict[Any, tuple[Callable[[Upstream], Plan], Call]] = {}  # request id -> rewrite of its answer
-    clock = session.clock
+    clock = engine.clock
 
     def message(data: dict[str, Any]) -> Any:
         """A message as the stdio client builds it from a line the server wrote."""
@@ -113,12 +114,12 @@ async def _filtered(session: Chaos, url: str, server_read: Any, server_write: An
         async with from_client_recv:
             async for item in from_client_recv:
                 data = item.message.model_dump(by_alias=True, exclude_none=True, mode="json")
-                decided = session._mcp_message(url, data) if "id" in data and "method" in data else None
-                if decided is None:
+                decided = engine.decide(CallRequest("POST", url, {}, json.dumps(data).encode()), place="stdio") \
+                    if "id" in data and "method" in data else None
+                if decided is None or decided.action != "play" or decided.call is None:
                     await server_write.send(item)
                 else:
-                    _, plan, call = decided
-                    tg.start_soon(play, item, plan, call)
+                    tg.start_soon(play, item, decided.plan, decided.call)
 
     async def server_to_client() -> None:
         async with to_client_send:

@@ -1,0 +1,40 @@
+"""What the engine tells a seam to do with one intercepted request."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .._fault import Fault
+from .._journal import Call
+from ..providers._plan import Plan
+
+__all__ = ["Action", "Decision"]
+
+#: ``play``: play ``plan`` (and journal it in ``call``); ``pass``: let the request reach the real
+#: network untouched; ``block``: refuse it (``reason`` says why; it is journaled in ``call``).
+Action = Literal["play", "pass", "block"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One request's fate, decided once.
+
+    ``fault``: the fault that fires (None: healthy or passed). ``note``: the line added to an
+    exception the fault raises, with the seed that reproduces it. ``give_back``: returns the
+    simulated reply the plan took to its queue, when the response breaks before it is sent.
+    ``on_end``: sets the call's duration (the seam calls it when the response ends). ``rng``:
+    this call's RNG, for what a seam decides while playing it.
+    """
+
+    action: Action
+    plan: Plan = field(default_factory=list)
+    call: Call | None = None
+    fault: Fault | None = None
+    reason: str = ""
+    note: str = ""
+    give_back: Callable[[], None] | None = None
+    on_end: Callable[[Call], None] = field(default=lambda call: None)
+    rng: random.Random = field(default_factory=random.Random)
