@@ -32,7 +32,8 @@ $(LITELLM_STAMP): pyproject.toml $(LITELLM_CONSTRAINTS)
 	$(LITELLM_VENV)/bin/python -m pip install --quiet -c $(LITELLM_CONSTRAINTS) -e '.[litellm-test]'
 	touch $(LITELLM_STAMP)
 
-test: $(STAMP) $(LITELLM_STAMP)
+# lint first: ruff (private members included), mypy, and the import layers (tests/test_layers.py).
+test: lint $(LITELLM_STAMP)
 	scripts/ensure-chromium
 	$(PYTEST) -n 2 tests examples
 	$(LITELLM_TEST)
@@ -78,6 +79,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check chaoskit tests examples benchmarks
 	$(BIN)/mypy chaoskit
+	$(PYTEST) -q tests/test_layers.py
 
 clean:
 	rm -rf $(VENV) $(LITELLM_VENV) $(LATEST_VENV) build dist reports *.egg-info

@@ -432,7 +432,7 @@ class _Reporter:
             return
         from .reports import write_summary
 
-        write_summary(self.document(), terminalreporter._tw)
+        write_summary(self.document(), terminalreporter._tw)  # noqa: SLF001 - pytest's terminal writer
         for option, what in (("chaos_report", "results (JSON)"), ("chaos_html", "report (HTML)")):
             path = self.config.getoption(option)
             if path:

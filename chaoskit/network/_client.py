@@ -193,7 +193,7 @@ class ToxiproxyClient:
         self.timeout = timeout
 
     @contextlib.contextmanager
-    def _library(self, doing: str) -> Iterator[Any]:
+    def library(self, doing: str) -> Iterator[Any]:
         """toxiproxy-python pointed at this server, with timeouts; its errors mapped here."""
         import requests
         import toxiproxy
@@ -223,7 +223,7 @@ class ToxiproxyClient:
                 api.APIConsumer.host, api.APIConsumer.port, api.requests = saved
 
     def version(self) -> str:
-        with self._library("version") as lib:
+        with self.library("version") as lib:
             raw = lib.Toxiproxy().version()
         if raw is None:
             raise ToxiproxyError(f"version: no Toxiproxy server at {self.url}")
@@ -231,22 +231,22 @@ class ToxiproxyClient:
 
     def create(self, name: str, upstream: str, *, listen: str = "127.0.0.1:0") -> ProxyHandle:
         """A new proxy from ``listen`` to ``upstream`` (``host:port``); port 0 picks a free one."""
-        with self._library(f"create proxy {name!r}") as lib:
+        with self.library(f"create proxy {name!r}") as lib:
             proxy = lib.Toxiproxy().create(upstream=upstream, name=name, listen=listen)
         return ProxyHandle(self, proxy.name, proxy.listen, proxy.upstream)
 
     def proxies(self) -> dict[str, ProxyHandle]:
-        with self._library("list proxies") as lib:
+        with self.library("list proxies") as lib:
             found = lib.Toxiproxy().proxies()
         return {name: ProxyHandle(self, p.name, p.listen, p.upstream) for name, p in found.items()}
 
     def reset(self) -> None:
         """Enable every proxy and remove every toxic (``POST /reset``)."""
-        with self._library("reset") as lib:
+        with self.library("reset") as lib:
             lib.Toxiproxy().reset()
 
     def destroy(self, name: str) -> None:
-        with self._library(f"destroy proxy {name!r}") as lib:
+        with self.library(f"destroy proxy {name!r}") as lib:
             lib.api.APIConsumer.delete(f"/proxies/{name}")
 
 
@@ -264,7 +264,7 @@ class ToxicHandle:
     name: str
 
     def remove(self) -> None:
-        self.proxy._remove(self.name)
+        self.proxy.remove_toxic(self.name)
 
     def __enter__(self) -> ToxicHandle:
         return self
@@ -294,20 +294,20 @@ class ProxyHandle:
         """Add a toxic (``Latency(latency=500)`` or ``"latency", latency=500``); returns its handle."""
         typed = make_toxic(toxic, **attributes)
         body = typed.body()
-        with self.client._library(f"add toxic {body['name']!r} to {self.name!r}") as lib:
+        with self.client.library(f"add toxic {body['name']!r} to {self.name!r}") as lib:
             lib.api.APIConsumer.post(f"/proxies/{self.name}/toxics", json=body)
         return ToxicHandle(self, typed, body["name"])
 
     def toxics(self) -> list[str]:
-        with self.client._library(f"list toxics of {self.name!r}") as lib:
+        with self.client.library(f"list toxics of {self.name!r}") as lib:
             return sorted(t["name"] for t in lib.api.APIConsumer.get(f"/proxies/{self.name}/toxics").json())
 
-    def _remove(self, toxic_name: str) -> None:
-        with self.client._library(f"remove toxic {toxic_name!r} from {self.name!r}") as lib:
+    def remove_toxic(self, toxic_name: str) -> None:
+        with self.client.library(f"remove toxic {toxic_name!r} from {self.name!r}") as lib:
             lib.api.APIConsumer.delete(f"/proxies/{self.name}/toxics/{toxic_name}")
 
     def set_enabled(self, enabled: bool) -> None:
-        with self.client._library(f"{'enable' if enabled else 'disable'} proxy {self.name!r}") as lib:
+        with self.client.library(f"{'enable' if enabled else 'disable'} proxy {self.name!r}") as lib:
             lib.api.APIConsumer.post(f"/proxies/{self.name}", json={"enabled": enabled})
 
     @contextlib.contextmanager

@@ -90,6 +90,10 @@ class RenderContext:
             self._reply = self.take_reply()
         return self._reply
 
+    def replace_reply(self, reply: Reply) -> None:
+        """Render this call from ``reply`` instead (a fault's bad tool call, a cut-off text)."""
+        self._reply = reply
+
     @property
     def took_reply(self) -> bool:
         """Whether rendering took a reply from the queue (to give back if it is never sent)."""
@@ -227,7 +231,7 @@ class Profile(ABC):
         if effect == "content_filter":
             return self._finished(endpoint, req, ctx, self.filtered_finish())
         if effect in ("malformed.tool_args", "malformed.unknown_tool"):
-            ctx._reply = self._bad_tool_call(effect, p, req)
+            ctx.replace_reply(self._bad_tool_call(effect, p, req))
             return self.healthy(req, ctx)
         if effect == "schema_drift":
             return self._drifted_tool_call(p, req, ctx)
@@ -307,14 +311,15 @@ class Profile(ABC):
         where = f"the arguments of the {first.name!r} tool call"
         arguments, what = drift(dict(first.arguments), ctx.rng, variant=p.get("variant"), path=p.get("path"), where=where)
         drifted = ToolCall(first.name, arguments, first.id)
-        ctx._reply = (drifted, *calls[1:]) if isinstance(reply, tuple) else drifted
+        ctx.replace_reply((drifted, *calls[1:]) if isinstance(reply, tuple) else drifted)
         return [Note(f"{first.name}: {what.description}"), *self.healthy(req, ctx)]
 
     def _finished(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str) -> Plan:
         reply = ctx.reply
         if isinstance(reply, str):  # a cut-off or filtered answer has only part of the text
-            ctx._reply = reply[: len(reply) // 2] if finish == self.length_finish() else ""
-            ctx.text = ctx._reply
+            part = reply[: len(reply) // 2] if finish == self.length_finish() else ""
+            ctx.replace_reply(part)
+            ctx.text = part
         if req.stream:
             return self._stream_plan(self.events(endpoint, req, ctx, finish=finish), ctx)
         return self._json_plan(200, self.body(endpoint, req, ctx, finish=finish), ctx)

@@ -77,7 +77,7 @@ def _answering_create_connection(original: Callable[..., Any]) -> Callable[..., 
             return await original(connector, req, traces, timeout)
         if early is not None:
             raise early
-        return call.connection(connector._factory())
+        return call.connection(connector._factory())  # noqa: SLF001 - aiohttp's connector makes the protocol
 
     _create_connection.__wrapped__ = original  # type: ignore[attr-defined]
     return _create_connection
@@ -180,7 +180,7 @@ class _Call:
         # The engine times sock_read (its clock counts since the last bytes, as aiohttp's timer
         # does, with the same limit) and calls aiohttp's own handler when it expires: see _fail.
         # aiohttp's call_later would race it and leave the journal without the timeout.
-        protocol._reschedule_timeout = protocol._drop_timeout
+        protocol._reschedule_timeout = protocol._drop_timeout  # noqa: SLF001 - aiohttp's read timer, run by the seam
         transport.start()
         return protocol
 
@@ -344,7 +344,7 @@ class _Transport(asyncio.Transport):
         name = _transport_error(exc)
         if name == "ReadTimeout":
             if protocol.exception() is None:
-                protocol._on_read_timeout()
+                protocol._on_read_timeout()  # noqa: SLF001 - aiohttp's own timeout handler
         elif name == "ReadError":
             self._lose(ConnectionResetError(errno.ECONNRESET, os.strerror(errno.ECONNRESET)))
         elif name in ("RemoteProtocolError", "ConnectError", "ConnectTimeout"):

@@ -103,7 +103,7 @@ def _answering_make_request(original: Callable[..., Any]) -> Callable[..., Any]:
         from urllib3.util.timeout import Timeout
 
         pool.num_requests += 1
-        timeout_obj = pool._get_timeout(timeout)
+        timeout_obj = pool._get_timeout(timeout)  # noqa: SLF001 - urllib3's timeouts, as its pool reads them
         timeout_obj.start_connect()
         conn.timeout = Timeout.resolve_default_timeout(timeout_obj.connect_timeout)
         read_timeout = Timeout.resolve_default_timeout(timeout_obj.read_timeout)
@@ -140,8 +140,8 @@ def _answering_make_request(original: Callable[..., Any]) -> Callable[..., Any]:
             enforce_content_length=enforce_content_length, request_method=method, request_url=url,
         )
         response.retries = retries
-        response._connection = response_conn  # type: ignore[attr-defined]  # as urllib3 does
-        response._pool = pool
+        response._connection = response_conn  # type: ignore[attr-defined]  # noqa: SLF001 - as urllib3 does
+        response._pool = pool  # noqa: SLF001 - as urllib3 does
         return response
 
     _make_request.__wrapped__ = original  # type: ignore[attr-defined]

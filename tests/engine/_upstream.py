@@ -1,0 +1,116 @@
+"""A real model server on loopback for pass-through tests: an ASGI app under uvicorn that
+speaks the OpenAI Chat Completions and Anthropic Messages wire formats, unary and streamed
+(SSE with a real pause between events). Its answer is :data:`TEXT`, word by word."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+#: What the real server answers.
+TEXT = "The real server says hello."
+#: The pause between two streamed events.
+PAUSE = 0.02
+
+
+def _words() -> list[str]:
+    words = TEXT.split(" ")
+    return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+
+def _openai_unary(model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-upstream", "object": "chat.completion", "created": 1, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": TEXT}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
+    }
+
+
+async def _openai_events(model: str) -> AsyncIterator[bytes]:
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        body = {"id": "chatcmpl-upstream", "object": "chat.completion.chunk", "created": 1, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return f"data: {json.dumps(body)}\n\n".encode()
+
+    yield chunk({"role": "assistant", "content": ""})
+    for word in _words():
+        await asyncio.sleep(PAUSE)
+        yield chunk({"content": word})
+    yield chunk({}, "stop")
+    yield b"data: [DONE]\n\n"
+
+
+def _anthropic_unary(model: str) -> dict[str, Any]:
+    return {
+        "id": "msg_upstream", "type": "message", "role": "assistant", "model": model,
+        "content": [{"type": "text", "text": TEXT}], "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": 5, "output_tokens": 5},
+    }
+
+
+async def _anthropic_events(model: str) -> AsyncIterator[bytes]:
+    def event(name: str, data: dict[str, Any]) -> bytes:
+        return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode()
+
+    message = {**_anthropic_unary(model), "content": [], "stop_reason": None, "usage": {"input_tokens": 5, "output_tokens": 0}}
+    yield event("message_start", {"message": message})
+    yield event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+    for word in _words():
+        await asyncio.sleep(PAUSE)
+        yield event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": word}})
+    yield event("content_block_stop", {"index": 0})
+    yield event("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 5}})
+    yield event("message_stop", {})
+
+
+def app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response, StreamingResponse
+    from starlette.routing import Route
+
+    async def chat(request: Request) -> Response:
+        body = await request.json()
+        if body.get("stream"):
+            return StreamingResponse(_openai_events(body["model"]), media_type="text/event-stream")
+        return JSONResponse(_openai_unary(body["model"]))
+
+    async def messages(request: Request) -> Response:
+        body = await request.json()
+        if body.get("stream"):
+            return StreamingResponse(_anthropic_events(body["model"]), media_type="text/event-stream")
+        return JSONResponse(_anthropic_unary(body["model"]))
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/messages", messages, methods=["POST"])])
+
+
+@contextmanager
+def model_server() -> Iterator[str]:
+    """The server on a free loopback port; yields its base URL (``http://127.0.0.1:PORT``)."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    config = uvicorn.Config(app(), host="127.0.0.1", port=port, log_level="critical", lifespan="off",
+                            timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start the model server")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
