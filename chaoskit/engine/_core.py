@@ -26,7 +26,7 @@ from .._journal import Call, Journal, redact_body, redact_headers
 from .._replies import ReplyQueue, ToolCall
 from .._urls import UrlPattern
 from ..providers._coldstart import ColdStarts
-from ..providers._plan import Forward, Plan, Upstream, plan_status, respond_with
+from ..providers._plan import Forward, Plan, Relay, Upstream, plan_status, respond_with
 from ..providers._profile import CallRequest, RenderContext, UpstreamAnswer
 from ._choose import NONE, Choice, choose, decision_rng
 from ._decision import Decision
@@ -293,19 +293,19 @@ class Engine:
                                 take_reply=queue.take, cold=choice.phase, upstream=real)
             try:
                 plan = profile.healthy(req, ctx) if fault is None else profile.render(fault, req, ctx)
-            except UpstreamAnswer:
+            except UpstreamAnswer as why:
                 exc = ChaosConfigError(
-                    f"{fault.id if fault else 'a healthy reply'} rewrites the model's answer, and {req.url} is a real server "
-                    "whose answers chaoskit passes through; inject it where chaoskit simulates the model (without "
-                    "allow_host or route(..., real=True) for this URL), or use a fault that replaces the answer "
-                    "(a status, a timeout, a reset, latency)"
+                    f"{fault.id if fault else 'a healthy reply'} cannot act on {req.url}, a real server whose answers "
+                    f"chaoskit passes through: {why}; inject it where chaoskit simulates the model (without allow_host "
+                    "or route(..., real=True) for this URL), or use a fault that works on real answers (a status, a "
+                    "timeout, a reset, latency, a broken stream, a malformed body)"
                 )
                 self._failed_setup(exc, req, fault, now, profile.name)
                 raise exc from None
             except ChaosConfigError as exc:
                 self._failed_setup(exc, req, fault, now, profile.name)
                 raise
-            if any(isinstance(step, Forward) for step in plan):
+            if any(isinstance(step, (Forward, Relay)) for step in plan):
                 self.on_real(f"{req.method} {req.url} (the real server's answer, under {fault.id if fault else 'no fault'})")
             status = plan_status(plan)
             call = self._open(

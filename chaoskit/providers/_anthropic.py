@@ -31,6 +31,12 @@ class AnthropicProfile(Profile):
             for name, data in wire.message_events(_request(req), ctx.reply, ident=ctx.ident, stop_reason=finish)
         ]
 
+    def live_text(self, endpoint: str, event: str | None, data: Any) -> tuple[bool, str]:
+        if not isinstance(data, dict):
+            return False, ""
+        name = event or str(data.get("type") or "")
+        return name == "content_block_delta", _delta_text(data)
+
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         return {"type": "error", "error": {"type": "api_error", "message": "", **error}, "request_id": f"req_{ctx.ident}"}
 

@@ -59,6 +59,14 @@ class OpenAIProfile(Profile):
         events.append(Event(DONE))
         return events
 
+    def live_text(self, endpoint: str, event: str | None, data: Any) -> tuple[bool, str]:
+        if not isinstance(data, dict):
+            return False, ""
+        if endpoint == "responses":
+            name = event or str(data.get("type") or "")
+            return name.endswith(".delta"), str(data.get("delta") or "") if name == "response.output_text.delta" else ""
+        return _has_delta(data), _delta_text(data)
+
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         return {"error": {"message": "", "type": None, "param": None, "code": None, **error}}
 

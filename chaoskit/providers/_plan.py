@@ -2,7 +2,8 @@
 
 A plan is a list of steps played in order. ``Wait`` passes time; ``Respond`` sends the
 status line and headers; ``Send`` sends body bytes; ``Break`` fails the connection;
-``Forward`` fetches the real response and plays a plan made from it; ``Note`` says what a
+``Forward`` fetches the real response and plays a plan made from it; ``Relay`` relays the real
+response as it arrives, changed on the way (a stream cut after some events); ``Note`` says what a
 fault chose (a drift variant) for the journal. A
 ``Wait`` longer than the client's read timeout (counted since the last bytes arrived)
 becomes the client library's own read timeout, so stalls and latency time out exactly as
@@ -16,10 +17,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Literal
+from typing import Literal, Protocol
 
 __all__ = [
-    "Break", "Forward", "Note", "Plan", "Respond", "Send", "Upstream", "Wait", "plan_status", "reason_phrase", "respond_with",
+    "Break", "Forward", "Note", "Plan", "Relay", "Relayer", "Respond", "Send", "Upstream", "Wait", "plan_status",
+    "reason_phrase", "respond_with",
     "response_head",
 ]
 
@@ -63,6 +65,32 @@ class Break:
     after: float | None = None
 
 
+class Relayer(Protocol):
+    """Turns a real response, as it arrives, into steps: made for one call by a :class:`Relay`."""
+
+    #: Set once the response is over (the fault ended it, or the real one ended): the seam stops reading.
+    done: bool
+    #: Whether the fault broke the response (the client got less than the real service sent).
+    broke: bool
+
+    def head(self, status: int, headers: tuple[tuple[str, str], ...]) -> list[Step]:
+        """The steps for the real status and headers (a ``Respond``)."""
+
+    def feed(self, chunk: bytes) -> list[Step]:
+        """The steps for the next chunk of the real body."""
+
+    def end(self) -> list[Step]:
+        """The steps once the real body has ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """Send the request on to the real service and relay its response as it arrives, through a
+    new ``make()``: the first byte reaches the client when the real service sends it."""
+
+    make: Callable[[], Relayer]
+
+
 @dataclass(frozen=True, slots=True)
 class Upstream:
     """A whole response from the real service (or a canned one): what ``Forward`` builds on."""
@@ -90,7 +118,7 @@ class Note:
     text: str
 
 
-Step = Wait | Respond | Send | Break | Forward | Note
+Step = Wait | Respond | Send | Break | Forward | Relay | Note
 Plan = list[Step]
 
 NEVER = math.inf

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from .._fault import Fault
 from .._replies import Reply, ToolCall
 from ._coldstart import Phase, cold_start_plan
-from ._plan import NEVER, Break, Forward, Note, Plan, Respond, Send, Wait, respond_with
+from ._plan import NEVER, Break, Forward, Note, Plan, Relay, Respond, Send, Upstream, Wait, respond_with
 from ._text import substitute
 
 __all__ = ["CallRequest", "Event", "Profile", "RenderContext", "UpstreamAnswer", "latency_seconds", "network_plan", "status_headers"]
@@ -222,6 +222,8 @@ class Profile(ABC):
         network = network_plan(effect, p, ctx.rng, lambda: self._healthy_or_empty(req, ctx))
         if network is not None:
             return network
+        if ctx.upstream:
+            return self._on_real(fault, req, ctx)
         if effect.startswith("latency."):
             return self._latency_plan(effect, p, req, ctx)
         endpoint = self.endpoint(req)
@@ -239,6 +241,57 @@ class Profile(ABC):
             content_type, data = self.malformed(effect.split(".", 1)[1], endpoint, req, ctx, p)
             return [Respond(200, self._headers(ctx, content_type)), Send(data)]
         raise AssertionError(f"unhandled effect {effect!r}")
+
+    # ---- on a real server's answer -----------------------------------------------------------
+    def live_text(self, endpoint: str, event: str | None, data: Any) -> tuple[bool, str]:
+        """(whether a real SSE event carries model output, the text it adds): what stream faults
+        count on a real stream. Profiles that can read their provider's real streams override it."""
+        raise UpstreamAnswer(f"chaoskit cannot yet read {self.name}'s real streams")
+
+    def _on_real(self, fault: Fault, req: CallRequest, ctx: RenderContext) -> Plan:
+        """The plan of a fault that changes a real server's answer: relayed as it arrives
+        (streams) or fetched and changed (a unary body)."""
+        from ._relay import EFFECTS, StreamRelayer
+
+        effect, p = fault.effect, fault.params
+        endpoint = self.endpoint(req)
+        if endpoint is None:
+            raise UpstreamAnswer(f"{fault.id} acts on model calls, and chaoskit does not know this endpoint")
+        if effect in EFFECTS and req.stream:
+            self.live_text(endpoint, None, {})  # a profile that cannot read real streams says so now
+            error = _fill(p.get("error") or {}, req)
+
+            def relayer() -> StreamRelayer:
+                return StreamRelayer(effect, p, lambda name, data: self.live_text(endpoint, name, data),
+                                     lambda sequence: self.stream_error_event(error, ctx, endpoint, sequence))
+
+            return [Relay(relayer)]
+        if effect.startswith("malformed.") and not req.stream:
+            variant = effect.split(".", 1)[1]
+            if variant == "html":
+                content_type, data = self.malformed(variant, endpoint, req, ctx, p)
+                return [Respond(200, self._headers(ctx, content_type)), Send(data)]
+            if variant in ("truncated_json", "missing_field", "null_content"):
+                return [Forward(lambda real: self._malformed_real(variant, endpoint, real, p))]
+        raise UpstreamAnswer(f"{fault.id} rewrites the model's answer in a way chaoskit cannot yet apply to a real one")
+
+    def _malformed_real(self, variant: str, endpoint: str, real: Upstream, params: Mapping[str, Any]) -> Plan:
+        """A real JSON answer broken as ``variant`` says; an error or a body that is not JSON as it is."""
+        try:
+            body = json.loads(real.body) if real.status < 400 else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return respond_with(real)
+        if variant == "truncated_json":
+            data = real.body[: max(1, int(len(real.body) * float(params.get("keep", 0.5))))]
+        else:
+            if variant == "missing_field":
+                body.pop(params.get("field") or self.main_field(endpoint), None)
+            else:
+                self.null_content(endpoint, body)
+            data = json.dumps(body, separators=(",", ":")).encode()
+        return [Respond(real.status, real.headers), Send(data)]
 
     # ---- pieces ----------------------------------------------------------------------------
     def _headers(self, ctx: RenderContext, content_type: str, extra: Mapping[str, Any] | None = None) -> tuple[tuple[str, str], ...]:

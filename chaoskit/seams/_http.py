@@ -23,7 +23,20 @@ import httpx
 from respx.mocks import HTTPCoreMocker, Mocker
 
 from .._errors import ChaosError
-from ..providers._plan import Break, Forward, Note, Plan, Respond, Send, Upstream, Wait, reason_phrase
+from ..providers._plan import (
+    Break,
+    Forward,
+    Note,
+    Plan,
+    Relay,
+    Relayer,
+    Respond,
+    Send,
+    Step,
+    Upstream,
+    Wait,
+    reason_phrase,
+)
 from ._bypass import BYPASS, bypassing
 
 if TYPE_CHECKING:
@@ -441,23 +454,78 @@ class Player:
                 self.call.detail = step.text
             elif isinstance(step, Forward):
                 return self.play_sync(self.fetch_sync(step) + plan[i + 1 :])
+            elif isinstance(step, Relay):
+                return self._relay_sync(step)
         raise AssertionError("a plan must respond or break")
 
     def _body_sync(self, rest: Plan) -> Iterator[bytes]:
         timer = _Timer(self.request)
         try:
             for step in rest:
-                if isinstance(step, Send):
-                    timer.idle = 0.0
-                    yield self._sent(step)
-                elif isinstance(step, Wait):
-                    seconds, times_out = timer.wait(step.seconds)
-                    self.clock.sleep(seconds)
-                    if times_out:
-                        self.read_timed_out(timer)
-                elif isinstance(step, Break):
-                    self.fail(*_break_mid_body(step, self.request))
+                yield from self._body_step_sync(step, timer)
         finally:
+            self.end()
+
+    def _body_step_sync(self, step: Step, timer: _Timer) -> Iterator[bytes]:
+        if isinstance(step, Send):
+            timer.idle = 0.0
+            yield self._sent(step)
+        elif isinstance(step, Wait):
+            seconds, times_out = timer.wait(step.seconds)
+            self.clock.sleep(seconds)
+            if times_out:
+                self.read_timed_out(timer)
+        elif isinstance(step, Break):
+            self.fail(*_break_mid_body(step, self.request))
+
+    # -- relaying a real response as it arrives --
+    def _relay_head(self, relayer: Relayer, response: httpx.Response) -> Answer:
+        headers = tuple(
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw if k.lower() not in _FRAMING
+        )
+        steps = relayer.head(response.status_code, headers)
+        respond = next(s for s in steps if isinstance(s, Respond))
+        self.call.status = respond.status
+        self.call.text = ""  # the model text relayed, counted as it goes
+        self._delivered = ""
+        self.on_end(self.call)  # the duration so far: time to headers
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in respond.headers]
+        return Answer(respond.status, [*raw, (b"transfer-encoding", b"chunked")], None)
+
+    def _relay_sync(self, step: Relay) -> Answer:
+        request, timeout = _forwarded(self.request)
+        client = httpx.Client(timeout=timeout, trust_env=False)
+        token = BYPASS.set(True)
+        try:
+            response = client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            client.close()
+            self.fetch_failed(exc)
+        finally:
+            BYPASS.reset(token)
+        relayer = step.make()
+        head = self._relay_head(relayer, response)
+        return Answer(head.status, head.headers, self._relayed_sync(relayer, response, client))
+
+    def _relayed_sync(self, relayer: Relayer, response: httpx.Response, client: httpx.Client) -> Iterator[bytes]:
+        timer = _Timer(self.request)
+        try:
+            try:
+                for chunk in response.iter_bytes():
+                    for step in relayer.feed(chunk):
+                        yield from self._body_step_sync(step, timer)
+                    if relayer.done:
+                        break
+            except httpx.TransportError as exc:  # the real server broke the stream itself
+                self.fetch_failed(exc)
+            for step in relayer.end():
+                yield from self._body_step_sync(step, timer)
+        finally:
+            self.call.text = self._delivered  # what was relayed, however the reading ended
+            if relayer.broke:
+                self.call.complete = False
+            response.close()
+            client.close()
             self.end()
 
     # -- async --
@@ -521,23 +589,71 @@ class Player:
                 self.call.detail = step.text
             elif isinstance(step, Forward):
                 return await self._respond_async(await self.fetch_async(step) + plan[i + 1 :])
+            elif isinstance(step, Relay):
+                return await self._relay_async(step)
         raise AssertionError("a plan must respond or break")
 
     async def _body_async(self, rest: Plan) -> AsyncIterator[bytes]:
         timer = _Timer(self.request)
         try:
             for step in rest:
-                if isinstance(step, Send):
-                    timer.idle = 0.0
-                    yield self._sent(step)
-                elif isinstance(step, Wait):
-                    seconds, times_out = timer.wait(step.seconds)
-                    await self._asleep(seconds)
-                    if times_out:
-                        self.read_timed_out(timer)
-                elif isinstance(step, Break):
-                    self.fail(*_break_mid_body(step, self.request))
+                data = await self._body_step_async(step, timer)
+                if data is not None:
+                    yield data
         finally:
+            self.end()
+
+    async def _body_step_async(self, step: Step, timer: _Timer) -> bytes | None:
+        if isinstance(step, Send):
+            timer.idle = 0.0
+            return self._sent(step)
+        if isinstance(step, Wait):
+            seconds, times_out = timer.wait(step.seconds)
+            await self._asleep(seconds)
+            if times_out:
+                self.read_timed_out(timer)
+        elif isinstance(step, Break):
+            self.fail(*_break_mid_body(step, self.request))
+        return None
+
+    async def _relay_async(self, step: Relay) -> Answer:
+        request, timeout = _forwarded(self.request)
+        client = httpx.AsyncClient(timeout=timeout, trust_env=False)
+        token = BYPASS.set(True)
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            await client.aclose()
+            self.fetch_failed(exc)
+        finally:
+            BYPASS.reset(token)
+        relayer = step.make()
+        head = self._relay_head(relayer, response)
+        return Answer(head.status, head.headers, self._relayed_async(relayer, response, client))
+
+    async def _relayed_async(self, relayer: Relayer, response: httpx.Response, client: httpx.AsyncClient) -> AsyncIterator[bytes]:
+        timer = _Timer(self.request)
+        try:
+            try:
+                async for chunk in response.aiter_bytes():
+                    for step in relayer.feed(chunk):
+                        data = await self._body_step_async(step, timer)
+                        if data is not None:
+                            yield data
+                    if relayer.done:
+                        break
+            except httpx.TransportError as exc:
+                self.fetch_failed(exc)
+            for step in relayer.end():
+                data = await self._body_step_async(step, timer)
+                if data is not None:
+                    yield data
+        finally:
+            self.call.text = self._delivered  # what was relayed, however the reading ended
+            if relayer.broke:
+                self.call.complete = False
+            await response.aclose()
+            await client.aclose()
             self.end()
 
 
