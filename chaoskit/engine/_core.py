@@ -22,7 +22,7 @@ from typing import Any
 from .._clock import Clock
 from .._errors import ChaosConfigError
 from .._fault import Fault
-from .._journal import Call, Journal, redact_body, redact_headers
+from .._journal import Call, Journal, redact_body
 from .._replies import ReplyQueue, ToolCall
 from .._urls import UrlPattern
 from ..providers._coldstart import ColdStarts
@@ -31,7 +31,7 @@ from ..providers._profile import CallRequest, RenderContext, UpstreamAnswer
 from ._choose import NONE, Choice, choose, decision_rng
 from ._decision import Decision
 from ._injections import Injection, Script
-from ._record import error_body, journal_body, request_key, retry_after, retry_count, secrets_in
+from ._record import error_body, journal_body, read_headers, request_key, retry_after
 
 __all__ = ["LOOPBACK", "PLACES", "SCOPED", "Engine", "Route", "tool_request"]
 
@@ -143,12 +143,11 @@ class Engine:
             return decided
         return self._provider(req, read_timeout)
 
-    def _key(self, place: str, req: CallRequest) -> str:
-        """The call's key: what was asked, and how many times the same was asked before.
-
-        Equal requests are interchangeable, so however concurrent calls interleave, the n-th
-        of them gets the same key, and so the same decisions."""
-        base = f"{place} {request_key(req)}"
+    def _key(self, place: str, digest: str) -> str:
+        """The call's key: what was asked (``digest``, its :func:`request_key`), and how many
+        times the same was asked before. Equal requests are interchangeable, so however
+        concurrent calls interleave, the n-th of them gets the same key, and so the same decisions."""
+        base = f"{place} {digest}"
         with self._lock:
             self._keys[base] += 1
             return f"{base} #{self._keys[base]}"
@@ -179,10 +178,10 @@ class Engine:
         """Write the journal entry of one call: the only place entries are opened."""
         status = plan_status(plan) if plan else None
         if req.headers:
-            for token in secrets_in(req.headers):
-                self.secrets.add(token)
-            fields.setdefault("request_headers", redact_headers(req.headers.items()))
-            fields.setdefault("retry_count", retry_count(req.headers))
+            redacted, tokens, retry = read_headers(req.headers)
+            self.secrets.update(tokens)
+            fields.setdefault("request_headers", redacted)
+            fields.setdefault("retry_count", retry)
         fields.setdefault("request_body", journal_body(req))
         if plan:
             fields.setdefault("retry_after", retry_after(plan))
@@ -224,14 +223,14 @@ class Engine:
             now = self.clock.now()
             place = f"{url.split(':', 1)[0]} {req.host}"  # idle time and cold starts count per host
             idle = self._idle(place, now)
-            key = self._key("http", req)
-            rng = self._rng(key)
+            digest = request_key(req)
+            rng = self._rng(self._key("http", digest))
             choice = choose(candidates, applies=lambda f: profiles[f.provider].applies(f, req, idle), place=place,
                             now=now, elapsed=now - self.started, idle=idle, cold=self._cold, rng=rng) if self.enabled else NONE
             fault = choice.fault
             if fault is None and reply is None:
                 return None  # no fault this time: served as any other request
-            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng=rng("render"), idle=idle,
+            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
                                 take_reply=lambda: "", cold=choice.phase)
             try:
                 plan = respond_with(reply) if fault is None else profiles[fault.provider].render(fault, req, ctx, reply, f"{method} {url}")  # type: ignore[arg-type]
@@ -241,8 +240,8 @@ class Engine:
             if any(isinstance(step, Forward) for step in plan):
                 self.on_real(f"{method} {url} (to fetch the real answer for {fault.id if fault else 'it'})")
             call = self._open(req, provider=fault.provider if fault else "http", fault=fault, now=now, plan=plan,
-                              read_timeout=read_timeout, request_key=request_key(req))
-        return Decision("play", plan, call, fault, note=self._note(call), on_end=self._ending(now), rng=rng("seam"))
+                              read_timeout=read_timeout, request_key=digest)
+        return Decision("play", plan, call, fault, note=self._note(call), on_end=self._ending(now), rngs=rng)
 
     # -- model providers --
     def _target(self, req: CallRequest) -> tuple[Any, bool] | str:
@@ -280,8 +279,8 @@ class Engine:
             side = profile.side_request(req)  # not a model call: no fault, and the model's idle time goes on
             idle = self._idle(profile.name, now, touch=not side)
             queue = self.replies.setdefault(profile.name, ReplyQueue())
-            key = self._key("http", req)
-            rng = self._rng(key)
+            digest = request_key(req)
+            rng = self._rng(self._key("http", digest))
             choice = NONE if side or not self.enabled else self._provider_choice(profile, req, idle, now, queue, rng)
             fault = choice.fault
             if fault is None and real:
@@ -289,7 +288,7 @@ class Engine:
                 return Decision("pass", reason=f"no fault for this call to {req.host}: the real server answers")
             if fault is None and profile.endpoint(req) is None:
                 return self._block(req, _unsimulated(req, profile.name), now)
-            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng=rng("render"), idle=idle,
+            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
                                 take_reply=queue.take, cold=choice.phase, upstream=real)
             try:
                 plan = profile.healthy(req, ctx) if fault is None else profile.render(fault, req, ctx)
@@ -310,12 +309,12 @@ class Engine:
             status = plan_status(plan)
             call = self._open(
                 req, provider=profile.name, fault=fault, now=now, plan=plan, read_timeout=read_timeout,
-                stream=req.stream, endpoint=profile.endpoint(req), request_key=request_key(req),
+                stream=req.stream, endpoint=profile.endpoint(req), request_key=digest,
                 text=ctx.text if status is not None and status < 400 else None, complete=ctx.complete,
             )
         give_back = queue.give_back if ctx.took_reply else None
         return Decision("play", plan, call, fault, note=self._note(call), give_back=give_back,
-                        on_end=self._ending(now), rng=rng("seam"))
+                        on_end=self._ending(now), rngs=rng)
 
     def _provider_choice(self, profile: Any, req: CallRequest, idle: float | None, now: float, queue: ReplyQueue,
                          rng: Callable[[str], random.Random]) -> Choice:
@@ -345,14 +344,13 @@ class Engine:
             now = self.clock.now()
             place = f"stdio {req.host}"
             idle = self._idle(place, now)
-            key = self._key("stdio", req)
-            rng = self._rng(key)
+            rng = self._rng(self._key("stdio", request_key(req)))
             choice = choose(candidates, applies=lambda f: profiles["mcp"].applies(f, req, idle), place=place, now=now,
                             elapsed=now - self.started, idle=idle, cold=self._cold, rng=rng) if self.enabled else NONE
             fault = choice.fault
             if fault is None:
                 return Decision("pass", reason="no fault this time")
-            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng=rng("render"), idle=idle,
+            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
                                 take_reply=lambda: "", cold=choice.phase)
             call = self.calls.open(provider="mcp", method="RPC", url=req.url, request_body=redact_body(message),
                                    fault=fault.id, started=now - self.started)
@@ -362,7 +360,7 @@ class Engine:
                 call.error = type(exc).__name__
                 self.config_errors.append(exc)
                 raise
-        return Decision("play", plan, call, fault, note=self._note(call), on_end=self._ending(now), rng=rng("seam"))
+        return Decision("play", plan, call, fault, note=self._note(call), on_end=self._ending(now), rngs=rng)
 
     # -- patched callables --
     def _tool(self, req: CallRequest) -> Decision:
@@ -371,8 +369,7 @@ class Engine:
         target = req.url
         with self._lock:
             now = self.clock.now()
-            key = self._key("tool", req)
-            rng = self._rng(key)
+            rng = self._rng(self._key("tool", request_key(req)))
             candidates = [(i, inj) for i, inj in enumerate(self.injections) if inj.target == target]
             choice = choose(candidates, applies=lambda f: True, place=target, now=now, elapsed=now - self.started,
                             idle=None, cold=self._cold, rng=rng) if self.enabled else NONE
@@ -380,7 +377,7 @@ class Engine:
                                    fault=choice.fault.id if choice.fault else None, started=now - self.started,
                                    side_effect=False)
         note = f"chaoskit: injected {choice.fault.id} on {target} [seed={self.seed}]" if choice.fault else ""
-        return Decision("play", [], call, choice.fault, note=note, on_end=self._ending(now), rng=rng("seam"))
+        return Decision("play", [], call, choice.fault, note=note, on_end=self._ending(now), rngs=rng)
 
     def change_value(self, value: Any, decision: Decision, *, where: str) -> Any:
         """A value (a tool's result) drifted or poisoned by the decision's fault; what changed is

@@ -25,8 +25,8 @@ class Decision:
     ``fault``: the fault that fires (None: healthy or passed). ``note``: the line added to an
     exception the fault raises, with the seed that reproduces it. ``give_back``: returns the
     simulated reply the plan took to its queue, when the response breaks before it is sent.
-    ``on_end``: sets the call's duration (the seam calls it when the response ends). ``rng``:
-    this call's RNG, for what a seam decides while playing it.
+    ``on_end``: sets the call's duration (the seam calls it when the response ends).
+    ``rngs(salt)``: this call's RNGs.
     """
 
     action: Action
@@ -37,4 +37,9 @@ class Decision:
     note: str = ""
     give_back: Callable[[], None] | None = None
     on_end: Callable[[Call], None] = field(default=lambda call: None)
-    rng: random.Random = field(default_factory=random.Random)
+    rngs: Callable[[str], random.Random] = field(default=lambda salt: random.Random())
+
+    @property
+    def rng(self) -> random.Random:
+        """This call's RNG for what the seam decides while playing it (made on use)."""
+        return self.rngs("seam")

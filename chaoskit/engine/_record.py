@@ -6,11 +6,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .._journal import parse_body, redact_body
+from .._journal import REDACTED, SECRET_HEADERS, parse_body, redact_body
 from ..providers._plan import Plan, Respond, Send
 from ..providers._profile import CallRequest
 
-__all__ = ["error_body", "journal_body", "request_key", "retry_after", "retry_count", "secrets_in"]
+__all__ = ["error_body", "journal_body", "read_headers", "request_key", "retry_after", "retry_count", "secrets_in"]
 
 #: Request headers that carry credentials: never journaled, remembered for leak checks.
 CREDENTIALS = ("authorization", "api-key", "x-api-key", "x-goog-api-key")
@@ -65,6 +65,32 @@ def request_key(req: CallRequest) -> str:
     """A short digest of what was asked (method, URL, body): equal requests have equal keys."""
     digest = hashlib.blake2s(f"{req.method} {req.url}\n".encode() + req.body, digest_size=6)
     return digest.hexdigest()
+
+
+def read_headers(headers: Any) -> tuple[dict[str, str], list[str], int | None]:
+    """In one pass over request headers: (them, secret values redacted; the credential values;
+    the retry the SDK says the request is, see :func:`retry_count`)."""
+    redacted: dict[str, str] = {}
+    found: list[str] = []
+    retry: int | None = None
+    attempt: str | None = None
+    for key, value in headers.items():
+        name = key.lower()
+        if name in SECRET_HEADERS:
+            redacted[name] = REDACTED
+            if name in CREDENTIALS and value:
+                token = value.split(" ", 1)[-1] if name == "authorization" else value
+                if len(token) >= 6:
+                    found.append(token)
+            continue
+        redacted[name] = value
+        if name == "x-stainless-retry-count":
+            retry = _int_or_none(value)
+        elif name == "amz-sdk-request":
+            attempt = value
+    if retry is None and attempt is not None:
+        retry = retry_count({"amz-sdk-request": attempt})
+    return redacted, found, retry
 
 
 def secrets_in(headers: Any) -> list[str]:

@@ -271,7 +271,7 @@ class FaultPlanner:
                 fires = phase is not None
                 if phase is not None:
                     phase = self.cold.commit(key, phase, fault.params, now, self.rng)
-            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng=self.rng, idle=idle, take_reply=self.replies.take, cold=phase)
+            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng_source=self.rng, idle=idle, take_reply=self.replies.take, cold=phase)
             return self.profile.render(fault, req, ctx) if fires else self.profile.healthy(req, ctx)
 
     def model_calls(self, server: PlanServer) -> list[float]:
@@ -381,7 +381,7 @@ def warm(provider: str, stream: bool, asynchronous: bool, settings: Settings, ap
     rng = random.Random(0)
 
     def planner(req: CallRequest) -> Plan:
-        return healthy.healthy(req, RenderContext(ident="chaoskitwarm", rng=rng, idle=None, take_reply=ReplyQueue([]).take, cold=None))
+        return healthy.healthy(req, RenderContext(ident="chaoskitwarm", rng_source=rng, idle=None, take_reply=ReplyQueue([]).take, cold=None))
 
     with PlanServer(planner) as server:
         _attempt(_sdk_call(provider, server.url, stream, asynchronous, settings, api), [], time.monotonic)

@@ -68,7 +68,8 @@ class RenderContext:
     """What a profile may use while rendering one call."""
 
     ident: str
-    rng: random.Random
+    #: The call's RNG, or what makes it on first use (most calls never draw).
+    rng_source: random.Random | Callable[[], random.Random]
     idle: float | None  # seconds since this provider's previous call; None on the first
     take_reply: Callable[[], Reply]
     #: Where a cold-start fault finds the model on this call (set by the session).
@@ -80,6 +81,12 @@ class RenderContext:
     #: Set while rendering: the model text the response carries, and whether it is whole.
     text: str | None = field(default=None, init=False)
     complete: bool = field(default=True, init=False)
+
+    @property
+    def rng(self) -> random.Random:
+        if not isinstance(self.rng_source, random.Random):
+            self.rng_source = self.rng_source()
+        return self.rng_source
 
     @property
     def reply(self) -> Reply:
