@@ -75,6 +75,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_inputs.py
 	$(BIN)/python benchmarks/bench_network.py
 	$(BIN)/python benchmarks/bench_virtual_time.py
+	$(BIN)/python benchmarks/bench_passthrough.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check chaoskit tests examples benchmarks
