@@ -10,7 +10,7 @@ from .._journal import REDACTED, SECRET_HEADERS, parse_body, redact_body
 from ..providers._plan import Plan, Respond, Send
 from ..providers._profile import CallRequest
 
-__all__ = ["error_body", "journal_body", "read_headers", "request_key", "retry_after", "retry_count", "secrets_in"]
+__all__ = ["error_body", "journal_body", "read_headers", "request_key", "retry_after", "retry_count"]
 
 #: Request headers that carry credentials: never journaled, remembered for leak checks.
 CREDENTIALS = ("authorization", "api-key", "x-api-key", "x-goog-api-key")
@@ -91,15 +91,3 @@ def read_headers(headers: Any) -> tuple[dict[str, str], list[str], int | None]:
     if retry is None and attempt is not None:
         retry = retry_count({"amz-sdk-request": attempt})
     return redacted, found, retry
-
-
-def secrets_in(headers: Any) -> list[str]:
-    """The credential values in request headers (the token of an ``authorization`` header)."""
-    found = []
-    for name in CREDENTIALS:
-        value = headers.get(name)
-        if value:
-            token = value.split(" ", 1)[-1] if name == "authorization" else value
-            if len(token) >= 6:
-                found.append(token)
-    return found

@@ -49,28 +49,33 @@ def json_server(routes: Callable[[str], tuple[int, Any]]) -> Iterator[str]:
 
 
 @contextmanager
-def mcp_server(mcp: Any) -> Iterator[str]:
-    """Serve an ``mcp`` MCPServer over streamable HTTP on loopback; yields its URL."""
+def asgi_server(app: Any, *, lifespan: str = "off") -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on a free loopback port; yields its base URL."""
     import uvicorn
 
     port = free_port()
-    config = uvicorn.Config(
-        mcp.streamable_http_app(), host="127.0.0.1", port=port, log_level="critical",
-        lifespan="on", timeout_graceful_shutdown=1,
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan=lifespan,
+                            timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start the MCP server")
+            raise RuntimeError(f"uvicorn did not start {app!r}")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def mcp_server(mcp: Any) -> Iterator[str]:
+    """Serve an ``mcp`` MCPServer over streamable HTTP on loopback; yields its URL."""
+    with asgi_server(mcp.streamable_http_app(), lifespan="on") as base:
+        yield f"{base}/mcp"
 
 
 def mcp_ops(
