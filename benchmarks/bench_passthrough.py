@@ -1,7 +1,7 @@
 """Time to first token through chaoskit's pass-through, against the same stream direct, same run.
 
-A real model server on loopback (uvicorn, OpenAI SSE with a real pause between events) is
-called with the real ``openai`` SDK, streamed, three ways, interleaved call by call:
+A real model server on loopback (uvicorn in its own process, OpenAI SSE with a real pause
+between events) is called with the real ``openai`` SDK, streamed, three ways, interleaved call by call:
 
 * direct: no chaos session;
 * routed: ``chaos.route(server, provider="openai", real=True)``, no fault (passed through);
@@ -15,6 +15,7 @@ to direct. Run: ``make bench`` (or ``.venv/bin/python benchmarks/bench_passthrou
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -26,7 +27,7 @@ import openai
 import chaoskit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from engine._upstream import model_server  # noqa: E402 - the tests' real model server
+from engine._upstream import model_server_process  # noqa: E402 - the tests' real model server
 
 
 def first_token(base: str) -> float:
@@ -45,6 +46,13 @@ def first_token(base: str) -> float:
 
 
 def timed(base: str, way: str) -> float:
+    try:
+        return _timed(base, way)
+    finally:
+        gc.collect()  # the abandoned stream's generator ends here, outside the timing and not mid-import
+
+
+def _timed(base: str, way: str) -> float:
     if way == "direct":
         return first_token(base)
     with chaoskit.Chaos(seed=1) as chaos:
@@ -60,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     ways = ("direct", "routed", "relayed")
     times: dict[str, list[float]] = {w: [] for w in ways}
-    with model_server() as base:
+    with model_server_process() as base:
         for way in ways:  # warm up each path once
             timed(base, way)
         for _ in range(args.calls):

@@ -94,3 +94,37 @@ def model_server() -> Iterator[str]:
 
     with asgi_server(app()) as base:
         yield base
+
+
+@contextmanager
+def model_server_process() -> Iterator[str]:
+    """The same server in a process of its own (uvicorn's CLI), as a deployed server runs: no
+    thread of it shares the caller's interpreter. Yields its base URL."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from seams._servers import free_port
+
+    port = free_port()
+    tests = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(tests), "engine._upstream:app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "critical"],
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the model server did not start on port {port} (exit {server.poll()})") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
