@@ -23,15 +23,14 @@ import re
 from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from ..providers._plan import response_head
-from ._http import ON_CONNECT
+from ..providers._profile import CallRequest
 from ._patching import PatchingSeam
-from ._requests import _copy_notes, _lift_notes, _transport_error
+from ._player import Answer, Exchange, Kind, Phase
+from ._requests import _copy_notes, _lift_notes
 
 if TYPE_CHECKING:
-    from ._http import Router
+    from ._player import Answerer
 
 __all__ = ["AiohttpSeam"]
 
@@ -67,13 +66,12 @@ def _answering_create_connection(original: Callable[..., Any]) -> Callable[..., 
         if not AiohttpSeam.routers:
             return await original(connector, req, traces, timeout)
         from aiohttp.helpers import ceil_timeout
-        from respx.models import PassThrough
 
-        call = _Call(AiohttpSeam.routers[-1], req, await _request(req, timeout), _connect_limit(timeout))
+        call = _Call(AiohttpSeam.routers[-1], req, await _request(req), timeout)
         # aiohttp's own sock_connect timer, as around the socket it would open
         async with ceil_timeout(timeout.sock_connect, ceil_threshold=timeout.ceil_threshold):
             early = await call.connect()
-        if isinstance(early, PassThrough):
+        if early is _PASS:
             return await original(connector, req, traces, timeout)
         if early is not None:
             raise early
@@ -92,51 +90,60 @@ def _connect_limit(timeout: Any) -> float | None:
     return min(limits) if limits else None
 
 
-async def _request(req: Any, timeout: Any) -> httpx.Request:
-    """The engine's view of aiohttp's ``ClientRequest``.
-
-    The body is the payload's bytes (aiohttp's payloads keep them for the real send too), before
-    ``compress`` or chunked framing. The timeouts are what the engine's timers need: ``connect``
-    is the earliest of aiohttp's ``total``, ``connect`` and ``sock_connect``, the bound on getting a
-    connection; ``read`` is ``sock_read``, the bound on each wait for bytes. ``total`` is a deadline
-    on the whole exchange, which an idle-read timer cannot express: aiohttp's own timer enforces
-    it, and a call it cuts short is journaled without an error, as under any outer deadline.
-    """
+async def _request(req: Any) -> CallRequest:
+    """The engine's view of aiohttp's ``ClientRequest``: its body is the payload's bytes (aiohttp's
+    payloads keep them for the real send too), before ``compress`` or chunked framing."""
     body = req.body
     content = await body.as_bytes() if hasattr(body, "as_bytes") else bytes(body)
-    return httpx.Request(
-        req.method, str(req.url), headers=list(req.headers.items()), content=content or None,
-        extensions={
-            "timeout": {"connect": _connect_limit(timeout), "read": timeout.sock_read or None, "write": None, "pool": None},
-            "chaoskit.family": "httpcore",
-            "chaoskit.async": True,
-        },
-    )
+    return CallRequest(req.method, str(req.url), dict(req.headers.items()), content or b"")
+
+
+class _SocketEvent(Exception):
+    """This seam's failure table: a failure is delivered as the socket event it stands for, at
+    connect (:func:`_connect_failure`) or on the open connection (:meth:`_Transport._fail`)."""
+
+    def __init__(self, kind: Kind, phase: Phase) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.phase = phase
+
+
+#: The connect phase's outcome when the engine lets the request through to the real network.
+_PASS = object()
 
 
 # ---- one call: the connect phase, then the connection -----------------------------------------------
 
 
 class _Call:
-    """The engine's answer to one request, from the connect phase on."""
+    """The engine's answer to one request, from the connect phase on.
 
-    def __init__(self, router: Router, req: Any, request: httpx.Request, limit: float | None) -> None:
+    The timeouts are what the engine's timers need: ``connect`` is the earliest of aiohttp's
+    ``total``, ``connect`` and ``sock_connect``, the bound on getting a connection; ``read`` is
+    ``sock_read``, the bound on each wait for bytes. ``total`` is a deadline on the whole
+    exchange, which an idle-read timer cannot express: aiohttp's own timer enforces it, and a call
+    it cuts short is journaled without an error, as under any outer deadline.
+    """
+
+    def __init__(self, router: Answerer, req: Any, request: CallRequest, timeout: Any) -> None:
         loop = asyncio.get_running_loop()
         self.req = req
         self.method = req.method
-        self.limit = limit
+        self.limit = _connect_limit(timeout)
         self.started = loop.time()
-        self.outcome: asyncio.Future[Exception | None] = loop.create_future()
-        request.extensions[ON_CONNECT] = self._connected
+        self.outcome: asyncio.Future[BaseException | None] = loop.create_future()
+        exchange = Exchange(request, _SocketEvent, asynchronous=True, connect_timeout=self.limit,
+                            read_timeout=timeout.sock_read or None, on_connect=self._connected)
         # a task, so the plan's waits and response play on while aiohttp uses the connection
-        self.engine = loop.create_task(router.async_handler(request))
+        self.engine: asyncio.Task[Answer | None] = loop.create_task(router.answer_async(exchange))
 
-    def _connected(self, failure: Exception | None) -> None:
+    def _connected(self, failure: BaseException | None) -> None:
         if not self.outcome.done():
             self.outcome.set_result(failure)
 
-    async def connect(self) -> BaseException | None:
-        """Wait out the connect phase: None once connected, else what to raise (or a PassThrough)."""
+    async def connect(self) -> Any:
+        """Wait out the connect phase: None once connected, :data:`_PASS` to let the request
+        through, else what to raise."""
         try:
             await asyncio.wait((self.engine, self.outcome), return_when=asyncio.FIRST_COMPLETED)
             if self.outcome.done() and self.outcome.result() is None:
@@ -144,8 +151,8 @@ class _Call:
             await asyncio.wait((self.engine,))
             failure = self.engine.exception()
             if failure is None:
-                return None  # answered at once (a respx route)
-            if _transport_error(failure) == "ConnectTimeout":
+                return _PASS if self.engine.result() is None else None  # passed, or answered at once (a respx route)
+            if isinstance(failure, _SocketEvent) and failure.kind == "connect_timeout" and failure.phase == "connect":
                 await self._time_out()
             return _connect_failure(failure, self.req)
         except asyncio.CancelledError as cancel:
@@ -186,24 +193,23 @@ class _Call:
 
 
 def _connect_failure(failure: BaseException, req: Any) -> BaseException | None:
-    """What ``_create_connection`` raises for an engine error before a connection exists.
+    """What ``_create_connection`` raises for a failure before a connection exists.
 
     ``None`` when the failure comes on the open connection instead (a reset, a close, a read
-    timeout); anything not a transport error (``PassThrough``, ``UnroutedRequestError``, a
-    ``ChaosError``) is returned as it is.
+    timeout); anything not a socket event (``UnroutedRequestError``, a ``ChaosError``) is
+    returned as it is.
     """
     from aiohttp import ClientConnectorError
 
-    name = _transport_error(failure)
-    host, port = req.url.raw_host, req.port
-    if name == "ConnectTimeout":  # the kernel gave up on the handshake
-        cause: OSError = TimeoutError(errno.ETIMEDOUT, f"Connect call failed ({host!r}, {port})")
-    elif name == "ConnectError":
-        cause = ConnectionRefusedError(errno.ECONNREFUSED, f"Connect call failed ({host!r}, {port})")
-    elif name is None:
+    if not isinstance(failure, _SocketEvent):
         return failure
-    else:
+    if failure.phase != "connect" or failure.kind not in ("connect_timeout", "connect_refused"):
         return None
+    host, port = req.url.raw_host, req.port
+    if failure.kind == "connect_timeout":  # the kernel gave up on the handshake
+        cause: OSError = TimeoutError(errno.ETIMEDOUT, f"Connect call failed ({host!r}, {port})")
+    else:
+        cause = ConnectionRefusedError(errno.ECONNREFUSED, f"Connect call failed ({host!r}, {port})")
     mapped = ClientConnectorError(req.connection_key, cause)
     mapped.__cause__ = cause
     _copy_notes(failure, mapped)
@@ -212,15 +218,15 @@ def _connect_failure(failure: BaseException, req: Any) -> BaseException | None:
 
 # ---- the in-memory connection --------------------------------------------------------------------
 #
-# After the connect phase, engine errors are delivered as the socket events they stand for, and
+# After the connect phase, failures are delivered as the socket events they stand for, and
 # aiohttp's protocol turns them into its own errors (checked against a loopback server):
-#   ReadTimeout         → aiohttp's own sock_read handler (``_on_read_timeout``) → SocketTimeoutError,
-#                         before the headers and mid-body
-#   ReadError           → connection lost with ECONNRESET → ClientOSError(104) ← ConnectionResetError;
-#                         mid-body ClientPayloadError ← TransferEncodingError (ContentLengthError)
-#   RemoteProtocolError → the peer's FIN → ServerDisconnectedError; mid-body ClientPayloadError
-#   ConnectError, ConnectTimeout (a ``Forward`` whose service is unreachable, on a connection the
-#                         client already has) → the peer's FIN, as a proxy closes the connection
+#   read_timeout → aiohttp's own sock_read handler (``_on_read_timeout``) → SocketTimeoutError,
+#                  before the headers and mid-body
+#   reset        → connection lost with ECONNRESET → ClientOSError(104) ← ConnectionResetError;
+#                  mid-body ClientPayloadError ← TransferEncodingError (ContentLengthError)
+#   incomplete   → the peer's FIN → ServerDisconnectedError; mid-body ClientPayloadError
+#   connect_timeout, connect_refused (a ``Forward`` whose service is unreachable, on a connection
+#                  the client already has) → the peer's FIN, as a proxy closes the connection
 # Anything else (a hang with no sock_read, a set-up error) is set on the protocol as it is.
 
 
@@ -298,6 +304,7 @@ class _Transport(asyncio.Transport):
             except Exception as exc:
                 failure = exc
                 return
+            assert answer is not None  # a request let through never gets this connection
             status, headers, body = _parts(answer)
             await self._feed(response_head(status, headers))
             chunked = any(k.lower() == b"transfer-encoding" for k, _ in headers)
@@ -341,13 +348,13 @@ class _Transport(asyncio.Transport):
             return
         protocol = self._protocol
         payload = getattr(protocol, "_payload", None)  # the body being read, if the headers are in
-        name = _transport_error(exc)
-        if name == "ReadTimeout":
+        kind = exc.kind if isinstance(exc, _SocketEvent) else None
+        if kind == "read_timeout":
             if protocol.exception() is None:
                 protocol._on_read_timeout()  # noqa: SLF001 - aiohttp's own timeout handler
-        elif name == "ReadError":
+        elif kind == "reset":
             self._lose(ConnectionResetError(errno.ECONNRESET, os.strerror(errno.ECONNRESET)))
-        elif name in ("RemoteProtocolError", "ConnectError", "ConnectTimeout"):
+        elif kind is not None:
             self._lose(None)
         else:
             protocol.set_exception(exc)
@@ -393,12 +400,9 @@ class _RequestBytes:
         return self._done
 
 
-def _parts(answer: Any) -> tuple[int, list[tuple[bytes, bytes]], Any]:
-    """(status, raw headers with framing, body) of an engine ``Answer`` or a respx route's response."""
-    if isinstance(answer, httpx.Response):
-        status, headers, body = answer.status_code, list(answer.headers.raw), answer.stream
-    else:
-        status, headers, body = answer.status, list(answer.headers), answer.content
+def _parts(answer: Answer) -> tuple[int, list[tuple[bytes, bytes]], Any]:
+    """(status, raw headers with framing, body) of an answer."""
+    status, headers, body = answer.status, list(answer.headers), answer.content
     names = {k.lower() for k, _ in headers}
     if b"content-length" not in names and b"transfer-encoding" not in names:
         if isinstance(body, bytes):
@@ -406,8 +410,6 @@ def _parts(answer: Any) -> tuple[int, list[tuple[bytes, bytes]], Any]:
         else:
             headers.append((b"transfer-encoding", b"chunked"))
     return status, headers, body
-
-
 
 
 async def _aiter(pieces: Iterable[bytes]) -> Any:

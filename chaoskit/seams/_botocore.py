@@ -21,9 +21,9 @@ imported yet at session start, the seam patches it right after its ``hooks`` mod
 (a one-shot ``sys.meta_path`` finder), so a session costs nothing to a suite without boto3 and
 still covers an app that imports it inside a test.
 
-The answer is the session's: the ``AWSPreparedRequest`` becomes an ``httpx.Request`` (with the
-client's connect and read timeouts) for ``Chaos.handler``, which routes it (``chaos.route``,
-allowed hosts, the Bedrock profile), journals it and plays its plan. Waits go through the
+The answer is the engine's: the ``AWSPreparedRequest`` becomes an ``Exchange`` (the request, the
+client's connect and read timeouts, and this seam's failure table) for the engine's router,
+which routes it (``chaos.route``, allowed hosts, the Bedrock profile), journals it and plays its plan. Waits go through the
 session clock; the response reaches botocore as a real ``urllib3.HTTPResponse`` over an
 in-memory socket (the requests seam's), so streaming bodies, ``StreamingBody`` and
 ``EventStream`` read as from a socket and mid-body failures are urllib3's own. Failures before
@@ -47,17 +47,18 @@ import os
 import sys
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
-
+from ..providers._profile import CallRequest
 from ._patching import PatchingSeam
+from ._player import Exchange, Kind, Phase
 from ._requests import (
     _body_bytes,
     _copy_notes,
     _lift_notes,
     _parts,
     _Socket,
-    _transport_error,
+    socket_read_failure,
     urllib3_supported,
 )
 
@@ -141,39 +142,22 @@ def _answering_emit(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _answer(router: Any, aws_request: Any) -> Any:
     """The ``AWSResponse`` for one attempt, or None to let botocore send it itself."""
-    from respx.models import PassThrough
-
-    request = _httpx_request(aws_request)
-    try:
-        answer = router.handler(request)
-    except PassThrough:
-        return None
-    except Exception as exc:
-        mapped = _before_response(exc, aws_request, request)
-        if mapped is None:
-            raise
-        raise mapped from mapped.__cause__
-    return _response(aws_request, answer)
+    answer = router.answer_sync(_exchange(aws_request))
+    return None if answer is None else _response(aws_request, answer)
 
 
-def _httpx_request(aws_request: Any) -> httpx.Request:
+def _exchange(aws_request: Any) -> Exchange:
     context = getattr(aws_request, "context", None) or {}
     config = context.get("client_config")
     read = context.get("read_timeout") or getattr(config, "read_timeout", 60)
     connect = getattr(config, "connect_timeout", 60)
-    headers = [
-        (name, value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+    headers = {
+        name: value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
         for name, value in aws_request.headers.items()
         if name.lower() not in _DROP
-    ]
-    return httpx.Request(
-        aws_request.method, aws_request.url, headers=headers, content=_body_bytes(aws_request.body),
-        extensions={
-            "timeout": {"connect": connect, "read": read, "write": None, "pool": None},
-            "chaoskit.family": "httpcore",
-            "chaoskit.async": False,
-        },
-    )
+    }
+    request = CallRequest(aws_request.method, aws_request.url, headers, _body_bytes(aws_request.body))
+    return Exchange(request, botocore_failures(aws_request, connect, read), connect_timeout=connect, read_timeout=read)
 
 
 def _response(aws_request: Any, answer: Any) -> Any:
@@ -203,8 +187,20 @@ def _response(aws_request: Any, answer: Any) -> Any:
     return response
 
 
-def _before_response(exc: Exception, aws_request: Any, request: httpx.Request) -> BaseException | None:
-    """The botocore exception for an engine transport error before any response; None: not one."""
+def botocore_failures(aws_request: Any, connect: float | None, read: float | None) -> Callable[[Kind, Phase], BaseException]:
+    """The botocore table for one attempt: before a response, what ``URLLib3Session.send`` raises on
+    a real socket; mid-body, what the socket read raises (botocore maps urllib3's wrapping of it
+    with ``_while_reading`` when it reads a whole body)."""
+
+    def failure(kind: Kind, phase: Phase) -> BaseException:
+        if phase == "body":
+            return socket_read_failure(kind)
+        return _before_response(kind, aws_request, connect, read)
+
+    return failure
+
+
+def _before_response(kind: Kind, aws_request: Any, connect: float | None, read: float | None) -> BaseException:
     from botocore.exceptions import (
         ConnectionClosedError,
         ConnectTimeoutError,
@@ -215,36 +211,33 @@ def _before_response(exc: Exception, aws_request: Any, request: httpx.Request) -
     from urllib3.exceptions import NewConnectionError, ProtocolError
     from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
 
-    name = _transport_error(exc)
     url = aws_request.url
-    timeouts = request.extensions["timeout"]
     mapped: BaseException
     cause: BaseException
-    if name == "ConnectTimeout":
-        cause = Urllib3ConnectTimeout(None, f"Connection to {request.url.host} timed out. (connect timeout={timeouts['connect']})")
+    if kind == "connect_timeout":
+        host = urlsplit(url).hostname
+        cause = Urllib3ConnectTimeout(None, f"Connection to {host} timed out. (connect timeout={connect})")
         cause.__cause__ = TimeoutError("timed out")
         mapped = ConnectTimeoutError(endpoint_url=url, error=cause)
-    elif name == "ConnectError":
+    elif kind == "connect_refused":
         refused = ConnectionRefusedError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
         cause = NewConnectionError(None, f"Failed to establish a new connection: {refused}")  # type: ignore[arg-type]
         cause.__cause__ = refused
         mapped = EndpointConnectionError(endpoint_url=url, error=cause)
-    elif name == "ReadTimeout":
-        cause = Urllib3ReadTimeout(None, url, f"Read timed out. (read timeout={timeouts['read']})")  # type: ignore[arg-type]
+    elif kind == "read_timeout":
+        cause = Urllib3ReadTimeout(None, url, f"Read timed out. (read timeout={read})")  # type: ignore[arg-type]
         cause.__cause__ = TimeoutError("timed out")
         mapped = ReadTimeoutError(endpoint_url=url, error=cause)
-    elif name in ("ReadError", "RemoteProtocolError"):
+    else:
         socket_error: BaseException = (
-            ConnectionResetError(errno.ECONNRESET, os.strerror(errno.ECONNRESET)) if name == "ReadError"
+            ConnectionResetError(errno.ECONNRESET, os.strerror(errno.ECONNRESET)) if kind == "reset"
             else http.client.RemoteDisconnected("Remote end closed connection without response")
         )
         cause = ProtocolError("Connection aborted.", socket_error)
         cause.__cause__ = socket_error  # urllib3 raises it from the socket's error
         mapped = ConnectionClosedError(error=cause, request=aws_request, endpoint_url=url)
-    else:
-        return None
     mapped.__cause__ = cause
-    _copy_notes(exc, mapped)
+    mapped.__suppress_context__ = True
     return mapped
 
 

@@ -1,9 +1,11 @@
 """The router every HTTP seam hands its requests to: the engine decides, a :class:`Player` plays.
 
-httpx and httpx2 requests arrive here through respx's mockers; the requests, aiohttp and
-botocore seams turn theirs into an ``httpx.Request`` and call the same handlers. A request
-the user's ``chaos.router`` answers is served from that answer like a canned reply, so it is
-journaled and an ``http.*`` fault on its URL still fires.
+Seams call :meth:`DecidingRouter.answer_sync` / :meth:`~DecidingRouter.answer_async` with an
+:class:`Exchange` (the request, transport-neutral, and the seam's failure table) and get an
+:class:`Answer`, or None to send the request to the real network themselves. httpx and httpx2
+requests arrive through respx's mockers at :meth:`~DecidingRouter.handler`, which does the same
+in respx's terms. A request the user's ``chaos.router`` answers is served from that answer like
+a canned reply, so it is journaled and an ``http.*`` fault on its URL still fires.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import httpx
 
 from .._errors import UnroutedRequestError
 from ..providers._plan import Upstream
-from ..providers._profile import CallRequest
 from ._bypass import bypassing
-from ._http import Player, upstream_of
+from ._http import exchange_of
+from ._player import CONNECT_KINDS, Answer, Exchange, Player, kind_of, upstream_of
 
 if TYPE_CHECKING:
     import respx
@@ -28,78 +30,129 @@ __all__ = ["DecidingRouter"]
 
 
 class DecidingRouter:
-    """Answers each httpx request as the engine decides; ``routes()`` gives the user's respx
-    router (``chaos.router``), or None while it has no routes."""
+    """Answers each request as the engine decides; ``routes()`` gives the user's respx router
+    (``chaos.router``), or None while it has no routes."""
 
     def __init__(self, engine: Engine, routes: Callable[[], respx.Router | None] = lambda: None) -> None:
         self.engine = engine
         self.routes = routes
 
-    def handler(self, request: httpx.Request) -> Any:
-        """Answer one request from a sync client."""
-        _pass_own_fetches(request)
+    # ---- for every seam ------------------------------------------------------------------------
+    def answer_sync(self, exchange: Exchange, *, translate: bool = True) -> Answer | None:
+        """The answer to one request from a sync client; None: it goes to the real network.
+
+        ``translate``: a ``chaos.router`` route that raises an httpx or httpcore transport error
+        raises the seam's own error for it instead (the httpx seams leave it as respx raised it).
+        """
+        if bypassing():
+            return None
+        local: Any = None
+        router = self.routes()
+        if router is not None:
+            local = self._local(exchange, lambda r: router.handler(r), translate)
+        if isinstance(local, Answer):
+            return local  # a streamed respx response: served as it is
+        decision = self._decide(exchange, local)
+        if decision is None:
+            return None
+        return self._player(exchange, decision).play_sync(decision.plan)
+
+    async def answer_async(self, exchange: Exchange, *, translate: bool = True) -> Answer | None:
+        """As :meth:`answer_sync`, for async clients."""
+        if bypassing():
+            return None
         local: Any = None
         router = self.routes()
         if router is not None:
             from respx.models import AllMockedAssertionError
 
             try:
-                local = _read(router.handler(request))
+                local = _read(await router.async_handler(_respx_request(exchange)), asynchronous=True)
             except AllMockedAssertionError:
                 local = None
-        if local is not None and not isinstance(local, Upstream):
-            return local  # a streamed respx response: served as it is
-        decision = self._decide(request, local)
-        return self._player(request, decision).play_sync(decision.plan)
+            except Exception as exc:
+                raise _translated(exc, exchange) if translate else exc  # noqa: B904 - the seam's error, as a socket gives it
+        if isinstance(local, Answer):
+            return local
+        decision = self._decide(exchange, local)
+        if decision is None:
+            return None
+        return await self._player(exchange, decision).play_async(decision.plan)
+
+    # ---- for respx's mockers (httpx, httpx2) ----------------------------------------------------
+    def handler(self, request: httpx.Request) -> Any:
+        """Answer one request from an httpx or httpx2 sync client; ``PassThrough`` lets it through."""
+        answer = self.answer_sync(exchange_of(request), translate=False)
+        if answer is None:
+            raise _pass_through(request)
+        return answer
 
     async def async_handler(self, request: httpx.Request) -> Any:
-        """Answer one request from an async client."""
-        _pass_own_fetches(request)
-        local: Any = None
-        router = self.routes()
-        if router is not None:
-            from respx.models import AllMockedAssertionError
+        answer = await self.answer_async(exchange_of(request), translate=False)
+        if answer is None:
+            raise _pass_through(request)
+        return answer
 
-            try:
-                local = _read(await router.async_handler(request))
-            except AllMockedAssertionError:
-                local = None
-        if local is not None and not isinstance(local, Upstream):
-            return local
-        decision = self._decide(request, local)
-        return await self._player(request, decision).play_async(decision.plan)
+    # ---- pieces ----------------------------------------------------------------------------------
+    def _local(self, exchange: Exchange, handle: Callable[[httpx.Request], Any], translate: bool) -> Any:
+        from respx.models import AllMockedAssertionError
 
-    def _decide(self, request: httpx.Request, local: Upstream | None) -> Decision:
-        timeout = request.extensions.get("timeout") or {}
-        decision = self.engine.decide(CallRequest.from_httpx(request), local=local, read_timeout=timeout.get("read"))
+        try:
+            return _read(handle(_respx_request(exchange)), asynchronous=False)
+        except AllMockedAssertionError:
+            return None
+        except Exception as exc:
+            raise _translated(exc, exchange) if translate else exc  # noqa: B904 - the seam's error, as a socket gives it
+
+    def _decide(self, exchange: Exchange, local: Upstream | None) -> Decision | None:
+        decision = self.engine.decide(exchange.request, local=local, read_timeout=exchange.read_timeout)
         if decision.action == "pass":
-            from respx.models import PassThrough
-
-            raise PassThrough(decision.reason, request=request, origin=None)  # type: ignore[arg-type]
+            return None
         if decision.action == "block":
-            raise UnroutedRequestError(request.method, str(request.url), decision.reason or None)
+            raise UnroutedRequestError(exchange.request.method, exchange.request.url, decision.reason or None)
         return decision
 
-    def _player(self, request: httpx.Request, decision: Decision) -> Player:
+    def _player(self, exchange: Exchange, decision: Decision) -> Player:
         assert decision.call is not None
-        return Player(request, self.engine.clock, decision.call, decision.on_end, decision.note,
+        return Player(exchange, self.engine.clock, decision.call, decision.on_end, decision.note,
                       decision.give_back, self.engine.config_errors)
 
 
-def _pass_own_fetches(request: httpx.Request) -> None:
-    """Let the seam's own upstream fetches (a ``Forward``) through."""
-    if bypassing():
-        from respx.models import PassThrough
+def _pass_through(request: httpx.Request) -> Exception:
+    from respx.models import PassThrough
 
-        raise PassThrough("chaoskit fetches the real response", request=request, origin=None)  # type: ignore[arg-type]
+    return PassThrough("chaoskit lets it through", request=request, origin=None)  # type: ignore[arg-type]
 
 
-def _read(response: Any) -> Upstream | Any:
-    """A respx route's answer as an upstream answer to serve; a streamed one as it is."""
+def _respx_request(exchange: Exchange) -> httpx.Request:
+    """The request as respx's routes match it: the client's own httpx request, or one built for them."""
+    req = exchange.request
+    origin = req.origin
+    if isinstance(origin, httpx.Request):
+        return origin
+    return httpx.Request(req.method, req.url, headers=list(req.headers.items()), content=req.body)
+
+
+def _translated(exc: Exception, exchange: Exchange) -> BaseException:
+    """A route's transport error as the seam's client meets it; anything else as it is."""
+    kind = kind_of(exc)
+    if kind is None:
+        return exc
+    mapped = exchange.failures(kind, "connect" if kind in CONNECT_KINDS else "response")
+    for note in getattr(exc, "__notes__", ()):
+        mapped.add_note(note)
+    return mapped
+
+
+def _read(response: Any, *, asynchronous: bool) -> Upstream | Answer | Any:
+    """A respx route's answer: read, as an upstream answer to serve; streamed, as an answer to
+    hand on as it is."""
     if isinstance(response, httpx.Response):
         try:
             response.content  # noqa: B018 - raises for a stream nobody has read
         except httpx.ResponseNotRead:
-            return response
+            stream: Any = response.stream
+            body = stream.__aiter__() if asynchronous else iter(stream)
+            return Answer(response.status_code, list(response.headers.raw), body)
         return upstream_of(response)
     return response

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from ._http import Router
+    from ._player import Answerer
 
 __all__ = ["PatchingSeam"]
 
@@ -19,13 +19,13 @@ class PatchingSeam(ABC):
     their own ``routers`` list (one per subclass, so two libraries never share one).
     """
 
-    routers: ClassVar[list[Router]]
+    routers: ClassVar[list[Answerer]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.routers = []
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Answerer) -> None:
         self.router = router
         self._restore: list[Callable[[], None]] = []
 

@@ -24,19 +24,19 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from .._errors import ChaosWarning
 from ..providers._plan import response_head
+from ..providers._profile import CallRequest
 from ._patching import PatchingSeam
+from ._player import Exchange, Kind, Phase
 
 if TYPE_CHECKING:
-    from ._http import Router
+    from ._player import Answer, Answerer
 
 __all__ = ["RequestsSeam"]
 
 #: The router answering calls made inside ``HTTPAdapter.send`` on this thread or task.
-_ROUTER: contextvars.ContextVar[Router | None] = contextvars.ContextVar("chaoskit_requests", default=None)
+_ROUTER: contextvars.ContextVar[Answerer | None] = contextvars.ContextVar("chaoskit_requests", default=None)
 
 
 def urllib3_supported(client: str, calls: str) -> bool:
@@ -99,7 +99,6 @@ def _answering_make_request(original: Callable[..., Any]) -> Callable[..., Any]:
         retries, response_conn = bound.arguments["retries"], bound.arguments["response_conn"]
         preload_content, decode_content = bound.arguments["preload_content"], bound.arguments["decode_content"]
         enforce_content_length = bound.arguments["enforce_content_length"]
-        from respx.models import PassThrough
         from urllib3.util.timeout import Timeout
 
         pool.num_requests += 1
@@ -108,24 +107,12 @@ def _answering_make_request(original: Callable[..., Any]) -> Callable[..., Any]:
         conn.timeout = Timeout.resolve_default_timeout(timeout_obj.connect_timeout)
         read_timeout = Timeout.resolve_default_timeout(timeout_obj.read_timeout)
         content = _body_bytes(body)
-        request = httpx.Request(
-            method, _full_url(pool, url), headers=list((headers or {}).items()), content=content,
-            extensions={
-                "timeout": {"connect": conn.timeout, "read": read_timeout, "write": None, "pool": None},
-                "chaoskit.family": "httpcore",
-                "chaoskit.async": False,
-            },
+        exchange = Exchange(
+            CallRequest(method, _full_url(pool, url), dict((headers or {}).items()), content),
+            urllib3_failures(pool, conn, url, read_timeout), connect_timeout=conn.timeout, read_timeout=read_timeout,
         )
-        try:
-            answer = router.handler(request)
-        except PassThrough:
-            answer = PassThrough  # sent below, so a real error does not chain to PassThrough
-        except Exception as exc:
-            mapped = _before_response(exc, pool, conn, url, read_timeout)
-            if mapped is None:
-                raise
-            raise mapped from mapped.__cause__
-        if answer is PassThrough:
+        answer = router.answer_sync(exchange)
+        if answer is None:
             bound.arguments["body"] = content  # a file or generator body was read above
             return original(*bound.args, **bound.kwargs)
         status, raw_headers, chunks = _parts(answer)
@@ -150,73 +137,65 @@ def _answering_make_request(original: Callable[..., Any]) -> Callable[..., Any]:
 
 # ---- the errors a socket gives --------------------------------------------------------------
 #
-# Transport errors of the engine (httpcore names; httpx's from a respx route side effect) become
-# what urllib3's _make_request raises for the same event on a real socket; urlopen and
-# HTTPAdapter.send then wrap them as they always do. Checked against a loopback server:
-#   ConnectTimeout  → requests.ConnectTimeout ← MaxRetryError ← ConnectTimeoutError ← TimeoutError
-#   ConnectError    → requests.ConnectionError ← MaxRetryError ← NewConnectionError ← ConnectionRefusedError
-#   ReadTimeout     → requests.ReadTimeout ← ReadTimeoutError ← TimeoutError
-#   ReadError       → requests.ConnectionError ← ProtocolError("Connection aborted.") ← ConnectionResetError
-#   RemoteProtocolError → requests.ConnectionError ← ProtocolError ← RemoteDisconnected
-# Mid-body, the in-memory socket fails its read instead, and urllib3 and requests wrap that:
-#   ReadError → ChunkedEncodingError ← ProtocolError("Connection broken: …") ← ConnectionResetError
-#   RemoteProtocolError → end of stream → ChunkedEncodingError("Response ended prematurely")
-#   ReadTimeout → requests.ConnectionError ← ReadTimeoutError("Read timed out.") ← TimeoutError
-
-_TRANSPORT_MODULES = ("httpcore", "httpcore2", "httpx", "httpx2")
+# Before a response, each failure is what urllib3's _make_request raises for it on a real
+# socket; urlopen and HTTPAdapter.send then wrap it as they always do. Checked against a
+# loopback server:
+#   connect_timeout → requests.ConnectTimeout ← MaxRetryError ← ConnectTimeoutError ← TimeoutError
+#   connect_refused → requests.ConnectionError ← MaxRetryError ← NewConnectionError ← ConnectionRefusedError
+#   read_timeout    → requests.ReadTimeout ← ReadTimeoutError ← TimeoutError
+#   reset           → requests.ConnectionError ← ProtocolError("Connection aborted.") ← ConnectionResetError
+#   incomplete      → requests.ConnectionError ← ProtocolError ← RemoteDisconnected
+# Mid-body, the in-memory socket's read fails instead, and urllib3 and requests wrap that:
+#   reset      → ChunkedEncodingError ← ProtocolError("Connection broken: …") ← ConnectionResetError
+#   incomplete → end of stream → ChunkedEncodingError("Response ended prematurely")
+#   read_timeout → requests.ConnectionError ← ReadTimeoutError("Read timed out.") ← TimeoutError
 
 
-def _transport_error(exc: BaseException) -> str | None:
-    """The name of an engine transport error (``ReadTimeout``...), or None for anything else."""
-    if type(exc).__module__.split(".")[0] in _TRANSPORT_MODULES:
-        return type(exc).__name__
-    return None
+class PeerClosed(Exception):
+    """Mid-body, the peer closed the connection: the socket reads end of stream, nothing is raised."""
+
+
+def urllib3_failures(pool: Any, conn: Any, url: str, read_timeout: float | None) -> Callable[[Kind, Phase], BaseException]:
+    """The urllib3 table for one attempt of ``pool`` on ``conn``."""
+
+    def failure(kind: Kind, phase: Phase) -> BaseException:
+        if phase == "body":
+            return socket_read_failure(kind)
+        from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
+
+        mapped: BaseException
+        cause: BaseException | None = None
+        if kind == "connect_timeout":
+            cause = TimeoutError("timed out")
+            mapped = ConnectTimeoutError(conn, f"Connection to {conn.host} timed out. (connect timeout={conn.timeout})")
+        elif kind == "connect_refused":
+            cause = ConnectionRefusedError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
+            mapped = NewConnectionError(conn, f"Failed to establish a new connection: {cause}")
+        elif kind == "read_timeout":
+            cause = TimeoutError("timed out")
+            mapped = ReadTimeoutError(pool, url, f"Read timed out. (read timeout={read_timeout})")
+        elif kind == "reset":
+            mapped = _reset()
+        else:
+            mapped = http.client.RemoteDisconnected("Remote end closed connection without response")
+        mapped.__cause__ = cause
+        mapped.__suppress_context__ = True
+        return mapped
+
+    return failure
+
+
+def socket_read_failure(kind: Kind) -> BaseException:
+    """What a socket read raises for ``kind`` mid-body (:class:`PeerClosed`: it reads end of stream)."""
+    if kind == "reset":
+        return _reset()
+    if kind == "read_timeout":
+        return TimeoutError("timed out")
+    return PeerClosed()
 
 
 def _reset() -> ConnectionResetError:
     return ConnectionResetError(errno.ECONNRESET, os.strerror(errno.ECONNRESET))
-
-
-def _before_response(exc: Exception, pool: Any, conn: Any, url: str, read_timeout: float | None) -> BaseException | None:
-    """What ``_make_request`` raises for ``exc`` before any response, its cause set; None: not ours."""
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
-
-    name = _transport_error(exc)
-    mapped: BaseException
-    cause: BaseException | None = None
-    if name == "ConnectTimeout":
-        cause = TimeoutError("timed out")
-        mapped = ConnectTimeoutError(conn, f"Connection to {conn.host} timed out. (connect timeout={conn.timeout})")
-    elif name == "ConnectError":
-        cause = ConnectionRefusedError(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
-        mapped = NewConnectionError(conn, f"Failed to establish a new connection: {cause}")
-    elif name == "ReadTimeout":
-        cause = TimeoutError("timed out")
-        mapped = ReadTimeoutError(pool, url, f"Read timed out. (read timeout={read_timeout})")
-    elif name == "ReadError":
-        mapped = _reset()
-    elif name == "RemoteProtocolError":
-        mapped = http.client.RemoteDisconnected("Remote end closed connection without response")
-    else:
-        return None
-    mapped.__cause__ = cause
-    _copy_notes(exc, mapped)
-    return mapped
-
-
-def _mid_body(exc: Exception) -> BaseException | None:
-    """What a socket read raises for ``exc`` mid-body; None: the peer closed (end of stream)."""
-    name = _transport_error(exc)
-    if name == "ReadError":
-        failure: BaseException = _reset()
-    elif name == "ReadTimeout":
-        failure = TimeoutError("timed out")
-    elif name == "RemoteProtocolError":
-        return None
-    else:
-        return exc
-    _copy_notes(exc, failure)
-    return failure
 
 
 def _copy_notes(source: BaseException, target: BaseException) -> None:
@@ -241,10 +220,8 @@ def _lift_notes(exc: BaseException) -> None:
 # ---- a response as bytes on a socket --------------------------------------------------------
 
 
-def _parts(answer: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes | Iterator[bytes]]:
-    """(status, raw headers, body) of an engine ``Answer`` or a respx route's ``httpx.Response``."""
-    if isinstance(answer, httpx.Response):
-        return answer.status_code, list(answer.headers.raw), iter(answer.stream)  # type: ignore[arg-type]
+def _parts(answer: Answer) -> tuple[int, list[tuple[bytes, bytes]], bytes | Iterator[bytes]]:
+    """(status, raw headers, body) of an answer."""
     return answer.status, list(answer.headers), answer.content
 
 
@@ -295,12 +272,12 @@ class _Wire(io.RawIOBase):
         except StopIteration:
             self._done = True
             return b"0\r\n\r\n" if self._chunked else b""
-        except Exception as exc:
-            failure = _mid_body(exc)
+        except PeerClosed:
             self._done = True
-            if failure is None:
-                return b""  # the peer closed mid-body
-            raise failure from None
+            return b""
+        except Exception as exc:
+            self._done = True
+            raise exc from None
         if self._chunked and piece:
             return b"%x\r\n%s\r\n" % (len(piece), piece)
         return piece

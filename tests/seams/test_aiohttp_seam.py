@@ -17,7 +17,7 @@ import chaoskit
 import chaoskit.faults
 from chaoskit import UnroutedRequestError
 from chaoskit.providers._plan import Break, Forward, Note, Respond, Send, Wait, respond_with
-from chaoskit.seams._http import connect_phase
+from chaoskit.seams._player import connect_phase
 
 from ._loopback import blackhole, closed_port
 

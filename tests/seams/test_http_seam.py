@@ -17,7 +17,7 @@ import pytest
 
 import chaoskit
 from chaoskit import ChaosError, UnroutedRequestError
-from chaoskit.seams import _http
+from chaoskit.seams import _player
 
 CHAT = "https://api.openai.com/v1/chat/completions"
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -179,7 +179,7 @@ def test_connect_timeout_uses_the_connect_timeout() -> None:
 
 
 def test_a_client_with_no_read_timeout_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_http, "HANG_LIMIT", 0.05)
+    monkeypatch.setattr(_player, "HANG_LIMIT", 0.05)
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.inject("openai.timeout.read")
         with pytest.raises(ChaosError, match=r"never answered and the client has no read timeout"):
