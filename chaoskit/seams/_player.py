@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import ssl
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -162,9 +162,31 @@ class _Read:
     """The next chunk of the real body; the driver sends back bytes, or None at its end."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Return:
+    """What the steps returned: a driver's last item."""
+
+    value: Any
+
+
 _FETCH, _OPEN, _READ = _Fetch(), _Open(), _Read()
 _Effect = _Sleep | _Fetch | _Open | _Read
 _Steps = Generator[Any, Any, Any]
+
+
+def _advance(steps: _Steps, value: Any, error: BaseException | None) -> tuple[bool, Any]:
+    """Resume ``steps`` with the last effect's value (or its error): (whether they returned,
+    what they returned or ask next)."""
+    try:
+        return False, steps.throw(error) if error is not None else steps.send(value)
+    except StopIteration as stop:
+        return True, stop.value
+
+
+def _returned(item: bytes | _Return) -> Any:
+    if not isinstance(item, _Return):
+        raise AssertionError("a plan sent body bytes before its response")
+    return item.value
 
 
 class _Timer:
@@ -381,38 +403,35 @@ class Player:
             return Answer(answer.status, answer.headers, self._stream_sync(answer.content))
         return answer
 
-    def _run_sync(self, steps: _Steps) -> Any:
-        """Carry out what ``steps`` asks until it returns (its value) or raises."""
+    def _drive_sync(self, steps: _Steps) -> Generator[bytes | _Return, None, None]:
+        """Carry out what ``steps`` asks; yield the body bytes it sends, then what it returns."""
         value: Any = None
         error: BaseException | None = None
         while True:
-            try:
-                effect = steps.throw(error) if error is not None else steps.send(value)
-            except StopIteration as stop:
-                return stop.value
+            done, effect = _advance(steps, value, error)
             value, error = None, None
+            if done or isinstance(effect, bytes):
+                yield _Return(effect) if done else effect
+                if done:
+                    return
+                continue
             try:
                 value = self._do_sync(effect)
             except BaseException as exc:  # noqa: BLE001 - handed to the steps, which end the call
                 error = exc
 
-    def _stream_sync(self, steps: _Steps) -> Iterator[bytes]:
-        value: Any = None
-        error: BaseException | None = None
+    def _run_sync(self, steps: _Steps) -> Any:
+        driver = self._drive_sync(steps)
         try:
-            while True:
-                try:
-                    effect = steps.throw(error) if error is not None else steps.send(value)
-                except StopIteration:
-                    return
-                value, error = None, None
-                if isinstance(effect, bytes):
-                    yield effect
-                    continue
-                try:
-                    value = self._do_sync(effect)
-                except BaseException as exc:  # noqa: BLE001 - handed to the steps
-                    error = exc
+            return _returned(next(driver))
+        finally:
+            driver.close()
+
+    def _stream_sync(self, steps: _Steps) -> Iterator[bytes]:
+        try:
+            for item in self._drive_sync(steps):
+                if isinstance(item, bytes):
+                    yield item
         finally:
             steps.close()
             self._close_upstream_sync()
@@ -485,37 +504,35 @@ class Player:
         on_connect(None)
         return rest
 
-    async def _run_async(self, steps: _Steps) -> Any:
+    async def _drive_async(self, steps: _Steps) -> AsyncGenerator[bytes | _Return, None]:
+        """As :meth:`_drive_sync`, awaiting what ``steps`` asks."""
         value: Any = None
         error: BaseException | None = None
         while True:
-            try:
-                effect = steps.throw(error) if error is not None else steps.send(value)
-            except StopIteration as stop:
-                return stop.value
+            done, effect = _advance(steps, value, error)
             value, error = None, None
+            if done or isinstance(effect, bytes):
+                yield _Return(effect) if done else effect
+                if done:
+                    return
+                continue
             try:
                 value = await self._do_async(effect)
             except BaseException as exc:  # noqa: BLE001 - handed to the steps, which end the call
                 error = exc
 
-    async def _stream_async(self, steps: _Steps) -> AsyncIterator[bytes]:
-        value: Any = None
-        error: BaseException | None = None
+    async def _run_async(self, steps: _Steps) -> Any:
+        driver = self._drive_async(steps)
         try:
-            while True:
-                try:
-                    effect = steps.throw(error) if error is not None else steps.send(value)
-                except StopIteration:
-                    return
-                value, error = None, None
-                if isinstance(effect, bytes):
-                    yield effect
-                    continue
-                try:
-                    value = await self._do_async(effect)
-                except BaseException as exc:  # noqa: BLE001 - handed to the steps
-                    error = exc
+            return _returned(await anext(driver))
+        finally:
+            await driver.aclose()
+
+    async def _stream_async(self, steps: _Steps) -> AsyncIterator[bytes]:
+        try:
+            async for item in self._drive_async(steps):
+                if isinstance(item, bytes):
+                    yield item
         finally:
             steps.close()
             await self._close_upstream_async()
