@@ -83,7 +83,7 @@ class DecidingRouter:
     def _player(self, request: httpx.Request, decision: Decision) -> Player:
         assert decision.call is not None
         return Player(request, self.engine.clock, decision.call, decision.on_end, decision.note,
-                      decision.give_back, self.engine.config_errors)
+                      decision.give_back, self.engine.config_errors, decision.meter)
 
 
 def _pass_own_fetches(request: httpx.Request) -> None:

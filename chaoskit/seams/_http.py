@@ -44,6 +44,8 @@ from ._bypass import BYPASS, bypassing
 if TYPE_CHECKING:
     from .._clock import Clock
     from .._journal import Call
+    from ..engine import OnEnd
+    from ..providers._usage import UsageMeter
 
 __all__ = ["Answer", "HttpSeam", "ON_CONNECT", "Player", "bypassing", "connect_phase", "is_async", "upstream_of"]
 
@@ -333,11 +335,12 @@ def upstream_of(response: httpx.Response) -> Upstream:
 class Player:
     """Plays one call's plan, records its outcome in the journal, and ends it once."""
 
-    __slots__ = ("request", "clock", "call", "on_end", "note", "give_back", "errors", "_ended", "_delivered")
+    __slots__ = ("request", "clock", "call", "on_end", "note", "give_back", "errors", "meter", "_ended", "_delivered")
 
     def __init__(
-        self, request: httpx.Request, clock: Clock, call: Call, on_end: Callable[[Call], None], note: str,
+        self, request: httpx.Request, clock: Clock, call: Call, on_end: OnEnd, note: str,
         give_back: Callable[[], None] | None = None, errors: list[Exception] | None = None,
+        meter: UsageMeter | None = None,
     ) -> None:
         self.request = request
         self.errors = errors  # where errors in a fault's set-up found while playing are kept
@@ -346,6 +349,7 @@ class Player:
         self.on_end = on_end  # sets the call's duration; called at headers and at the end
         self.note = note
         self.give_back = give_back  # returns an unsent reply to its queue
+        self.meter = meter  # reads the usage in the body sent (the call's on_end puts it in the journal)
         self._ended = False
         self._delivered: str | None = None  # model text sent so far; None before headers
 
@@ -367,6 +371,8 @@ class Player:
     def _sent(self, step: Send) -> bytes:
         if step.text and self._delivered is not None:
             self._delivered += step.text
+        if self.meter is not None:
+            self.meter.feed(step.data)
         return step.data
 
     def fail(self, name: str, wrapped: str | BaseException) -> None:
@@ -439,11 +445,11 @@ class Player:
     def response(self, step: Respond, rest: Plan, body: Any) -> Answer:
         self.call.status = step.status
         self._delivered = ""
-        self.on_end(self.call)  # the duration so far: time to headers
+        self.on_end(self.call, final=False)  # the duration so far: time to headers
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in step.headers]
         if all(isinstance(s, Send) for s in rest):
+            data = b"".join(self._sent(s) for s in rest)  # type: ignore[arg-type]
             self.end()
-            data = b"".join(s.data for s in rest)  # type: ignore[union-attr]
             headers.append((b"content-length", str(len(data)).encode()))
             return Answer(step.status, headers, data)
         headers.append((b"transfer-encoding", b"chunked"))
@@ -503,7 +509,7 @@ class Player:
         self.call.status = respond.status
         self.call.text = ""  # the model text relayed, counted as it goes
         self._delivered = ""
-        self.on_end(self.call)  # the duration so far: time to headers
+        self.on_end(self.call, final=False)  # the duration so far: time to headers
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in respond.headers]
         return Answer(respond.status, [*raw, (b"transfer-encoding", b"chunked")], None)
 
