@@ -22,6 +22,6 @@ from ._summary import summarize as summarize
 from ._terminal import write_summary as write_summary
 
 __all__ = [
-    "SCHEMA", "Cell", "MatrixRow", "cell_status", "finished", "fired", "matrix", "render_html", "report_document",
+    "Cell", "MatrixRow", "SCHEMA", "cell_status", "finished", "fired", "matrix", "render_html", "report_document",
     "session_record", "summarize", "usage_totals", "write_summary",
 ]

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .._journal import Call
     from .._session import Chaos
 
-__all__ = ["SCHEMA", "finished", "fired", "report_document", "session_record", "usage_totals"]
+__all__ = ["SCHEMA", "finished", "fired", "report_document", "session_record", "tokens_line", "usage_totals"]
 
 SCHEMA = "chaoskit.report/1"
 _COUNTS = ("input_tokens", "output_tokens", "cached_tokens")
@@ -80,6 +80,12 @@ def usage_totals(calls: Iterable[Mapping[str, Any]]) -> dict[str, int] | None:
             for key in _COUNTS:
                 totals[key] += int(usage.get(key) or 0)
     return totals if seen else None
+
+
+def tokens_line(totals: Mapping[str, int]) -> str:
+    """Usage totals in a few words: ``1,204 tokens in (300 cached), 88 out``."""
+    cached = f" ({totals['cached_tokens']:,} cached)" if totals["cached_tokens"] else ""
+    return f"{totals['input_tokens']:,} tokens in{cached}, {totals['output_tokens']:,} out"
 
 
 def _clock(session: Chaos) -> dict[str, Any]:
