@@ -11,7 +11,7 @@ from . import faults
 from ._clock import Clock, RealClock
 from ._errors import ChaosConfigError, ChaosError, ChaosWarning, UnknownFaultError, UnroutedRequestError
 from ._fault import Fault
-from ._journal import Call, Journal
+from ._journal import Call, Journal, JournalEvent, Usage
 from ._netguard import RealNetworkError
 from ._replies import ToolCall, tool_call
 from ._schedule import Schedule
@@ -29,6 +29,7 @@ __all__ = [
     "Fault",
     "Injection",
     "Journal",
+    "JournalEvent",
     "LoopClock",
     "RealClock",
     "RealNetworkError",
@@ -37,6 +38,7 @@ __all__ = [
     "ToolCall",
     "UnknownFaultError",
     "UnroutedRequestError",
+    "Usage",
     "VirtualClock",
     "Watch",
     "WatchedCall",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["Call", "Journal", "redact_headers"]
+__all__ = ["Call", "Journal", "JournalEvent", "Listener", "Usage", "redact_headers"]
+
+_log = logging.getLogger("chaoskit.journal")
 
 #: Header names whose values never reach a journal or a report.
 SECRET_HEADERS = frozenset(
@@ -47,6 +50,32 @@ def parse_body(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """The tokens one call's response reported (None: the response did not say).
+
+    ``cached_tokens`` are the input tokens read from the provider's prompt cache (a part of
+    ``input_tokens`` for OpenAI and Gemini, counted apart by Anthropic and Bedrock, as each
+    provider reports them).
+    """
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_tokens: int | None = None
+
+    def merged(self, later: Usage) -> Usage:
+        """This usage updated with what ``later`` reports (a stream's last counts win)."""
+        return Usage(
+            later.input_tokens if later.input_tokens is not None else self.input_tokens,
+            later.output_tokens if later.output_tokens is not None else self.output_tokens,
+            later.cached_tokens if later.cached_tokens is not None else self.cached_tokens,
+        )
+
+    @property
+    def empty(self) -> bool:
+        return self.input_tokens is None and self.output_tokens is None and self.cached_tokens is None
+
+
 @dataclass
 class Call:
     """One intercepted call: what was asked, what chaoskit did, and how it ended.
@@ -68,6 +97,9 @@ class Call:
     For a patched callable (``provider="tool"``) ``method`` is ``"CALL"``, ``url`` the
     target path, ``request_body`` its arguments, and ``side_effect`` whether the real
     function ran (True with an error: it ran, then the caller saw a failure).
+    ``model`` is the model the request asked for; ``usage`` the tokens the response the
+    client received reported (streamed usage included; None when it reported none);
+    ``effect`` the injected fault's effect (``"status"``, ``"stream.cut"``).
     """
 
     index: int
@@ -92,23 +124,104 @@ class Call:
     response_body: str | None = None
     detail: str | None = None
     side_effect: bool | None = None
+    model: str | None = None
+    usage: Usage | None = None
+    effect: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+#: ``opened``: a call's entry was written; ``injected``: right after, when a fault fires on it;
+#: ``closed``: once, when the call has ended (its duration, status, error, text, usage final).
+EventKind = Literal["opened", "injected", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEvent:
+    """Something that happened to one journal entry, as subscribers are told."""
+
+    kind: EventKind
+    call: Call
+
+
+#: A journal subscriber: called with each event, on the thread (or task) the call runs on.
+Listener = Callable[[JournalEvent], None]
+
+
 class Journal:
-    """The calls intercepted in one chaos session, in order. Thread-safe to append."""
+    """The calls intercepted in one chaos session, in order. Thread-safe to append and close.
+
+    Subscribers (:meth:`subscribe`) are told when an entry is opened, when a fault is injected
+    into it, and when it closes. A subscriber that raises does not break the call: the error is
+    logged (logger ``chaoskit.journal``) and kept in :attr:`listener_errors`.
+    """
 
     def __init__(self) -> None:
         self._calls: list[Call] = []
+        self._open: set[int] = set()  # indices of calls not closed yet
+        self._listeners: tuple[Listener, ...] = ()
         self._lock = threading.Lock()
+        self.listener_errors: list[Exception] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every :class:`JournalEvent` from now on; returns what unsubscribes it.
+
+        Listeners run on the thread or task of the call, so they must be quick and thread-safe.
+        """
+        with self._lock:
+            self._listeners = (*self._listeners, listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+        return unsubscribe
 
     def open(self, **fields: Any) -> Call:
+        """Write a new entry; subscribers hear ``opened``, then ``injected`` when it has a fault."""
         with self._lock:
             call = Call(index=len(self._calls), **fields)
             self._calls.append(call)
-            return call
+            self._open.add(call.index)
+            listeners = self._listeners
+        if listeners:
+            self._emit(listeners, JournalEvent("opened", call))
+            if call.fault is not None:
+                self._emit(listeners, JournalEvent("injected", call))
+        return call
+
+    def close(self, call: Call) -> bool:
+        """Mark ``call`` ended; subscribers hear ``closed`` the first time only. Returns whether it closed now."""
+        with self._lock:
+            if call.index not in self._open or self._calls[call.index] is not call:
+                return False
+            self._open.discard(call.index)
+            listeners = self._listeners
+        if listeners:
+            self._emit(listeners, JournalEvent("closed", call))
+        return True
+
+    def close_all(self) -> None:
+        """Close the calls still open (a stream the client never read to its end): at the end of a session."""
+        with self._lock:
+            pending = [self._calls[i] for i in sorted(self._open)]
+        for call in pending:
+            self.close(call)
+
+    def is_open(self, call: Call) -> bool:
+        """Whether ``call`` has not closed yet."""
+        with self._lock:
+            return call.index in self._open and self._calls[call.index] is call
+
+    def _emit(self, listeners: tuple[Listener, ...], event: JournalEvent) -> None:
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception as exc:  # noqa: BLE001 - a subscriber never breaks the call it hears about
+                _log.exception("chaoskit: journal listener %r failed on %s of call #%d", listener, event.kind, event.call.index)
+                with self._lock:
+                    self.listener_errors.append(exc)
 
     def __iter__(self) -> Iterator[Call]:
         return iter(list(self._calls))

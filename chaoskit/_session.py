@@ -100,7 +100,8 @@ class Chaos:
 
     @property
     def calls(self) -> Journal:
-        """The journal: one entry per intercepted call."""
+        """The journal: one entry per intercepted call; ``chaos.calls.subscribe(listener)`` hears
+        each call opened, injected and closed as it happens."""
         return self.engine.calls
 
     @property
@@ -498,6 +499,7 @@ class Chaos:
                 self._refused_io = list(guard.seen)
                 guard.__exit__(None, None, None)
                 self.clock.uninstall()  # type: ignore[attr-defined]
+            self.engine.calls.close_all()  # calls nothing ended (a stream never read to its end) close with the session
 
     def __enter__(self) -> Chaos:
         return self.start()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -297,18 +296,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.longrepr = (str(item.path), (lineno or 0) + 1, f"chaoskit: not exercised: {sweep.fault.id}: {_why_unapplied(sweep.fault)}")
             report.chaoskit_not_exercised = True  # type: ignore[attr-defined]
     if report.when == "teardown":
+        from .reports import session_record
+
         verdicts = item.stash.get(_verdicts_key, [])
         sweep = item.stash.get(_sweep_key, None)
-        report.chaoskit = {  # type: ignore[attr-defined]  # plain data: crosses xdist
-            "nodeid": item.nodeid,
-            "seed": session.seed,
-            "sweep": sweep.fault.id if sweep is not None else None,
-            "faults": sorted({i.fault.id for i in session.injections} | {f.id for s in session.scripts for f in s.steps if f}),
-            "fired": _fired(session),
-            "verdicts": [v.to_dict() for v in verdicts],
-            "calls": session.calls.to_list(),
-            "clock": _clock(session),
-        }
+        report.chaoskit = session_record(  # type: ignore[attr-defined]  # plain data: crosses xdist
+            session, nodeid=item.nodeid, sweep=sweep.fault.id if sweep is not None else None, verdicts=verdicts,
+        )
         if verdicts:
             report.sections.append(("chaoskit verdicts", _verdict_lines(verdicts)))
         properties = _junit_properties(session, verdicts)
@@ -320,29 +314,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _clock(session: Chaos) -> dict[str, Any]:
-    """Both clocks of a test: seconds on the session's clock, and real seconds when it was virtual."""
-    clock: dict[str, Any] = {"virtual": session.virtual, "elapsed": round(session.elapsed, 6)}
-    if session.virtual:
-        clock["real"] = round(float(getattr(session.clock, "real_seconds", 0.0)), 6)
-    return clock
-
-
-def _fired(session: Chaos) -> dict[str, int]:
-    fired: dict[str, int] = {}
-    for c in session.calls:
-        if c.fault is not None:
-            fired[c.fault] = fired.get(c.fault, 0) + 1
-    return fired
-
-
 def _verdict_lines(verdicts: list[Any]) -> str:
     return "\n".join(f"{v.name}: {v.message}\n  fix: {v.hint}" for v in verdicts)
 
 
 def _junit_properties(session: Chaos, verdicts: list[Any]) -> list[tuple[str, object]]:
     """Properties for ``--junitxml``: CI systems show them per test case."""
-    fired = _fired(session)
+    from .reports import fired as fired_in
+
+    fired = fired_in(session.calls)
     props: list[tuple[str, object]] = [("chaoskit.seed", session.seed), ("chaoskit.calls", len(session.calls))]
     if fired:
         props.append(("chaoskit.faults", ",".join(f"{k}x{v}" for k, v in sorted(fired.items()))))
@@ -393,24 +373,15 @@ class _Reporter:
 
     def document(self) -> dict[str, Any]:
         """The run's results as the ``chaoskit.report/1`` document (docs/report-schema.md)."""
-        from datetime import datetime
+        from .reports import finished, report_document
 
-        tests = []
-        for nodeid, data in self.tests.items():
-            tests.append({
-                **data,
-                "outcome": self.outcomes.get(nodeid, "skipped"),
-                "longrepr": self.longreprs.get(nodeid),
-                "duration": round(self.durations.get(nodeid, 0.0), 6),
-            })
-        return {
-            "schema": "chaoskit.report/1",
-            "seed": self.config.stash[_report_key]["seed"],
-            "chaos_off": bool(self.config.getoption("chaos_off")),
-            "created": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
-            "duration": round(time.time() - self.started, 3),
-            "tests": tests,
-        }
+        tests = [
+            finished(data, outcome=self.outcomes.get(nodeid, "skipped"), longrepr=self.longreprs.get(nodeid),
+                     duration=self.durations.get(nodeid, 0.0))
+            for nodeid, data in self.tests.items()
+        ]
+        return report_document(tests, seed=self.config.stash[_report_key]["seed"],
+                               chaos_off=bool(self.config.getoption("chaos_off")), started=self.started)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):

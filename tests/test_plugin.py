@@ -173,6 +173,39 @@ def test_no_chaos():
     result.stdout.fnmatch_lines(["chaoskit: results (JSON) of 1 chaos test(s) written to out/report.json"])
 
 
+def test_the_report_is_the_document_chaoskit_reports_builds(pytester: pytest.Pytester) -> None:
+    from datetime import datetime
+
+    from chaoskit.reports import finished, report_document
+
+    run(pytester, """
+import json
+from chaoskit.reports import session_record
+
+@pytest.mark.chaos("openai.rate_limit", times=1)
+def test_one(chaos, request):
+    chaos.reply("openai", "It shipped.")
+    with pytest.raises(openai.RateLimitError):
+        ask(oai(max_retries=0))
+    stream = oai().chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
+                                           stream=True, stream_options={"include_usage": True})
+    [usage] = [chunk.usage for chunk in stream if chunk.usage is not None]
+    with open("record.json", "w") as f:
+        json.dump({"record": session_record(chaos, nodeid=request.node.nodeid), "output_tokens": usage.completion_tokens}, f)
+""", "--chaos-seed=7", "--chaos-report=report.json").assert_outcomes(passed=1)
+    written = json.loads((pytester.path / "report.json").read_text())
+    seen = json.loads((pytester.path / "record.json").read_text())
+    record, [test] = seen["record"], written["tests"]
+    assert test["clock"]["elapsed"] >= record["clock"]["elapsed"]  # the session's clock goes on to teardown
+    record["clock"]["elapsed"] = test["clock"]["elapsed"]
+    assert test == finished(record, outcome="passed", longrepr=None, duration=test["duration"])
+    started = datetime.fromisoformat(written["created"]).timestamp()
+    assert written == report_document([test], seed=7, chaos_off=False, started=started, ended=started + written["duration"])
+    faulted, streamed = test["calls"]
+    assert (faulted["effect"], faulted["model"], faulted["usage"]) == ("status", "gpt-4o-mini", None)
+    assert streamed["usage"]["output_tokens"] == seen["output_tokens"] and streamed["effect"] is None
+
+
 def test_chaos_off_runs_the_happy_path(pytester: pytest.Pytester) -> None:
     result = run(pytester, """
 @pytest.mark.chaos("openai.rate_limit")

@@ -29,6 +29,18 @@ def test_python_api_example_runs() -> None:
     ]
 
 
+def test_journal_events_example_runs() -> None:
+    code = python_block("### Following calls as they happen")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [line.split(" ", 3) for line in done.stdout.splitlines()]
+    assert [line[:3] for line in lines] == [
+        ["opened", "0", "openai.rate_limit"], ["injected", "0", "openai.rate_limit"], ["closed", "0", "openai.rate_limit"],
+        ["opened", "1", "-"], ["closed", "1", "-"],
+    ]
+    assert lines[2][3] == "None" and lines[4][3].startswith("Usage(input_tokens=")
+
+
 def test_readme_gives_the_two_setup_commands() -> None:
     text = README.read_text()
     assert "make demo" in text and "make test" in text

@@ -9,7 +9,7 @@ lifetime façade over one engine.
 from __future__ import annotations
 
 from ._core import LOOPBACK, PLACES, SCOPED, Engine, Route, tool_request
-from ._decision import Action, Decision
+from ._decision import Action, Decision, OnEnd
 from ._injections import Injection, Script
 
-__all__ = ["LOOPBACK", "PLACES", "SCOPED", "Action", "Decision", "Engine", "Injection", "Route", "Script", "tool_request"]
+__all__ = ["LOOPBACK", "PLACES", "SCOPED", "Action", "Decision", "Engine", "OnEnd", "Injection", "Route", "Script", "tool_request"]

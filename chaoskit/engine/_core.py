@@ -28,8 +28,9 @@ from .._urls import UrlPattern
 from ..providers._coldstart import ColdStarts
 from ..providers._plan import Forward, Plan, Relay, Upstream, plan_status, respond_with
 from ..providers._profile import CallRequest, RenderContext, UpstreamAnswer
+from ..providers._usage import UsageMeter
 from ._choose import NONE, Choice, choose, decision_rng
-from ._decision import Decision
+from ._decision import Decision, OnEnd
 from ._injections import Injection, Script
 from ._record import error_body, journal_body, read_headers, request_key, retry_after
 
@@ -165,11 +166,19 @@ class Engine:
     def _note(self, call: Call) -> str:
         return f"chaoskit: injected {call.fault} on {call.method} {call.url} [seed={self.seed}]"
 
-    def _ending(self, now: float) -> Callable[[Call], None]:
-        clock = self.clock
+    def _ending(self, now: float, meter: UsageMeter | None = None) -> OnEnd:
+        """The call's end callback: the one place a call closes (seams call it with ``final=False``
+        for the time to headers). Closing reads the usage meter first, so ``closed`` sees it."""
+        clock, journal = self.clock, self.calls
 
-        def on_end(call: Call) -> None:
-            call.duration = clock.now() - now
+        def on_end(call: Call, final: bool = True) -> None:
+            if not final:
+                call.duration = clock.now() - now
+            elif journal.is_open(call):
+                call.duration = clock.now() - now
+                if meter is not None:
+                    call.usage = meter.usage()
+                journal.close(call)
 
         return on_end
 
@@ -189,18 +198,19 @@ class Engine:
                 fields.setdefault("response_body", error_body(plan))
         return self.calls.open(
             provider=provider, method=fields.pop("method", req.method), url=fields.pop("url", req.url),
-            fault=fault.id if fault else None, started=now - self.started, read_timeout=read_timeout,
-            **fields,
+            fault=fault.id if fault else None, effect=fault.effect if fault else None, started=now - self.started,
+            read_timeout=read_timeout, **fields,
         )
 
     def _failed_setup(self, exc: ChaosConfigError, req: CallRequest, fault: Fault | None, now: float, provider: str) -> None:
         """Journal a call whose fault could not be applied, and keep the error for teardown."""
         self.config_errors.append(exc)
-        self._open(req, provider=provider, fault=fault, now=now, error=type(exc).__name__)
+        self.calls.close(self._open(req, provider=provider, fault=fault, now=now, error=type(exc).__name__))
 
     def _block(self, req: CallRequest, reason: str, now: float) -> Decision:
         call = self.calls.open(provider=None, method=req.method, url=req.url, request_body=None, error="Unrouted",
                                started=now - self.started)
+        self.calls.close(call)  # it ends here: nothing plays it
         self.blocked.append(call)
         return Decision("block", call=call, reason=reason)
 
@@ -311,10 +321,12 @@ class Engine:
                 req, provider=profile.name, fault=fault, now=now, plan=plan, read_timeout=read_timeout,
                 stream=req.stream, endpoint=profile.endpoint(req), request_key=digest,
                 text=ctx.text if status is not None and status < 400 else None, complete=ctx.complete,
+                model=profile.model_of(req),
             )
         give_back = queue.give_back if ctx.took_reply else None
+        meter = profile.usage_meter(req)
         return Decision("play", plan, call, fault, note=self._note(call), give_back=give_back,
-                        on_end=self._ending(now), rngs=rng)
+                        on_end=self._ending(now, meter), rngs=rng, meter=meter)
 
     def _provider_choice(self, profile: Any, req: CallRequest, idle: float | None, now: float, queue: ReplyQueue,
                          rng: Callable[[str], random.Random]) -> Choice:
@@ -353,12 +365,13 @@ class Engine:
             ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
                                 take_reply=lambda: "", cold=choice.phase)
             call = self.calls.open(provider="mcp", method="RPC", url=req.url, request_body=redact_body(message),
-                                   fault=fault.id, started=now - self.started)
+                                   fault=fault.id, effect=fault.effect, started=now - self.started)
             try:
                 plan = profiles["mcp"].render(fault, req, ctx, None, f"{message.get('method')} to {req.url}")
             except ChaosConfigError as exc:
                 call.error = type(exc).__name__
                 self.config_errors.append(exc)
+                self.calls.close(call)
                 raise
         return Decision("play", plan, call, fault, note=self._note(call), on_end=self._ending(now), rngs=rng)
 
@@ -374,7 +387,8 @@ class Engine:
             choice = choose(candidates, applies=lambda f: True, place=target, now=now, elapsed=now - self.started,
                             idle=None, cold=self._cold, rng=rng) if self.enabled else NONE
             call = self.calls.open(provider="tool", method="CALL", url=target, request_body=redact_body(req.json),
-                                   fault=choice.fault.id if choice.fault else None, started=now - self.started,
+                                   fault=choice.fault.id if choice.fault else None,
+                                   effect=choice.fault.effect if choice.fault else None, started=now - self.started,
                                    side_effect=False)
         note = f"chaoskit: injected {choice.fault.id} on {target} [seed={self.seed}]" if choice.fault else ""
         return Decision("play", [], call, choice.fault, note=note, on_end=self._ending(now), rngs=rng)

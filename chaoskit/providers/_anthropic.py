@@ -8,6 +8,7 @@ from typing import Any
 from . import _anthropic_wire as wire
 from ._profile import CallRequest, Event, Profile, RenderContext
 from ._sse import encode_event
+from ._usage import UsageFields, UsageMeter
 
 __all__ = ["AnthropicProfile"]
 
@@ -59,6 +60,15 @@ class AnthropicProfile(Profile):
 
     def null_content(self, endpoint: str, body: dict[str, Any]) -> None:
         body["content"] = None
+
+    def usage_meter(self, req: CallRequest) -> UsageMeter | None:
+        return UsageMeter(USAGE, "sse" if req.stream else "json") if self.endpoint(req) else None
+
+
+#: Messages: ``usage`` in the body; streamed, ``message_start``'s ``message.usage``, then
+#: ``message_delta``'s ``usage`` with the final counts (merged: its fields win).
+USAGE = UsageFields(at=(("usage",), ("message", "usage")), input=("input_tokens",), output=("output_tokens",),
+                    cached=("cache_read_input_tokens",))
 
 def _request(req: CallRequest) -> dict[str, Any]:
     data = req.json

@@ -33,6 +33,7 @@ from ._eventstream import CONTENT_TYPE, encode_event, encode_exception
 from ._plan import Plan
 from ._profile import SSE, CallRequest, Event, Profile, RenderContext
 from ._text import substitute
+from ._usage import UsageFields, UsageMeter
 
 __all__ = ["BedrockProfile"]
 
@@ -123,6 +124,24 @@ class BedrockProfile(Profile):
             block.pop("toolUse", None)
             block["text"] = None
 
+    def model_of(self, req: CallRequest) -> str | None:
+        found = _operation(req)  # the model id is in the path: /model/{modelId}/converse
+        return found[0] if found else None
+
+    def usage_meter(self, req: CallRequest) -> UsageMeter | None:
+        """Converse's ``usage``, ConverseStream's ``metadata`` event, InvokeModel's Anthropic body.
+        Not InvokeModelWithResponseStream: its events are base64 Anthropic events, not read here."""
+        endpoint = self.endpoint(req)
+        if endpoint == "converse":
+            return UsageMeter(_USAGE, "json")
+        if endpoint == "converse_stream":
+            return UsageMeter(_USAGE, "eventstream")
+        if endpoint == "invoke":
+            from ._anthropic import USAGE
+
+            return UsageMeter(USAGE, "json")
+        return None
+
     # ---- errors ------------------------------------------------------------------------------
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         return {"message": "", **{k: v for k, v in error.items() if k != "type"}}
@@ -139,6 +158,10 @@ class BedrockProfile(Profile):
         if kind and p.get("body") is None:
             p = {**p, "headers": {"x-amzn-errortype": f"{kind}:{_ERROR_NAMESPACE}", **(p.get("headers") or {})}}
         return super()._status_plan(p, req, ctx)
+
+
+#: Converse's ``usage``, in the body or in ConverseStream's ``metadata`` event.
+_USAGE = UsageFields(at=(("usage",),), input=("inputTokens",), output=("outputTokens",), cached=("cacheReadInputTokens",))
 
 
 def _operation(req: CallRequest) -> tuple[str, str] | None:

@@ -29,6 +29,7 @@ from ._plan import Plan
 from ._profile import JSON, SSE, CallRequest, Event, Profile, RenderContext
 from ._sse import encode_event
 from ._text import substitute
+from ._usage import UsageFields, UsageMeter
 
 __all__ = ["GeminiProfile"]
 
@@ -98,6 +99,12 @@ class GeminiProfile(Profile):
     def length_finish(self) -> str:
         return wire.MAX_TOKENS
 
+    def model_of(self, req: CallRequest) -> str | None:
+        return _model(req)  # named in the path: models/MODEL:generateContent
+
+    def usage_meter(self, req: CallRequest) -> UsageMeter | None:
+        return UsageMeter(_USAGE, "sse" if req.stream else "json") if self.endpoint(req) else None
+
     # ---- broken ------------------------------------------------------------------------------
     def render(self, fault: Fault, req: CallRequest, ctx: RenderContext) -> Plan:
         block_reason = fault.params.get("block_reason")
@@ -126,6 +133,10 @@ class GeminiProfile(Profile):
             p = {**p, "error": {"code": int(p["status"]), **error}}
         return super()._status_plan(p, req, ctx)
 
+
+#: ``usageMetadata`` in the body and in every streamed chunk (the last one has the final counts).
+_USAGE = UsageFields(at=(("usageMetadata",),), input=("promptTokenCount",), output=("candidatesTokenCount",),
+                     cached=("cachedContentTokenCount",))
 
 #: The category a SAFETY finish says it blocked.
 _BLOCKED = "HARM_CATEGORY_DANGEROUS_CONTENT"

@@ -83,6 +83,13 @@ class HuggingFaceProfile(OpenAIProfile):
     def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
         return [("x-request-id", ctx.ident), ("x-compute-type", "gpu+optimized")]
 
+    def model_of(self, req: CallRequest) -> str | None:
+        """The body's ``model``, else the model in a ``/models/MODEL`` path (TGI's native routes)."""
+        model = super().model_of(req)
+        if model is None and "/models/" in req.path:
+            model = req.path.split("/models/", 1)[1].strip("/") or None
+        return model
+
     def side_request(self, req: CallRequest) -> bool:
         return self.endpoint(req) == "hub"
 

@@ -8,6 +8,7 @@ from typing import Any
 from . import _openai_wire as wire
 from ._profile import CallRequest, Event, Profile, RenderContext
 from ._sse import DONE, encode_event
+from ._usage import UsageFields, UsageMeter
 
 __all__ = ["OpenAIProfile"]
 
@@ -100,6 +101,20 @@ class OpenAIProfile(Profile):
 
     def null_content(self, endpoint: str, body: dict[str, Any]) -> None:
         _null_content(endpoint, body)
+
+    def usage_meter(self, req: CallRequest) -> UsageMeter | None:
+        fields = _USAGE.get(self.endpoint(req) or "")
+        return None if fields is None else UsageMeter(fields, "sse" if req.stream else "json")
+
+
+#: Chat Completions: ``usage`` in the body, and streamed as the last chunk's with
+#: ``stream_options.include_usage`` (the chunks before carry ``"usage": null``).
+_CHAT_USAGE = UsageFields(at=(("usage",),), input=("prompt_tokens",), output=("completion_tokens",),
+                          cached=("prompt_tokens_details", "cached_tokens"))
+#: Responses: ``usage`` in the body; streamed, the ``response`` of ``response.completed``.
+_RESPONSES_USAGE = UsageFields(at=(("usage",), ("response", "usage")), input=("input_tokens",),
+                               output=("output_tokens",), cached=("input_tokens_details", "cached_tokens"))
+_USAGE = {"chat": _CHAT_USAGE, "embeddings": _CHAT_USAGE, "responses": _RESPONSES_USAGE}
 
 def _request(req: CallRequest) -> dict[str, Any]:
     data = req.json

@@ -20,6 +20,7 @@ from .._replies import Reply, ToolCall
 from ._coldstart import Phase, cold_start_plan
 from ._plan import NEVER, Break, Forward, Note, Plan, Relay, Respond, Send, Upstream, Wait, respond_with
 from ._text import substitute
+from ._usage import UsageMeter
 
 __all__ = ["CallRequest", "Event", "Profile", "RenderContext", "UpstreamAnswer", "latency_seconds", "network_plan", "status_headers"]
 
@@ -188,6 +189,17 @@ class Profile(ABC):
 
     def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
         return [(self.request_id_header, f"req_{ctx.ident}")]
+
+    def model_of(self, req: CallRequest) -> str | None:
+        """The model ``req`` asks for: its JSON body's ``"model"`` (profiles whose API names it
+        elsewhere, in the URL path, override this); None when it names none."""
+        data = req.json
+        model = data.get("model") if isinstance(data, dict) else None
+        return model if isinstance(model, str) else None
+
+    def usage_meter(self, req: CallRequest) -> UsageMeter | None:
+        """A meter for the token usage in the response to ``req`` (None: this profile cannot read it there)."""
+        return None
 
     def side_request(self, req: CallRequest) -> bool:
         """Whether ``req`` is an SDK's side request (not a model call): answered, never faulted."""

@@ -15,6 +15,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._document import tokens_line, usage_totals
 from ._summary import Cell, Document, MatrixRow, faults_of, matrix, summarize, tests_of
 
 __all__ = ["render_html"]
@@ -382,6 +383,9 @@ def _journal(test: Mapping[str, Any], anchors: Mapping[str, str], *, opened: boo
     clock = test.get("clock")
     if isinstance(clock, Mapping) and clock.get("virtual"):
         meta.append(f"{_seconds(float(clock.get('elapsed', 0.0)))} virtual")
+    totals = usage_totals(calls)
+    if totals is not None:
+        meta.append(tokens_line(totals))
     if faults_of(test):
         meta.append("faults: " + ", ".join(faults_of(test)))
     summary = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from ._document import tokens_line, usage_totals
 from ._summary import Document, summarize, tests_of
 
 __all__ = ["WIDTH", "shorten", "write_summary"]
@@ -72,6 +73,9 @@ def write_summary(document: Document, tw: TerminalWriter) -> None:
     _write_fault_table(tw, summary["faults"])
     _write_verdicts(tw, summary["verdicts"], tests)
     _write_clocks(tw, tests)
+    totals = usage_totals(call for t in tests for call in t.get("calls") or ())
+    if totals is not None:
+        tw.line(f"usage the responses reported: {tokens_line(totals)}")
     if summary["outcomes"].get("failed") and document.get("seed") is not None:
         tw.line(f"rerun with the same faults: pytest --chaos-seed {document['seed']}")
 

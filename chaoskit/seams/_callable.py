@@ -97,8 +97,9 @@ class _Run:
         if self.call.error is None:
             self.call.error = type(exc).__name__
 
-    def end(self, started: float) -> None:
-        self.call.duration = self.engine.clock.now() - started
+    def end(self) -> None:
+        """The call has ended: its duration is set and it closes in the journal."""
+        self.decision.on_end(self.call)
 
 
 def _before(run: _Run) -> tuple[float, BaseException | None, bool, Any]:
@@ -124,7 +125,6 @@ def _wrap(func: Callable[..., Any], engine: Engine, target: str) -> Callable[...
 
         @functools.wraps(func)
         async def async_faulty(*args: Any, **kwargs: Any) -> Any:
-            started = clock.now()
             run = _Run(engine, target, args, kwargs)
             try:
                 wait, exc, skip, value = _before(run)
@@ -138,13 +138,12 @@ def _wrap(func: Callable[..., Any], engine: Engine, target: str) -> Callable[...
                 run.failed(exc)
                 raise
             finally:
-                run.end(started)
+                run.end()
 
         return async_faulty
 
     @functools.wraps(func)
     def faulty(*args: Any, **kwargs: Any) -> Any:
-        started = clock.now()
         run = _Run(engine, target, args, kwargs)
         try:
             wait, exc, skip, value = _before(run)
@@ -158,7 +157,7 @@ def _wrap(func: Callable[..., Any], engine: Engine, target: str) -> Callable[...
             run.failed(exc)
             raise
         finally:
-            run.end(started)
+            run.end()
 
     return faulty
 

@@ -115,7 +115,7 @@ class DecidingRouter:
     def _player(self, exchange: Exchange, decision: Decision) -> Player:
         assert decision.call is not None
         return Player(exchange, self.engine.clock, decision.call, decision.on_end, decision.note,
-                      decision.give_back, self.engine.config_errors)
+                      decision.give_back, self.engine.config_errors, decision.meter)
 
 
 def _pass_through(request: httpx.Request) -> Exception:

@@ -24,7 +24,7 @@ from ..providers._profile import CallRequest
 
 if TYPE_CHECKING:
     from .._journal import Call
-    from ..engine import Engine
+    from ..engine import Engine, OnEnd
 
 __all__ = ["install"]
 
@@ -64,7 +64,7 @@ async def _filtered(engine: Engine, url: str, server_read: Any, server_write: An
 
     to_client_send, to_client = anyio.create_memory_object_stream[Any](100)
     from_client, from_client_recv = anyio.create_memory_object_stream[Any](100)
-    rewrites: dict[Any, tuple[Callable[[Upstream], Plan], Call]] = {}  # request id -> rewrite of its answer
+    rewrites: dict[Any, tuple[Callable[[Upstream], Plan], Call, OnEnd]] = {}  # request id -> rewrite of its answer
     clock = engine.clock
 
     def message(data: dict[str, Any]) -> Any:
@@ -82,8 +82,8 @@ async def _filtered(engine: Engine, url: str, server_read: Any, server_write: An
         call.status = 200
         return json.loads(data)  # type: ignore[no-any-return]
 
-    async def play(item: Any, plan: Plan, call: Call) -> None:
-        started = clock.now()
+    async def play(item: Any, plan: Plan, call: Call, on_end: OnEnd) -> None:
+        forwarded = False  # the call ends when the server's answer is rewritten
         try:
             for i, step in enumerate(plan):
                 if isinstance(step, Wait):
@@ -97,7 +97,8 @@ async def _filtered(engine: Engine, url: str, server_read: Any, server_write: An
                     return
                 elif isinstance(step, Forward):
                     request_id = item.message.id
-                    rewrites[request_id] = (step.then, call)
+                    rewrites[request_id] = (step.then, call, on_end)
+                    forwarded = True
                     await server_write.send(item)
                     return
                 elif isinstance(step, Note):
@@ -108,7 +109,7 @@ async def _filtered(engine: Engine, url: str, server_read: Any, server_write: An
                         await to_client_send.send(message(reply))
                     return
         finally:
-            call.duration = clock.now() - started
+            on_end(call, final=not forwarded)
 
     async def client_to_server(tg: Any) -> None:
         async with from_client_recv:
@@ -119,7 +120,7 @@ async def _filtered(engine: Engine, url: str, server_read: Any, server_write: An
                 if decided is None or decided.action != "play" or decided.call is None:
                     await server_write.send(item)
                 else:
-                    tg.start_soon(play, item, decided.plan, decided.call)
+                    tg.start_soon(play, item, decided.plan, decided.call, decided.on_end)
 
     async def server_to_client() -> None:
         async with to_client_send:
@@ -127,9 +128,10 @@ async def _filtered(engine: Engine, url: str, server_read: Any, server_write: An
                 rpc = getattr(item, "message", None)
                 rewrite = rewrites.pop(getattr(rpc, "id", None), None) if rpc is not None else None
                 if rewrite is not None:
-                    then, call = rewrite
+                    then, call, on_end = rewrite
                     data = rpc.model_dump(by_alias=True, exclude_none=True, mode="json")  # type: ignore[union-attr]
                     reply = answer(then(Upstream(200, _JSON, json.dumps(data).encode())), call)
+                    on_end(call)
                     item = message(reply) if reply is not None else item
                 try:
                     await to_client_send.send(item)

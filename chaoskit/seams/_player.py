@@ -42,7 +42,9 @@ from ._bypass import BYPASS
 if TYPE_CHECKING:
     from .._clock import Clock
     from .._journal import Call
+    from ..engine import OnEnd
     from ..providers._profile import CallRequest
+    from ..providers._usage import UsageMeter
 
 __all__ = [
     "CONNECT_KINDS", "HANG_LIMIT", "JOURNAL_NAMES", "Answer", "Answerer", "Exchange", "Failures", "Kind", "Phase", "Player",
@@ -211,18 +213,20 @@ class _Timer:
 class Player:
     """Plays one call's plan, records its outcome in the journal, and ends it once."""
 
-    __slots__ = ("exchange", "clock", "call", "on_end", "note", "give_back", "errors", "_ended", "_delivered",
-                 "_connected", "_upstream")
+    __slots__ = ("exchange", "clock", "call", "on_end", "note", "give_back", "errors", "meter", "_ended",
+                 "_delivered", "_connected", "_upstream")
 
     def __init__(
-        self, exchange: Exchange, clock: Clock, call: Call, on_end: Callable[[Call], None], note: str,
+        self, exchange: Exchange, clock: Clock, call: Call, on_end: OnEnd, note: str,
         give_back: Callable[[], None] | None = None, errors: list[Exception] | None = None,
+        meter: UsageMeter | None = None,
     ) -> None:
         self.exchange = exchange
         self.errors = errors  # where errors in a fault's set-up found while playing are kept
         self.clock = clock
         self.call = call
-        self.on_end = on_end  # sets the call's duration; called at headers and at the end
+        self.on_end = on_end  # sets the call's duration at headers (final=False); closes the call at its end
+        self.meter = meter  # reads the token usage from the body as it is sent
         self.note = note
         self.give_back = give_back  # returns an unsent reply to its queue
         self._ended = False
@@ -249,6 +253,8 @@ class Player:
     def _sent(self, step: Send) -> bytes:
         if step.text and self._delivered is not None:
             self._delivered += step.text
+        if self.meter is not None:
+            self.meter.feed(step.data)
         return step.data
 
     def failure(self, kind: Kind) -> BaseException:
@@ -330,11 +336,11 @@ class Player:
     def _response(self, step: Respond, rest: Plan) -> Answer:
         self.call.status = step.status
         self._delivered = ""
-        self.on_end(self.call)  # the duration so far: time to headers
+        self.on_end(self.call, final=False)  # the duration so far: time to headers
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in step.headers]
         if all(isinstance(s, Send) for s in rest):
+            data = b"".join(self._sent(s) for s in rest)  # type: ignore[arg-type]
             self.end()
-            data = b"".join(s.data for s in rest)  # type: ignore[union-attr]
             headers.append((b"content-length", str(len(data)).encode()))
             return Answer(step.status, headers, data)
         headers.append((b"transfer-encoding", b"chunked"))
@@ -370,7 +376,7 @@ class Player:
         self.call.status = respond.status
         self.call.text = ""  # the model text relayed, counted as it goes
         self._delivered = ""
-        self.on_end(self.call)  # the duration so far: time to headers
+        self.on_end(self.call, final=False)  # the duration so far: time to headers
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in respond.headers]
         return Answer(respond.status, [*raw, (b"transfer-encoding", b"chunked")], self._relayed(relayer))
 

@@ -29,7 +29,7 @@ def _openai_unary(model: str) -> dict[str, Any]:
     }
 
 
-async def _openai_events(model: str) -> AsyncIterator[bytes]:
+async def _openai_events(model: str, include_usage: bool = False) -> AsyncIterator[bytes]:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
         body = {"id": "chatcmpl-upstream", "object": "chat.completion.chunk", "created": 1, "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
@@ -40,6 +40,10 @@ async def _openai_events(model: str) -> AsyncIterator[bytes]:
         await asyncio.sleep(PAUSE)
         yield chunk({"content": word})
     yield chunk({}, "stop")
+    if include_usage:  # stream_options.include_usage: a last chunk with no choices and the usage
+        usage = {"id": "chatcmpl-upstream", "object": "chat.completion.chunk", "created": 1, "model": model,
+                 "choices": [], "usage": {**_openai_unary(model)["usage"], "prompt_tokens_details": {"cached_tokens": 2}}}
+        yield f"data: {json.dumps(usage)}\n\n".encode()
     yield b"data: [DONE]\n\n"
 
 
@@ -75,7 +79,8 @@ def app() -> Any:
     async def chat(request: Request) -> Response:
         body = await request.json()
         if body.get("stream"):
-            return StreamingResponse(_openai_events(body["model"]), media_type="text/event-stream")
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(_openai_events(body["model"], include_usage), media_type="text/event-stream")
         return JSONResponse(_openai_unary(body["model"]))
 
     async def messages(request: Request) -> Response:

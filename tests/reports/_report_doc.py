@@ -12,7 +12,8 @@ EVIL = "tests/test_bot.py::test_escapes[<script>alert(1)</script>]"
 
 def call(index: int, provider: str, *, fault: str | None = None, status: int | None = 200,
          error: str | None = None, text: str | None = None, retry_after: float | None = None,
-         started: float = 0.0, stream: bool = False, complete: bool = True) -> dict[str, Any]:
+         started: float = 0.0, stream: bool = False, complete: bool = True,
+         usage: dict[str, int | None] | None = None, effect: str | None = None) -> dict[str, Any]:
     """One journal entry as the plugin writes it."""
     return {
         "index": index, "provider": provider, "method": "POST",
@@ -23,6 +24,7 @@ def call(index: int, provider: str, *, fault: str | None = None, status: int | N
         "started": started, "endpoint": "chat" if provider == "openai" else "messages",
         "retry_after": retry_after, "read_timeout": 600.0, "retry_count": 0,
         "request_key": "ab12cd34ef56", "text": text, "complete": complete,
+        "model": "gpt-4o-mini" if provider == "openai" else "claude-sonnet-4-6", "usage": usage, "effect": effect,
     }
 
 

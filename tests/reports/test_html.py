@@ -174,3 +174,18 @@ def test_virtual_time_shows_both_clocks() -> None:
     assert "virtual time <b>10 min 40 s</b> in <b>0.8 s</b> real" in html
     plain = make_document()
     assert "virtual time" not in render_html(plain)
+
+
+def test_a_journal_shows_the_tokens_its_calls_reported() -> None:
+    from _report_doc import call
+
+    document = make_document()
+    [failed, *_] = [t for t in document["tests"] if t["outcome"] == "failed"]  # journals shown: failing tests
+    failed["calls"] = [
+        call(0, "openai", usage={"input_tokens": 12, "output_tokens": 30, "cached_tokens": 0}),
+        call(1, "openai", usage={"input_tokens": 8, "output_tokens": 2, "cached_tokens": 0}),
+        call(2, "openai", status=429),
+    ]
+    html = render_html(document)
+    assert html.count("20 tokens in, 32 out") == 1
+    assert "tokens in" not in render_html(make_document())

@@ -92,3 +92,16 @@ def test_no_tests_and_no_faults() -> None:
     assert render({"seed": 7, "tests": []}) == "chaoskit: no chaos tests ran\n"
     lines = render({"seed": 7, "tests": [record("t.py::t", "passed", faults=[], fired={})]}).splitlines()
     assert lines[1:] == ["1 chaos test: 1 passed; 0 injections", "no faults injected", "verdicts: none"]
+
+
+def test_usage_totals_of_the_run_when_responses_reported_usage() -> None:
+    from _report_doc import call
+
+    document = make_document()
+    assert "usage the responses reported" not in render(document)
+    document["tests"][0]["calls"] = [
+        call(0, "openai", usage={"input_tokens": 1200, "output_tokens": 40, "cached_tokens": 300}),
+        call(1, "anthropic", usage={"input_tokens": 4, "output_tokens": None, "cached_tokens": None}),
+    ]
+    document["tests"][1]["calls"] = [call(0, "openai", usage={"input_tokens": 10, "output_tokens": 5, "cached_tokens": 0})]
+    assert "usage the responses reported: 1,214 tokens in (300 cached), 45 out" in render(document).splitlines()
