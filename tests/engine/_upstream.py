@@ -12,6 +12,8 @@ from typing import Any
 
 #: What the real server answers.
 TEXT = "The real server says hello."
+#: The finish reason of its answers, by provider.
+FINISHED = {"openai": "stop", "anthropic": "end_turn"}
 #: The pause between two streamed events.
 PAUSE = 0.02
 
@@ -24,7 +26,7 @@ def _words() -> list[str]:
 def _openai_unary(model: str) -> dict[str, Any]:
     return {
         "id": "chatcmpl-upstream", "object": "chat.completion", "created": 1, "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": TEXT}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": TEXT}, "finish_reason": FINISHED["openai"]}],
         "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
     }
 
@@ -39,14 +41,14 @@ async def _openai_events(model: str) -> AsyncIterator[bytes]:
     for word in _words():
         await asyncio.sleep(PAUSE)
         yield chunk({"content": word})
-    yield chunk({}, "stop")
+    yield chunk({}, FINISHED["openai"])
     yield b"data: [DONE]\n\n"
 
 
 def _anthropic_unary(model: str) -> dict[str, Any]:
     return {
         "id": "msg_upstream", "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "text", "text": TEXT}], "stop_reason": "end_turn", "stop_sequence": None,
+        "content": [{"type": "text", "text": TEXT}], "stop_reason": FINISHED["anthropic"], "stop_sequence": None,
         "usage": {"input_tokens": 5, "output_tokens": 5},
     }
 
@@ -62,7 +64,7 @@ async def _anthropic_events(model: str) -> AsyncIterator[bytes]:
         await asyncio.sleep(PAUSE)
         yield event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": word}})
     yield event("content_block_stop", {"index": 0})
-    yield event("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 5}})
+    yield event("message_delta", {"delta": {"stop_reason": FINISHED["anthropic"], "stop_sequence": None}, "usage": {"output_tokens": 5}})
     yield event("message_stop", {})
 
 

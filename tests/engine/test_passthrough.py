@@ -3,7 +3,8 @@ server on loopback (uvicorn, SSE with real pauses), reached through ``chaos.rout
 
 For each fault the SDK must do on the real server's answer what it does on chaoskit's simulated
 one: the same exception class, status and attempts; a stream broken after the same number of
-events, carrying the real server's words before the break.
+events, carrying the real server's words before the break; an answer ended with the same finish
+reason.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ import pytest
 
 import chaoskit
 
-from ._upstream import TEXT, model_server
+from ._upstream import FINISHED, TEXT, model_server
 
 FAULTS = [
     "rate_limit", "server_error", "timeout.read", "latency", "malformed.null_content", "malformed.truncated_json",
     "stream.cut", "stream.cut.unclean", "stream.stall", "stream.error",
+]
+#: Faults that end the answer early with a finish reason: (fault, streamed, params).
+FINISHES = [
+    ("stream.length", True, {"after_events": 2}),
+    ("stream.length", True, {"after_events": 9}),  # past the real answer's end: its own ending is replaced
+    ("content_filter", True, {"after_events": 2}),
+    ("content_filter", True, {}),
+    ("content_filter", False, {}),
 ]
 #: Short delays, the same on both paths, so a case takes a fraction of a second.
 QUICK = {"retry_after": 0.01, "seconds": 0.05, "jitter": 0.0}
@@ -37,35 +46,41 @@ def upstream() -> Iterator[str]:
         yield base
 
 
-def call(provider: str, base: str | None, stream: bool) -> tuple[Any, str]:
-    """One call through the provider's SDK: (what it returned, the model text it delivered)."""
+def call(provider: str, base: str | None, stream: bool) -> tuple[str | None, str]:
+    """One call through the provider's SDK: (the finish reason it saw, the model text it delivered)."""
     delivered: list[str] = []
+    finish: str | None = None
     if provider == "openai":
         client = openai.OpenAI(api_key="sk-test", base_url=None if base is None else base + "/v1", max_retries=1, timeout=TIMEOUT)
         out: Any = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=stream)
         if not stream:
-            return out, out.choices[0].message.content or ""
+            return out.choices[0].finish_reason, out.choices[0].message.content or ""
         for chunk in out:
             delivered += [c.delta.content or "" for c in chunk.choices]
-        return out, "".join(delivered)
+            finish = next((c.finish_reason for c in chunk.choices if c.finish_reason), finish)
+        return finish, "".join(delivered)
     claude = anthropic.Anthropic(api_key="sk-ant-test", base_url=base, max_retries=1, timeout=TIMEOUT)
     message: Any = claude.messages.create(model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "hi"}], stream=stream)
     if not stream:
-        return message, "".join(getattr(b, "text", "") for b in message.content or ())
+        return message.stop_reason, "".join(getattr(b, "text", "") for b in message.content or ())
     for event in message:
         if event.type == "content_block_delta":
             delivered.append(event.delta.text)
-    return message, "".join(delivered)
+        elif event.type == "message_delta":
+            finish = event.delta.stop_reason
+    return finish, "".join(delivered)
 
 
-def outcome(provider: str, fault: str, base: str | None) -> dict[str, Any]:
-    """What the app sees under ``fault``: on the simulated path (``base`` None) or on the real server."""
-    stream = fault.startswith("stream.")
+def outcome(provider: str, fault: str, base: str | None, stream: bool | None = None, **params: Any) -> dict[str, Any]:
+    """What the app sees under ``fault`` (with ``params`` and short delays): on the simulated path
+    (``base`` None) or on the real server. ``stream`` defaults to whether it is a stream fault."""
+    stream = fault.startswith("stream.") if stream is None else stream
     fid = f"{provider}.{fault}"
-    params = {k: v for k, v in QUICK.items() if k in chaoskit.faults.get(fid).params}
+    params = {**{k: v for k, v in QUICK.items() if k in chaoskit.faults.get(fid).params}, **params}
     if fault == "stream.stall":
         params.pop("seconds", None)  # a stall that never ends: the client's read timeout ends it
     delivered: list[str] = []
+    finish: str | None = None
     with chaoskit.Chaos(seed=1) as chaos:
         if base is not None:
             chaos.route(base, provider=provider, real=True)
@@ -73,7 +88,7 @@ def outcome(provider: str, fault: str, base: str | None) -> dict[str, Any]:
             chaos.reply(provider, TEXT)
         chaos.inject(fid, **params)
         try:
-            _, text = call(provider, base, stream)
+            finish, text = call(provider, base, stream)
             delivered.append(text)
             error: BaseException | None = None
         except Exception as exc:  # noqa: BLE001 - compared across the two paths
@@ -87,6 +102,7 @@ def outcome(provider: str, fault: str, base: str | None) -> dict[str, Any]:
         "journal": [(c.status, c.complete) for c in calls],
         "text": [c.text for c in calls],
         "delivered": delivered,
+        "finish": finish,
     }
 
 
@@ -103,6 +119,29 @@ def test_a_fault_on_the_real_server_acts_as_on_the_simulated_reply(upstream: str
         assert real["text"] == [REAL_WORDS]  # the real server's words, up to the break
 
 
+@pytest.mark.parametrize(("fault", "stream", "params"), FINISHES)
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_finish_fault_ends_the_real_answer_as_it_ends_the_simulated_one(
+    upstream: str, provider: str, fault: str, stream: bool, params: dict[str, Any],
+) -> None:
+    simulated, real = outcome(provider, fault, None, stream, **params), outcome(provider, fault, upstream, stream, **params)
+    assert real["raises"] is None
+    # the journal's text of a unary answer: chaoskit does not read a real one (None)
+    same = ("raises", "status", "attempts", "journal", "delivered", "finish", *(("text",) if stream else ()))
+    assert {k: real[k] for k in same} == {k: simulated[k] for k in same}
+    assert real["finish"] not in (None, FINISHED[provider])  # the fault's reason, not the real server's
+    assert real["delivered"] == [" ".join(TEXT.split(" ")[: params.get("after_events") or 0])]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_stream_length_on_a_real_stream_cuts_after_two_events_where_the_simulated_reply_keeps_half(upstream: str, provider: str) -> None:
+    simulated, real = outcome(provider, "stream.length", None), outcome(provider, "stream.length", upstream)
+    assert real["finish"] == simulated["finish"]
+    assert real["journal"] == simulated["journal"] == [(200, True)]
+    assert real["delivered"] == [REAL_WORDS]
+    assert simulated["delivered"] == [TEXT[: len(TEXT) // 2]]
+
+
 def test_healthy_calls_reach_the_real_server_streamed_as_it_streams(upstream: str) -> None:
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.route(upstream, provider="anthropic", real=True)
@@ -114,8 +153,8 @@ def test_healthy_calls_reach_the_real_server_streamed_as_it_streams(upstream: st
 def test_a_fault_the_real_path_cannot_apply_says_which_and_what_to_do(upstream: str) -> None:
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.route(upstream, provider="openai", real=True)
-        chaos.inject("openai.content_filter")
+        chaos.inject("openai.malformed.tool_args")
         with pytest.raises(chaoskit.ChaosConfigError) as info:
-            call("openai", upstream, stream=False)
-    assert str(info.value).startswith(f"openai.content_filter cannot act on {upstream}/v1/chat/completions, a real server")
+            call("openai", upstream, stream=True)
+    assert str(info.value).startswith(f"openai.malformed.tool_args cannot act on {upstream}/v1/chat/completions, a real server")
     assert "inject it where chaoskit simulates the model" in str(info.value)
