@@ -1,6 +1,7 @@
 """A real model server on loopback for pass-through tests: an ASGI app under uvicorn that
 speaks the OpenAI Chat Completions and Anthropic Messages wire formats, unary and streamed
-(SSE with a real pause between events). Its answer is :data:`TEXT`, word by word."""
+(SSE with a real pause between events). Its answer is :data:`TEXT`, word by word; a unary request
+that offers tools is answered with a call to the first one, with :data:`ARGUMENTS`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 
 #: What the real server answers.
 TEXT = "The real server says hello."
+#: The arguments of the tool call it answers a request offering tools with.
+ARGUMENTS = {"order_id": "A100"}
 #: The finish reason of its answers, by provider.
 FINISHED = {"openai": "stop", "anthropic": "end_turn"}
 #: The pause between two streamed events.
@@ -23,10 +26,21 @@ def _words() -> list[str]:
     return [w if i == 0 else " " + w for i, w in enumerate(words)]
 
 
-def _openai_unary(model: str) -> dict[str, Any]:
+def _tool(body: dict[str, Any]) -> str | None:
+    """The name of the first tool the request offers (OpenAI's or Anthropic's shape), or None."""
+    for tool in body.get("tools") or ():
+        return str((tool.get("function") or tool)["name"])
+    return None
+
+
+def _openai_unary(model: str, tool: str | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": TEXT}
+    if tool is not None:
+        call = {"id": "call_upstream", "type": "function", "function": {"name": tool, "arguments": json.dumps(ARGUMENTS)}}
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
     return {
         "id": "chatcmpl-upstream", "object": "chat.completion", "created": 1, "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": TEXT}, "finish_reason": FINISHED["openai"]}],
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if tool else FINISHED["openai"]}],
         "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
     }
 
@@ -45,10 +59,13 @@ async def _openai_events(model: str) -> AsyncIterator[bytes]:
     yield b"data: [DONE]\n\n"
 
 
-def _anthropic_unary(model: str) -> dict[str, Any]:
+def _anthropic_unary(model: str, tool: str | None = None) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [{"type": "text", "text": TEXT}]
+    if tool is not None:
+        content = [{"type": "tool_use", "id": "toolu_upstream", "name": tool, "input": ARGUMENTS}]
     return {
         "id": "msg_upstream", "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "text", "text": TEXT}], "stop_reason": FINISHED["anthropic"], "stop_sequence": None,
+        "content": content, "stop_reason": "tool_use" if tool else FINISHED["anthropic"], "stop_sequence": None,
         "usage": {"input_tokens": 5, "output_tokens": 5},
     }
 
@@ -78,13 +95,13 @@ def app() -> Any:
         body = await request.json()
         if body.get("stream"):
             return StreamingResponse(_openai_events(body["model"]), media_type="text/event-stream")
-        return JSONResponse(_openai_unary(body["model"]))
+        return JSONResponse(_openai_unary(body["model"], _tool(body)))
 
     async def messages(request: Request) -> Response:
         body = await request.json()
         if body.get("stream"):
             return StreamingResponse(_anthropic_events(body["model"]), media_type="text/event-stream")
-        return JSONResponse(_anthropic_unary(body["model"]))
+        return JSONResponse(_anthropic_unary(body["model"], _tool(body)))
 
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/messages", messages, methods=["POST"])])
 

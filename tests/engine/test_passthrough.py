@@ -9,6 +9,7 @@ reason.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 
 import chaoskit
 
-from ._upstream import FINISHED, TEXT, model_server
+from ._upstream import ARGUMENTS, FINISHED, TEXT, model_server
 
 FAULTS = [
     "rate_limit", "server_error", "timeout.read", "latency", "malformed.null_content", "malformed.truncated_json",
@@ -140,6 +141,47 @@ def test_stream_length_on_a_real_stream_cuts_after_two_events_where_the_simulate
     assert real["journal"] == simulated["journal"] == [(200, True)]
     assert real["delivered"] == [REAL_WORDS]
     assert simulated["delivered"] == [TEXT[: len(TEXT) // 2]]
+
+
+#: The tool the app declares, in each provider's request shape.
+TOOLS = {
+    "openai": [{"type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object", "properties": {}}}}],
+    "anthropic": [{"name": "lookup_order", "input_schema": {"type": "object", "properties": {}}}],
+}
+
+
+def tool_answer(provider: str, base: str | None, fault: str | None, offer: bool = True) -> tuple[str | None, list[tuple[str, Any]]]:
+    """A unary call (offering the tool, or not) under ``fault``: (the finish reason, the tool calls
+    the SDK returned as (name, arguments)), on the simulated reply (``base`` None) or the real server."""
+    tools = TOOLS[provider] if offer else []
+    with chaoskit.Chaos(seed=1) as chaos:
+        if base is not None:
+            chaos.route(base, provider=provider, real=True)
+        else:
+            chaos.reply(provider, TEXT)
+        if fault is not None:
+            chaos.inject(f"{provider}.{fault}")
+        if provider == "openai":
+            client = openai.OpenAI(api_key="sk-test", base_url=None if base is None else base + "/v1", max_retries=0, timeout=TIMEOUT)
+            out: Any = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], tools=tools)
+            choice = out.choices[0]
+            return choice.finish_reason, [(c.function.name, c.function.arguments) for c in choice.message.tool_calls or ()]
+        claude = anthropic.Anthropic(api_key="sk-ant-test", base_url=base, max_retries=0, timeout=TIMEOUT)
+        message: Any = claude.messages.create(model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "hi"}], tools=tools)
+        return message.stop_reason, [(b.name, b.input) for b in message.content if b.type == "tool_use"]
+
+
+@pytest.mark.parametrize("offer", [True, False], ids=["real-tool-call", "real-text"])
+@pytest.mark.parametrize("fault", ["malformed.tool_args", "malformed.unknown_tool"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_tool_call_fault_rewrites_the_real_answer_as_the_simulated_one(upstream: str, provider: str, fault: str, offer: bool) -> None:
+    # Whether the real answer called a tool or answered in text, the bad call replaces it, as it
+    # replaces the simulated reply (a text here too).
+    real = tool_answer(provider, upstream, fault, offer)
+    assert real == tool_answer(provider, None, fault, offer)
+    healthy = tool_answer(provider, upstream, None, offer)
+    assert real != healthy
+    assert healthy[1] == ([("lookup_order", ARGUMENTS if provider == "anthropic" else json.dumps(ARGUMENTS))] if offer else [])
 
 
 def test_healthy_calls_reach_the_real_server_streamed_as_it_streams(upstream: str) -> None:
