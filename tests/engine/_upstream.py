@@ -1,6 +1,7 @@
 """A real model server on loopback for pass-through tests: an ASGI app under uvicorn that
-speaks the OpenAI Chat Completions and Anthropic Messages wire formats, unary and streamed
-(SSE with a real pause between events). Its answer is :data:`TEXT`, word by word; a unary request
+speaks the OpenAI Chat Completions, Anthropic Messages, Gemini ``generateContent`` and TGI
+(``/generate``, ``/generate_stream``, ``/``) wire formats, unary and streamed (SSE with a real
+pause between events). Its answer is :data:`TEXT`, word by word; a unary request
 that offers tools is answered with a call to the first one, with :data:`ARGUMENTS`."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ TEXT = "The real server says hello."
 #: The arguments of the tool call it answers a request offering tools with.
 ARGUMENTS = {"order_id": "A100"}
 #: The finish reason of its answers, by provider.
-FINISHED = {"openai": "stop", "anthropic": "end_turn"}
+FINISHED = {"openai": "stop", "anthropic": "end_turn", "gemini": "STOP"}
 #: The pause between two streamed events.
 PAUSE = 0.02
 
@@ -85,6 +86,35 @@ async def _anthropic_events(model: str) -> AsyncIterator[bytes]:
     yield event("message_stop", {})
 
 
+def _gemini_chunk(model: str, text: str, finish: str | None = None) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+    body: dict[str, Any] = {"candidates": [candidate], "modelVersion": model, "responseId": "upstream-gemini"}
+    if finish is not None:  # the last chunk, as Google sends it: the finish with the last words
+        candidate["finishReason"] = finish
+        body["usageMetadata"] = {"promptTokenCount": 5, "candidatesTokenCount": 5, "totalTokenCount": 10}
+    return body
+
+
+async def _gemini_events(model: str) -> AsyncIterator[bytes]:
+    words = _words()
+    for i, word in enumerate(words):
+        await asyncio.sleep(PAUSE)
+        chunk = _gemini_chunk(model, word, FINISHED["gemini"] if i == len(words) - 1 else None)
+        yield f"data: {json.dumps(chunk)}\r\n\r\n".encode()  # Google's line ends
+
+
+def _tgi_token(index: int, word: str, last: bool) -> dict[str, Any]:
+    return {"index": index, "token": {"id": 1000 + index, "text": word, "logprob": -0.1, "special": False},
+            "generated_text": TEXT if last else None, "details": None}
+
+
+async def _tgi_events() -> AsyncIterator[bytes]:
+    words = _words()
+    for i, word in enumerate(words, 1):
+        await asyncio.sleep(PAUSE)
+        yield f"data:{json.dumps(_tgi_token(i, word, i == len(words)))}\n\n".encode()  # TGI: no [DONE]
+
+
 def app() -> Any:
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -103,7 +133,24 @@ def app() -> Any:
             return StreamingResponse(_anthropic_events(body["model"]), media_type="text/event-stream")
         return JSONResponse(_anthropic_unary(body["model"], _tool(body)))
 
-    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/messages", messages, methods=["POST"])])
+    async def gemini(request: Request) -> Response:
+        model, _, method = request.path_params["call"].partition(":")
+        if method == "streamGenerateContent":
+            return StreamingResponse(_gemini_events(model), media_type="text/event-stream")
+        return JSONResponse(_gemini_chunk(model, TEXT, FINISHED["gemini"]))
+
+    async def tgi(request: Request) -> Response:
+        body = await request.json()
+        if request.url.path == "/generate_stream" or (request.url.path == "/" and body.get("stream")):
+            return StreamingResponse(_tgi_events(), media_type="text/event-stream")
+        answer = {"generated_text": TEXT}
+        return JSONResponse([answer] if request.url.path == "/" else answer)  # "/" answers a list
+
+    return Starlette(routes=[
+        Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/messages", messages, methods=["POST"]),
+        Route("/{version}/models/{call}", gemini, methods=["POST"]),
+        *(Route(path, tgi, methods=["POST"]) for path in ("/generate", "/generate_stream", "/")),
+    ])
 
 
 @contextmanager
