@@ -294,6 +294,10 @@ class Profile(ABC):
                                      lambda sequence: self.stream_error_event(error, ctx, endpoint, sequence), ending)
 
             return [Relay(relayer)]
+        if effect == "latency.tokens":  # a unary answer, late by its output tokens as a simulated one is
+            self.answer_text(endpoint, {})
+            seconds = latency_seconds(p, ctx.rng)
+            return [Forward(lambda real: self._late_real(endpoint, real, seconds))]
         if finish is not None:  # a unary answer: its text cut or emptied, its finish reason the fault's
             self.answer_text(endpoint, {})
             kept = partial(self._kept, finish=finish)
@@ -322,6 +326,13 @@ class Profile(ABC):
         simulated = self.body(endpoint, req, _replying(ctx, answer(self.answer_text(endpoint, body))), finish)
         self.graft(endpoint, body, simulated)
         return [Respond(real.status, real.headers), Send(json.dumps(body, separators=(",", ":")).encode())]
+
+    def _late_real(self, endpoint: str, real: Upstream, seconds: float) -> Plan:
+        """A real JSON answer ``seconds`` late per output token; an error or a body that is not JSON at once."""
+        body = _json_body(real)
+        if body is None:
+            return respond_with(real)
+        return [Wait(seconds * _tokens(self.answer_text(endpoint, body))), *respond_with(real)]
 
     def _malformed_real(self, variant: str, endpoint: str, real: Upstream, params: Mapping[str, Any]) -> Plan:
         """A real JSON answer broken as ``variant`` says; an error or a body that is not JSON as it is."""
@@ -383,8 +394,7 @@ class Profile(ABC):
                     slowed.append(Wait(seconds))
                 slowed.append(step)
             return slowed
-        tokens = max(1, len(json.dumps(ctx.reply if isinstance(ctx.reply, str) else repr(ctx.reply))) // 4)
-        return [Wait(seconds * tokens), *plan]
+        return [Wait(seconds * _tokens(ctx.reply if isinstance(ctx.reply, str) else repr(ctx.reply))), *plan]
 
     def _bad_tool_call(self, effect: str, p: Mapping[str, Any], req: CallRequest) -> ToolCall:
         offered = self.offered_tools(req)
@@ -508,6 +518,11 @@ def _cut_index(events: list[Event], after_content: int) -> int:
     if n == 0:
         return content[0]
     return content[n - 1] + 1
+
+
+def _tokens(text: str) -> int:
+    """The output tokens a slow-token latency counts in an answer's text: about 4 characters each, at least 1."""
+    return max(1, len(json.dumps(text)) // 4)
 
 
 def _after(p: Mapping[str, Any]) -> int | None:

@@ -140,6 +140,7 @@ def outcome(provider: str, fault: str, base: str | None, stream: bool | None = N
         "text": [c.text for c in calls],
         "delivered": delivered,
         "finish": finish,
+        "duration": [c.duration for c in calls],
     }
 
 
@@ -217,6 +218,17 @@ def test_a_tool_call_fault_rewrites_the_real_answer_as_the_simulated_one(upstrea
     healthy = tool_answer(provider, upstream, None, offer)
     assert real != healthy
     assert healthy[1] == ([("lookup_order", ARGUMENTS if provider == "anthropic" else json.dumps(ARGUMENTS))] if offer else [])
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_slow_tokens_delay_a_real_unary_answer_as_much_as_a_simulated_one(upstream: str, provider: str) -> None:
+    simulated = outcome(provider, "slow_tokens", None, False, seconds=0.03)
+    real = outcome(provider, "slow_tokens", upstream, False, seconds=0.03)
+    same = ("raises", "status", "attempts", "journal", "delivered", "finish")
+    assert {k: real[k] for k in same} == {k: simulated[k] for k in same}
+    assert real["delivered"] == [TEXT]
+    # the same words, so the same delay (a few 0.03 s tokens), plus the real server's own time
+    assert real["duration"][0] >= 0.95 * simulated["duration"][0] > 0.1
 
 
 def test_tgi_s_openai_compatible_chat_route_breaks_as_its_native_route_does(upstream: str) -> None:
