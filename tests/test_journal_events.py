@@ -92,10 +92,10 @@ def test_a_blocked_request_and_a_fault_that_cannot_apply_close_at_once() -> None
         with pytest.raises(chaoskit.UnroutedRequestError):
             httpx2.get("https://search.example.com/")
         chaos.route("http://127.0.0.1:9", provider="openai", real=True)
-        chaos.inject("openai.content_filter")
+        chaos.inject("openai.malformed.tool_args")  # rewrites a real unary answer, but not a real stream
         with pytest.raises(chaoskit.ChaosConfigError):
             openai.OpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1", max_retries=0).chat.completions.create(
-                model="gpt-4o-mini", messages=MESSAGES)
+                model="gpt-4o-mini", messages=MESSAGES, stream=True)
         assert [(k, i) for k, i, _ in recorder.events] == [
             ("opened", 0), ("closed", 0), ("opened", 1), ("injected", 1), ("closed", 1),
         ]  # both closed before the session ended

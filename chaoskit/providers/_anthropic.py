@@ -38,6 +38,25 @@ class AnthropicProfile(Profile):
         name = event or str(data.get("type") or "")
         return name == "content_block_delta", _delta_text(data)
 
+    def live_end(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str,
+                 seen: list[tuple[str | None, Any]], text: str) -> list[bytes]:
+        # the open content block closed, then the simulated message_delta and message_stop
+        ending = wire.message_events(_request(req), text, ident=ctx.ident, stop_reason=finish)[-2:]
+        opened: int | None = None
+        for name, data in seen:
+            kind = name or (data.get("type") if isinstance(data, dict) else None)
+            if kind in ("content_block_start", "content_block_stop"):
+                opened = data.get("index", 0) if kind == "content_block_start" else None
+        if opened is not None:
+            ending.insert(0, ("content_block_stop", {"type": "content_block_stop", "index": opened}))
+        return [encode_event(data, event=name) for name, data in ending]
+
+    def answer_text(self, endpoint: str, body: dict[str, Any]) -> str:
+        return "".join(str(b.get("text") or "") for b in body.get("content") or () if isinstance(b, dict) and b.get("type") == "text")
+
+    def graft(self, endpoint: str, real: dict[str, Any], simulated: dict[str, Any]) -> None:
+        real.update({k: simulated[k] for k in ("content", "stop_reason", "stop_sequence")})
+
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         return {"type": "error", "error": {"type": "api_error", "message": "", **error}, "request_id": f"req_{ctx.ident}"}
 

@@ -105,6 +105,26 @@ class GeminiProfile(Profile):
     def usage_meter(self, req: CallRequest) -> UsageMeter | None:
         return UsageMeter(_USAGE, "sse" if req.stream else "json") if self.endpoint(req) else None
 
+    # ---- on a real server's answer ----------------------------------------------------------
+    def live_text(self, endpoint: str, event: str | None, data: Any) -> tuple[bool, str]:
+        if not isinstance(data, dict):
+            return False, ""
+        return _has_output(data), _chunk_text(data)
+
+    def live_end(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str,
+                 seen: list[tuple[str | None, Any]], text: str) -> list[bytes]:
+        # the simulated finish chunk, with the real stream's response id and model version
+        ending = wire.chunks(_request(req), text, model=_model(req), ident=ctx.ident, finish=finish, blocked=_BLOCKED)[-1]
+        last = next((data for _, data in reversed(seen) if isinstance(data, dict)), {})
+        ending.update({k: last[k] for k in ("modelVersion", "responseId") if k in last})
+        return [encode_event(ending)]
+
+    def answer_text(self, endpoint: str, body: dict[str, Any]) -> str:
+        return _chunk_text(body)
+
+    def graft(self, endpoint: str, real: dict[str, Any], simulated: dict[str, Any]) -> None:
+        real["candidates"] = simulated["candidates"]
+
     # ---- broken ------------------------------------------------------------------------------
     def render(self, fault: Fault, req: CallRequest, ctx: RenderContext) -> Plan:
         block_reason = fault.params.get("block_reason")

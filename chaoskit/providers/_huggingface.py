@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 from .._replies import Reply, ToolCall
 from ._openai import OpenAIProfile
 from ._plan import Plan, Respond, Send
-from ._profile import SSE, CallRequest, Event, RenderContext
+from ._profile import SSE, CallRequest, Event, RenderContext, UpstreamAnswer
 from ._sse import DONE, encode_event
 from ._text import split_text, substitute
 
@@ -137,6 +137,26 @@ class HuggingFaceProfile(OpenAIProfile):
             events.append(Event(encode_event(data), content=bool(piece), text=piece))
         return events  # generate_stream ends with the last token: no [DONE]
 
+    def live_text(self, endpoint: str, event: str | None, data: Any) -> tuple[bool, str]:
+        """On the chat route, OpenAI's chunks; on the native routes, TGI's token events, whose
+        special tokens (the end of sequence) are not model output."""
+        if endpoint == "chat":
+            return super().live_text(endpoint, event, data)
+        token = data.get("token") if isinstance(data, dict) else None
+        if not isinstance(token, dict) or token.get("special"):
+            return False, ""
+        text = str(token.get("text") or "")
+        return bool(text), text
+
+    def live_end(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str,
+                 seen: list[tuple[str | None, Any]], text: str) -> list[bytes]:
+        _chat_only(endpoint, "ends real streams with a finish reason")
+        return super().live_end(endpoint, req, ctx, finish, seen, text)
+
+    def answer_text(self, endpoint: str, body: dict[str, Any]) -> str:
+        _chat_only(endpoint, "rewrites real answers")
+        return super().answer_text(endpoint, body)
+
     def main_field(self, endpoint: str) -> str:
         return "choices" if endpoint == "chat" else "generated_text"
 
@@ -177,6 +197,11 @@ class TgiProfile(HuggingFaceProfile):
 
     def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
         return [("x-compute-type", "gpu+optimized")]  # TGI sends no request id of its own
+
+
+def _chat_only(endpoint: str, what: str) -> None:
+    if endpoint != "chat":
+        raise UpstreamAnswer(f"chaoskit {what} on the chat route, not yet on TGI's native {endpoint} route")
 
 
 def _parameters(req: CallRequest) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _openai_wire as wire
-from ._profile import CallRequest, Event, Profile, RenderContext
+from ._profile import CallRequest, Event, Profile, RenderContext, UpstreamAnswer
 from ._sse import DONE, encode_event
 from ._usage import UsageFields, UsageMeter
 
@@ -68,6 +68,34 @@ class OpenAIProfile(Profile):
             return name.endswith(".delta"), str(data.get("delta") or "") if name == "response.output_text.delta" else ""
         return _has_delta(data), _delta_text(data)
 
+    def live_end(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str,
+                 seen: list[tuple[str | None, Any]], text: str) -> list[bytes]:
+        if endpoint == "responses":
+            raise UpstreamAnswer("chaoskit cannot yet end a real Responses stream with a finish reason")
+        # the simulated finish chunk (no usage chunk: the real usage is not known), the real ids
+        chunks = wire.chat_completion_chunks(_request(req), text, ident=ctx.ident, created=_CREATED, finish_reason=finish)
+        ending = next(c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"])
+        last = next((data for _, data in reversed(seen) if isinstance(data, dict)), {})
+        ending.update({k: last[k] for k in _CHUNK_IDS if k in last})
+        return [encode_event(ending), DONE]
+
+    def answer_text(self, endpoint: str, body: dict[str, Any]) -> str:
+        if endpoint == "responses":
+            return "".join(str(part.get("text") or "") for item in body.get("output") or () if item.get("type") == "message"
+                           for part in item.get("content") or () if part.get("type") == "output_text")
+        if endpoint != "chat":
+            raise UpstreamAnswer(f"chaoskit rewrites the answers of chat and responses, not of {endpoint}")
+        choices = body.get("choices") or [{}]
+        return str((choices[0].get("message") or {}).get("content") or "")
+
+    def graft(self, endpoint: str, real: dict[str, Any], simulated: dict[str, Any]) -> None:
+        if endpoint == "responses":
+            real.update({k: simulated[k] for k in ("output", "status", "incomplete_details")})
+            return
+        choices = real.get("choices") or [{"index": 0}]
+        fresh = simulated["choices"][0]
+        real["choices"] = [{**choices[0], "message": fresh["message"], "finish_reason": fresh["finish_reason"]}, *choices[1:]]
+
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         return {"error": {"message": "", "type": None, "param": None, "code": None, **error}}
 
@@ -119,6 +147,10 @@ _USAGE = {"chat": _CHAT_USAGE, "embeddings": _CHAT_USAGE, "responses": _RESPONSE
 def _request(req: CallRequest) -> dict[str, Any]:
     data = req.json
     return data if isinstance(data, dict) else {}
+
+
+#: What a real chunk says of its stream, copied onto the finish chunk chaoskit adds.
+_CHUNK_IDS = ("id", "created", "model", "system_fingerprint", "service_tier")
 
 
 def _has_delta(chunk: dict[str, Any]) -> bool:

@@ -12,6 +12,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -250,7 +251,7 @@ class Profile(ABC):
         if effect.startswith("stream."):
             return self._broken_stream(effect, p, endpoint, req, ctx)
         if effect == "content_filter":
-            return self._finished(endpoint, req, ctx, self.filtered_finish())
+            return self._finished(endpoint, req, ctx, self.filtered_finish(), _after(p))
         if effect in ("malformed.tool_args", "malformed.unknown_tool"):
             ctx.replace_reply(self._bad_tool_call(effect, p, req))
             return self.healthy(req, ctx)
@@ -267,24 +268,57 @@ class Profile(ABC):
         count on a real stream. Profiles that can read their provider's real streams override it."""
         raise UpstreamAnswer(f"chaoskit cannot yet read {self.name}'s real streams")
 
+    def live_end(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str,
+                 seen: list[tuple[str | None, Any]], text: str) -> list[bytes]:
+        """The events that end a real stream with ``finish`` after the real events ``seen`` (name,
+        data), which carried ``text``: the simulated stream's ending, with the real stream's ids."""
+        raise UpstreamAnswer(f"chaoskit cannot yet end {self.name}'s real streams with a finish reason")
+
+    def answer_text(self, endpoint: str, body: dict[str, Any]) -> str:
+        """The model text of a real unary answer (``{}`` gives ""): what a finish fault cuts."""
+        raise UpstreamAnswer(f"chaoskit cannot yet rewrite {self.name}'s real answers")
+
+    def graft(self, endpoint: str, real: dict[str, Any], simulated: dict[str, Any]) -> None:
+        """Put ``simulated``'s answer (its message or content, its finish reason) into the real
+        body ``real``, which keeps its ids and usage."""
+        raise UpstreamAnswer(f"chaoskit cannot yet rewrite {self.name}'s real answers")
+
     def _on_real(self, fault: Fault, req: CallRequest, ctx: RenderContext) -> Plan:
         """The plan of a fault that changes a real server's answer: relayed as it arrives
         (streams) or fetched and changed (a unary body)."""
-        from ._relay import EFFECTS, StreamRelayer
+        from ._relay import EFFECTS, Ending, StreamRelayer
 
         effect, p = fault.effect, fault.params
         endpoint = self.endpoint(req)
         if endpoint is None:
             raise UpstreamAnswer(f"{fault.id} acts on model calls, and chaoskit does not know this endpoint")
+        finish = {"stream.length": self.length_finish(), "content_filter": self.filtered_finish()}.get(effect)
         if effect in EFFECTS and req.stream:
             self.live_text(endpoint, None, {})  # a profile that cannot read real streams says so now
             error = _fill(p.get("error") or {}, req)
+            ending: Ending | None = None
+            if finish is not None:
+                self.live_end(endpoint, req, ctx, finish, [], "")  # ... nor end them
+                ending = partial(self.live_end, endpoint, req, ctx, finish)
 
             def relayer() -> StreamRelayer:
                 return StreamRelayer(effect, p, lambda name, data: self.live_text(endpoint, name, data),
-                                     lambda sequence: self.stream_error_event(error, ctx, endpoint, sequence))
+                                     lambda sequence: self.stream_error_event(error, ctx, endpoint, sequence), ending)
 
             return [Relay(relayer)]
+        if effect == "latency.tokens":  # a unary answer, late by its output tokens as a simulated one is
+            self.answer_text(endpoint, {})
+            seconds = latency_seconds(p, ctx.rng)
+            return [Forward(lambda real: self._late_real(endpoint, real, seconds))]
+        if finish is not None:  # a unary answer: its text cut or emptied, its finish reason the fault's
+            self.answer_text(endpoint, {})
+            kept = partial(self._kept, finish=finish)
+            return [Forward(lambda real: self._answered_real(endpoint, req, ctx, real, kept, finish))]
+        if effect in ("malformed.tool_args", "malformed.unknown_tool") and not req.stream:
+            # As on a simulated reply, the bad tool call is the answer, whatever the real one said.
+            self.answer_text(endpoint, {})
+            call = self._bad_tool_call(effect, p, req)
+            return [Forward(lambda real: self._answered_real(endpoint, req, ctx, real, lambda _: call))]
         if effect.startswith("malformed.") and not req.stream:
             variant = effect.split(".", 1)[1]
             if variant == "html":
@@ -294,13 +328,28 @@ class Profile(ABC):
                 return [Forward(lambda real: self._malformed_real(variant, endpoint, real, p))]
         raise UpstreamAnswer(f"{fault.id} rewrites the model's answer in a way chaoskit cannot yet apply to a real one")
 
+    def _answered_real(self, endpoint: str, req: CallRequest, ctx: RenderContext, real: Upstream,
+                       answer: Callable[[str], Reply], finish: str | None = None) -> Plan:
+        """A real JSON answer whose output is the simulated one for ``answer(its text)`` (with
+        ``finish``); an error or a body that is not JSON as it is."""
+        body = _json_body(real)
+        if body is None:
+            return respond_with(real)
+        simulated = self.body(endpoint, req, _replying(ctx, answer(self.answer_text(endpoint, body))), finish)
+        self.graft(endpoint, body, simulated)
+        return [Respond(real.status, real.headers), Send(json.dumps(body, separators=(",", ":")).encode())]
+
+    def _late_real(self, endpoint: str, real: Upstream, seconds: float) -> Plan:
+        """A real JSON answer ``seconds`` late per output token; an error or a body that is not JSON at once."""
+        body = _json_body(real)
+        if body is None:
+            return respond_with(real)
+        return [Wait(seconds * _tokens(self.answer_text(endpoint, body))), *respond_with(real)]
+
     def _malformed_real(self, variant: str, endpoint: str, real: Upstream, params: Mapping[str, Any]) -> Plan:
         """A real JSON answer broken as ``variant`` says; an error or a body that is not JSON as it is."""
-        try:
-            body = json.loads(real.body) if real.status < 400 else None
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
+        body = _json_body(real)
+        if body is None:
             return respond_with(real)
         if variant == "truncated_json":
             data = real.body[: max(1, int(len(real.body) * float(params.get("keep", 0.5))))]
@@ -357,8 +406,7 @@ class Profile(ABC):
                     slowed.append(Wait(seconds))
                 slowed.append(step)
             return slowed
-        tokens = max(1, len(json.dumps(ctx.reply if isinstance(ctx.reply, str) else repr(ctx.reply))) // 4)
-        return [Wait(seconds * tokens), *plan]
+        return [Wait(seconds * _tokens(ctx.reply if isinstance(ctx.reply, str) else repr(ctx.reply))), *plan]
 
     def _bad_tool_call(self, effect: str, p: Mapping[str, Any], req: CallRequest) -> ToolCall:
         offered = self.offered_tools(req)
@@ -386,10 +434,20 @@ class Profile(ABC):
         ctx.replace_reply((drifted, *calls[1:]) if isinstance(reply, tuple) else drifted)
         return [Note(f"{first.name}: {what.description}"), *self.healthy(req, ctx)]
 
-    def _finished(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str) -> Plan:
+    def _kept(self, text: str, finish: str) -> str:
+        """What a simulated answer ended by ``finish`` keeps of ``text``: half at the token limit, none when filtered."""
+        return text[: len(text) // 2] if finish == self.length_finish() else ""
+
+    def _finished(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str, after: int | None = None) -> Plan:
+        """The answer ended early with ``finish``; streamed, after ``after`` events with model
+        output when it is set (as on a real stream), else with the text :meth:`_kept` keeps."""
         reply = ctx.reply
         if isinstance(reply, str):  # a cut-off or filtered answer has only part of the text
-            part = reply[: len(reply) // 2] if finish == self.length_finish() else ""
+            if after is not None and req.stream:
+                events = self.events(endpoint, req, ctx)
+                part = "".join(e.text for e in events[: _cut_index(events, after)])
+            else:
+                part = self._kept(reply, finish)
             ctx.replace_reply(part)
             ctx.text = part
         if req.stream:
@@ -398,7 +456,7 @@ class Profile(ABC):
 
     def _broken_stream(self, effect: str, p: Mapping[str, Any], endpoint: str, req: CallRequest, ctx: RenderContext) -> Plan:
         if effect == "stream.length":
-            return self._finished(endpoint, req, ctx, self.length_finish())
+            return self._finished(endpoint, req, ctx, self.length_finish(), _after(p))
         events = self.events(endpoint, req, ctx)
         cut = _cut_index(events, int(p.get("after_events", 2)))
         full = ctx.reply if isinstance(ctx.reply, str) else ""
@@ -472,6 +530,32 @@ def _cut_index(events: list[Event], after_content: int) -> int:
     if n == 0:
         return content[0]
     return content[n - 1] + 1
+
+
+def _tokens(text: str) -> int:
+    """The output tokens a slow-token latency counts in an answer's text: about 4 characters each, at least 1."""
+    return max(1, len(json.dumps(text)) // 4)
+
+
+def _after(p: Mapping[str, Any]) -> int | None:
+    after = p.get("after_events")
+    return None if after is None else int(after)
+
+
+def _json_body(real: Upstream) -> dict[str, Any] | None:
+    """A real answer's JSON object; None for an error status or a body that is not one."""
+    if real.status >= 400:
+        return None
+    try:
+        body = json.loads(real.body)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _replying(ctx: RenderContext, reply: Reply) -> RenderContext:
+    """A context that renders ``reply`` (a real answer's cut text, a bad tool call) for the call ``ctx`` renders."""
+    return RenderContext(ident=ctx.ident, rng_source=ctx.rng_source, idle=ctx.idle, take_reply=lambda: reply)
 
 
 def _fill(error: Mapping[str, Any], req: CallRequest) -> dict[str, Any]:

@@ -59,9 +59,11 @@ def _aiohttp_is_the_default_async_transport() -> None:
     assert _api_client.has_aiohttp, "the tests of client.aio's default path need aiohttp installed"
 
 
-def client(mode: str = "sync", *, attempts: int | None = None, timeout_ms: int | None = 300, base: str | None = None) -> genai.Client:
+def client(mode: str = "sync", *, attempts: int | None = None, timeout_ms: int | None = 3000, base: str | None = None) -> genai.Client:
     """A client for ``mode``; ``attempts`` turns on the SDK's retries (HttpRetryOptions) with short
-    waits; ``base`` points it at a real server instead of Google's host."""
+    waits; ``base`` points it at a real server instead of Google's host. The default timeout is
+    generous, so a busy machine cannot time out a call whose test is not about timeouts (it is a
+    total timeout in google-genai: the connect to a real loopback server counts)."""
     retry = fast_retries(attempts) if attempts is not None else None
     extra: dict[str, Any] = {"httpx_async_client": httpx2.AsyncClient()} if "httpx2" in mode else {}
     if base is not None:
