@@ -295,7 +295,12 @@ class Engine:
             fault = choice.fault
             if fault is None and real:
                 self.on_real(f"{req.method} {req.url}")
-                return Decision("pass", reason=f"no fault for this call to {req.host}: the real server answers")
+                call = self._open(req, provider=profile.name, fault=None, now=now, read_timeout=read_timeout,
+                                  stream=req.stream, endpoint=profile.endpoint(req), request_key=digest,
+                                  model=profile.model_of(req), detail="passed through to the real server")
+                meter = profile.usage_meter(req)
+                return Decision("pass", call=call, reason=f"no fault for this call to {req.host}: the real server answers",
+                                on_end=self._ending(now, meter), meter=meter)
             if fault is None and profile.endpoint(req) is None:
                 return self._block(req, _unsimulated(req, profile.name), now)
             ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,

@@ -15,7 +15,9 @@ from ..providers._usage import UsageMeter
 __all__ = ["Action", "Decision", "OnEnd"]
 
 #: ``play``: play ``plan`` (and journal it in ``call``); ``pass``: let the request reach the real
-#: network untouched; ``block``: refuse it (``reason`` says why; it is journaled in ``call``).
+#: network untouched (a call to a real model server is journaled in ``call``: the seam records
+#: the real answer there as it passes, and ends it); ``block``: refuse it (``reason`` says why;
+#: it is journaled in ``call``).
 Action = Literal["play", "pass", "block"]
 
 

@@ -18,7 +18,7 @@ import httpx
 from .._errors import UnroutedRequestError
 from ..providers._plan import Upstream
 from ._bypass import bypassing
-from ._http import exchange_of
+from ._http import Watch, exchange_of
 from ._player import CONNECT_KINDS, Answer, Exchange, Player, kind_of, upstream_of
 
 if TYPE_CHECKING:
@@ -38,11 +38,13 @@ class DecidingRouter:
         self.routes = routes
 
     # ---- for every seam ------------------------------------------------------------------------
-    def answer_sync(self, exchange: Exchange, *, translate: bool = True) -> Answer | None:
+    def answer_sync(self, exchange: Exchange, *, translate: bool = True, watch: list[Watch] | None = None) -> Answer | None:
         """The answer to one request from a sync client; None: it goes to the real network.
 
         ``translate``: a ``chaos.router`` route that raises an httpx or httpcore transport error
         raises the seam's own error for it instead (the httpx seams leave it as respx raised it).
+        ``watch``: where a seam that can record a real answer as it passes gets the :class:`Watch`
+        for a journaled pass-through call; without it, the call is journaled as passed at once.
         """
         if bypassing():
             return None
@@ -53,11 +55,11 @@ class DecidingRouter:
         if isinstance(local, Answer):
             return local  # a streamed respx response: served as it is
         decision = self._decide(exchange, local)
-        if decision is None:
-            return None
+        if decision.action == "pass":
+            return self._passed(decision, watch)
         return self._player(exchange, decision).play_sync(decision.plan)
 
-    async def answer_async(self, exchange: Exchange, *, translate: bool = True) -> Answer | None:
+    async def answer_async(self, exchange: Exchange, *, translate: bool = True, watch: list[Watch] | None = None) -> Answer | None:
         """As :meth:`answer_sync`, for async clients."""
         if bypassing():
             return None
@@ -75,22 +77,25 @@ class DecidingRouter:
         if isinstance(local, Answer):
             return local
         decision = self._decide(exchange, local)
-        if decision is None:
-            return None
+        if decision.action == "pass":
+            return self._passed(decision, watch)
         return await self._player(exchange, decision).play_async(decision.plan)
 
     # ---- for respx's mockers (httpx, httpx2) ----------------------------------------------------
     def handler(self, request: httpx.Request) -> Any:
-        """Answer one request from an httpx or httpx2 sync client; ``PassThrough`` lets it through."""
-        answer = self.answer_sync(exchange_of(request), translate=False)
+        """Answer one request from an httpx or httpx2 sync client; ``PassThrough`` lets it through
+        (carrying the :class:`Watch` that records the real answer, for a journaled call)."""
+        watch: list[Watch] = []
+        answer = self.answer_sync(exchange_of(request), translate=False, watch=watch)
         if answer is None:
-            raise _pass_through(request)
+            raise _pass_through(request, watch)
         return answer
 
     async def async_handler(self, request: httpx.Request) -> Any:
-        answer = await self.answer_async(exchange_of(request), translate=False)
+        watch: list[Watch] = []
+        answer = await self.answer_async(exchange_of(request), translate=False, watch=watch)
         if answer is None:
-            raise _pass_through(request)
+            raise _pass_through(request, watch)
         return answer
 
     # ---- pieces ----------------------------------------------------------------------------------
@@ -104,13 +109,22 @@ class DecidingRouter:
         except Exception as exc:
             raise _translated(exc, exchange) if translate else exc  # noqa: B904 - the seam's error, as a socket gives it
 
-    def _decide(self, exchange: Exchange, local: Upstream | None) -> Decision | None:
+    def _decide(self, exchange: Exchange, local: Upstream | None) -> Decision:
         decision = self.engine.decide(exchange.request, local=local, read_timeout=exchange.read_timeout)
-        if decision.action == "pass":
-            return None
         if decision.action == "block":
             raise UnroutedRequestError(exchange.request.method, exchange.request.url, decision.reason or None)
         return decision
+
+    @staticmethod
+    def _passed(decision: Decision, watch: list[Watch] | None) -> None:
+        """A pass: its journaled call is recorded by the seam's watch, or closed now."""
+        if decision.call is None:
+            return
+        if watch is not None:
+            watch.append(Watch(decision.call, decision.on_end, decision.meter))
+            return
+        decision.call.detail = "passed through to the real server (this client's seam does not record its answer)"
+        decision.on_end(decision.call)
 
     def _player(self, exchange: Exchange, decision: Decision) -> Player:
         assert decision.call is not None
@@ -118,10 +132,12 @@ class DecidingRouter:
                       decision.give_back, self.engine.config_errors, decision.meter)
 
 
-def _pass_through(request: httpx.Request) -> Exception:
+def _pass_through(request: httpx.Request, watch: list[Watch]) -> Exception:
     from respx.models import PassThrough
 
-    return PassThrough("chaoskit lets it through", request=request, origin=None)  # type: ignore[arg-type]
+    passed = PassThrough("chaoskit lets it through", request=request, origin=None)  # type: ignore[arg-type]
+    passed.watch = watch[0] if watch else None  # type: ignore[attr-defined]  # read by the mockers
+    return passed
 
 
 def _respx_request(exchange: Exchange) -> httpx.Request:

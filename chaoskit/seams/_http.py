@@ -13,8 +13,9 @@ import asyncio
 import errno
 import importlib
 from abc import ABC
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import httpx
 from respx.mocks import HTTPCoreMocker, Mocker
@@ -22,9 +23,15 @@ from respx.mocks import HTTPCoreMocker, Mocker
 from .._errors import ChaosError
 from ..providers._plan import reason_phrase
 from ..providers._profile import CallRequest
+from ._bypass import BYPASS
 from ._player import Answer, Exchange, Failures, Kind, Phase
 
-__all__ = ["HttpSeam", "exchange_of", "is_async"]
+if TYPE_CHECKING:
+    from .._journal import Call
+    from ..engine import OnEnd
+    from ..providers._usage import UsageMeter
+
+__all__ = ["HttpSeam", "Watch", "exchange_of", "is_async"]
 
 _FAMILY = "chaoskit.family"
 _ASYNC = "chaoskit.async"
@@ -52,6 +59,40 @@ class _Core1Mocker(HTTPCoreMocker, ABC):
     async def prepare_async_request(cls, httpx_request: httpx.Request, **kwargs: Any) -> Any:
         httpx_request.extensions = {**httpx_request.extensions, _FAMILY: cls.family, _ASYNC: True}
         return await super().prepare_async_request(httpx_request, **kwargs)
+
+    @classmethod
+    def _send_sync_request(cls, httpx_request: httpx.Request, *, target_spec: Any, instance: Any, **kwargs: Any) -> Any:
+        from respx.models import PassThrough
+
+        try:
+            answer = cls.handler(httpx_request)
+        except PassThrough as passed:
+            watch = getattr(passed, "watch", None)
+            token = BYPASS.set(True)  # the pool hands it to a connection, patched too: decided once
+            try:
+                if watch is None:
+                    return target_spec(instance, **kwargs)
+                return watch.response(lambda: target_spec(instance, **kwargs))
+            finally:
+                BYPASS.reset(token)
+        return cls.from_sync_httpx_response(answer, instance, **kwargs)
+
+    @classmethod
+    async def _send_async_request(cls, httpx_request: httpx.Request, *, target_spec: Any, instance: Any, **kwargs: Any) -> Any:
+        from respx.models import PassThrough
+
+        try:
+            answer = await cls.async_handler(httpx_request)
+        except PassThrough as passed:
+            watch = getattr(passed, "watch", None)
+            token = BYPASS.set(True)
+            try:
+                if watch is None:
+                    return await target_spec(instance, **kwargs)
+                return await watch.aresponse(lambda: target_spec(instance, **kwargs))
+            finally:
+                BYPASS.reset(token)
+        return cls.from_sync_httpx_response(answer, instance, **kwargs)
 
     @classmethod
     def from_sync_httpx_response(cls, httpx_response: Any, target: Any, **kwargs: Any) -> Any:
@@ -129,6 +170,100 @@ class HttpSeam:
             mocker.stop()
         if HttpSeam._active is self:
             HttpSeam._active = None
+
+
+# ---- a call passed through to a real server, recorded as it passes ---------------------------
+
+
+class Watch:
+    """Records the real answer of a call the engine passed through: its status, the time to its
+    headers, its usage and how it ended, without touching what the client reads. The client's
+    own connection pool sends it (its proxies, certificates and keep-alive), so nothing differs."""
+
+    def __init__(self, call: Call, on_end: OnEnd, meter: UsageMeter | None) -> None:
+        self.call = call
+        self.on_end = on_end
+        self.meter = meter
+
+    def response(self, send: Callable[[], Any]) -> Any:
+        try:
+            response = send()
+        except Exception as exc:
+            self.failed(exc)
+            raise
+        return self._head(response, asynchronous=False)
+
+    async def aresponse(self, send: Callable[[], Any]) -> Any:
+        try:
+            response = await send()
+        except Exception as exc:
+            self.failed(exc)
+            raise
+        return self._head(response, asynchronous=True)
+
+    def failed(self, exc: BaseException) -> None:
+        """The real server could not be reached, or broke the body: journaled, then raised as it is."""
+        self.call.error = type(exc).__name__
+        self.call.complete = False
+        self.on_end(self.call)
+
+    def _head(self, response: Any, *, asynchronous: bool) -> Any:
+        self.call.status = response.status
+        self.on_end(self.call, final=False)  # the time to headers
+        response.stream = _WatchedStream(response.stream, self) if not asynchronous else _AsyncWatchedStream(response.stream, self)
+        return response
+
+
+class _WatchedStream:
+    """A real response body as httpcore gives it, fed to the usage meter as the client reads it."""
+
+    def __init__(self, stream: Any, watch: Watch) -> None:
+        self._stream = stream
+        self._watch = watch
+
+    def __iter__(self) -> Iterator[bytes]:
+        watch = self._watch
+        try:
+            for chunk in self._stream:
+                if watch.meter is not None:
+                    watch.meter.feed(chunk)
+                yield chunk
+        except Exception as exc:
+            watch.failed(exc)
+            raise
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._watch.on_end(self._watch.call)
+
+
+class _AsyncWatchedStream:
+    def __init__(self, stream: Any, watch: Watch) -> None:
+        self._stream = stream
+        self._watch = watch
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        watch = self._watch
+        try:
+            async for chunk in self._stream:
+                if watch.meter is not None:
+                    watch.meter.feed(chunk)
+                yield chunk
+        except Exception as exc:
+            watch.failed(exc)
+            raise
+
+    async def aclose(self) -> None:
+        try:
+            aclose = getattr(self._stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            self._watch.on_end(self._watch.call)
 
 
 # ---- the httpcore errors a socket gives ------------------------------------------------------

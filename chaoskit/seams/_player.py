@@ -389,13 +389,22 @@ class Player:
                     break
                 for step in relayer.feed(chunk):
                     yield from self._body_step(step, timer)
+                    self._relayed_so_far(relayer)
             for step in relayer.end():
                 yield from self._body_step(step, timer)
+                self._relayed_so_far(relayer)
         finally:
             self.call.text = self._delivered  # what was relayed, however the reading ended
             if relayer.broke:
                 self.call.complete = False
             self.end()
+
+    def _relayed_so_far(self, relayer: Relayer) -> None:
+        """The journal as each relayed piece goes out, so a client that stops reading after an
+        error event (and keeps the stream open) still finds what it got."""
+        self.call.text = self._delivered
+        if relayer.broke:
+            self.call.complete = False
 
     # ---- the sync driver ---------------------------------------------------------------------
     def play_sync(self, plan: Plan) -> Answer:

@@ -258,7 +258,8 @@ def test_healthy_calls_reach_the_real_server_streamed_as_it_streams(upstream: st
         chaos.route(upstream, provider="anthropic", real=True)
         _, text = call("anthropic", upstream, stream=True)
     assert text == TEXT
-    assert len(chaos.calls) == 0  # passed through untouched
+    [passed] = chaos.calls  # journaled as it passed, untouched
+    assert (passed.fault, passed.status, passed.complete) == (None, 200, True)
 
 
 def test_a_fault_the_real_path_cannot_apply_says_which_and_what_to_do(upstream: str) -> None:
@@ -269,3 +270,17 @@ def test_a_fault_the_real_path_cannot_apply_says_which_and_what_to_do(upstream: 
             call("openai", upstream, stream=True)
     assert str(info.value).startswith(f"openai.malformed.tool_args cannot act on {upstream}/v1/chat/completions, a real server")
     assert "inject it where chaoskit simulates the model" in str(info.value)
+
+
+def test_the_journal_follows_a_relayed_stream_while_the_client_still_holds_it(upstream: str) -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.route(upstream, provider="openai", real=True)
+        chaos.inject("openai.stream.error", after_events=2)
+        with httpx2.Client() as client, client.stream("POST", upstream + "/v1/chat/completions", json=body) as response:
+            chunks = response.iter_raw()  # held: the client stops at the error event, the stream stays open
+            while b'"error"' not in next(chunks):
+                pass
+            call = chaos.calls[0]
+            assert (call.text, call.complete) == (REAL_WORDS, False)
+            chunks.close()
