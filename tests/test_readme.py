@@ -73,3 +73,12 @@ def test_fidelity_serve_example_runs() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["429", "3"]
+
+
+def test_real_server_example_runs() -> None:
+    code = python_block("### Faults on a real model server")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "Your order has shipped.", "Your order", "None 200 True None", "openai.stream.cut 200 False 'Your order'",
+    ]
