@@ -52,11 +52,13 @@ class UrlPattern:
             )
 
     def matches(self, method: str, url: str, request: Any = None) -> bool:
-        """Whether a request (its method and full URL; the httpx request for respx patterns) matches."""
+        """Whether a request (its method and full URL) matches; ``request`` is what respx patterns
+        match: an httpx request, or an object whose ``origin`` makes one (read only for them)."""
         if self.method is not None and method.upper() != self.method:
             return False
         if self._respx is not None:
-            return request is not None and bool(self._respx.match(request))
+            origin = getattr(request, "origin", request)
+            return origin is not None and bool(self._respx.match(origin))
         if isinstance(self.source, str) and not self._query:
             url = url.split("?", 1)[0]
         return self._regex.search(url) is not None if not isinstance(self.source, str) else self._regex.fullmatch(url) is not None

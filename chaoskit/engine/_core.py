@@ -221,10 +221,10 @@ class Engine:
         method, url = req.method, req.url
         candidates = [
             (i, inj) for i, inj in enumerate(self.injections)
-            if inj.fault.provider in SCOPED and inj.url is not None and inj.url.matches(method, url, req.origin)
+            if inj.fault.provider in SCOPED and inj.url is not None and inj.url.matches(method, url, req)
         ]
         reply = local if local is not None else next(
-            (r for pattern, r in self.http_replies if pattern.matches(method, url, req.origin)), None,
+            (r for pattern, r in self.http_replies if pattern.matches(method, url, req)), None,
         )
         if not candidates and reply is None:
             return None
@@ -339,7 +339,7 @@ class Engine:
         candidates = [
             (i, inj) for i, inj in enumerate(self.injections)
             if inj.fault.provider == profile.name
-            and (inj.url is None or inj.url.matches(req.method, req.url, req.origin))
+            and (inj.url is None or inj.url.matches(req.method, req.url, req))
             and (inj.fault.effect != "schema_drift" or drifts)  # tool-call drift needs a tool call to drift
         ]
         return choose(candidates, applies=lambda f: profile.applies(f, req, idle), place=profile.name, now=now,

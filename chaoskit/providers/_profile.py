@@ -32,14 +32,14 @@ SSE = "text/event-stream; charset=utf-8"
 class CallRequest:
     """An intercepted HTTP request, transport-neutral; the JSON body is parsed once."""
 
-    __slots__ = ("method", "url", "host", "path", "headers", "body", "json", "stream", "origin")
+    __slots__ = ("method", "url", "host", "path", "headers", "body", "json", "stream", "_origin")
 
     def __init__(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b"", *,
         host: str | None = None, path: str | None = None, origin: Any = None,
     ) -> None:
         self.method = method
-        self.origin = origin  # the client's own request object, for patterns written for it (respx)
+        self._origin = origin
         self.url = url
         self.headers = headers
         self.body = body
@@ -54,11 +54,15 @@ class CallRequest:
             self.json = None
         self.stream = isinstance(self.json, dict) and self.json.get("stream") is True
 
-    @classmethod
-    def from_httpx(cls, request: Any) -> CallRequest:
-        """From an ``httpx``/``httpx2`` request whose body has been read."""
-        url = request.url
-        return cls(request.method, str(url), request.headers, request.content, host=url.host, path=url.path, origin=request)
+    @property
+    def origin(self) -> Any:
+        """The request as an ``httpx.Request``, for what is written against one (respx patterns
+        and routes): the client's own, else built on first use."""
+        if self._origin is None:
+            import httpx
+
+            self._origin = httpx.Request(self.method, self.url, headers=list(self.headers.items()), content=self.body)
+        return self._origin
 
 
 class UpstreamAnswer(Exception):

@@ -18,7 +18,7 @@ import httpx
 from .._errors import UnroutedRequestError
 from ..providers._plan import Upstream
 from ._bypass import bypassing
-from ._http import Watch, exchange_of
+from ._http import Incoming, Watch, exchange_of
 from ._player import CONNECT_KINDS, Answer, Exchange, Player, kind_of, upstream_of
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class DecidingRouter:
         return await self._player(exchange, decision).play_async(decision.plan)
 
     # ---- for respx's mockers (httpx, httpx2) ----------------------------------------------------
-    def handler(self, request: httpx.Request) -> Any:
+    def handler(self, request: Incoming) -> Any:
         """Answer one request from an httpx or httpx2 sync client; ``PassThrough`` lets it through
         (carrying the :class:`Watch` that records the real answer, for a journaled call)."""
         watch: list[Watch] = []
@@ -91,7 +91,7 @@ class DecidingRouter:
             raise _pass_through(request, watch)
         return answer
 
-    async def async_handler(self, request: httpx.Request) -> Any:
+    async def async_handler(self, request: Incoming) -> Any:
         watch: list[Watch] = []
         answer = await self.answer_async(exchange_of(request), translate=False, watch=watch)
         if answer is None:
@@ -132,7 +132,7 @@ class DecidingRouter:
                       decision.give_back, self.engine.config_errors, decision.meter)
 
 
-def _pass_through(request: httpx.Request, watch: list[Watch]) -> Exception:
+def _pass_through(request: Incoming, watch: list[Watch]) -> Exception:
     from respx.models import PassThrough
 
     passed = PassThrough("chaoskit lets it through", request=request, origin=None)  # type: ignore[arg-type]
@@ -141,12 +141,8 @@ def _pass_through(request: httpx.Request, watch: list[Watch]) -> Exception:
 
 
 def _respx_request(exchange: Exchange) -> httpx.Request:
-    """The request as respx's routes match it: the client's own httpx request, or one built for them."""
-    req = exchange.request
-    origin = req.origin
-    if isinstance(origin, httpx.Request):
-        return origin
-    return httpx.Request(req.method, req.url, headers=list(req.headers.items()), content=req.body)
+    """The request as respx's routes match it."""
+    return exchange.request.origin  # type: ignore[no-any-return]
 
 
 def _translated(exc: Exception, exchange: Exchange) -> BaseException:
