@@ -194,7 +194,7 @@ class Watch:
         except Exception as exc:
             self.failed(exc)
             raise
-        return self._head(response, asynchronous=False)
+        return self._head(response)
 
     async def aresponse(self, send: Callable[[], Any]) -> Any:
         try:
@@ -202,7 +202,7 @@ class Watch:
         except Exception as exc:
             self.failed(exc)
             raise
-        return self._head(response, asynchronous=True)
+        return self._head(response)
 
     def failed(self, exc: BaseException) -> None:
         """The real server could not be reached, or broke the body: journaled, then raised as it is."""
@@ -210,61 +210,52 @@ class Watch:
         self.call.complete = False
         self.on_end(self.call)
 
-    def _head(self, response: Any, *, asynchronous: bool) -> Any:
+    def _head(self, response: Any) -> Any:
         self.call.status = response.status
         self.on_end(self.call, final=False)  # the time to headers
-        response.stream = _WatchedStream(response.stream, self) if not asynchronous else _AsyncWatchedStream(response.stream, self)
+        response.stream = _WatchedBody(response.stream, self)
         return response
 
 
-class _WatchedStream:
-    """A real response body as httpcore gives it, fed to the usage meter as the client reads it."""
+class _WatchedBody:
+    """A real response body as httpcore gives it (sync or async), fed to the usage meter as the
+    client reads it; closing it ends the call."""
 
     def __init__(self, stream: Any, watch: Watch) -> None:
         self._stream = stream
         self._watch = watch
 
+    def _seen(self, chunk: bytes) -> bytes:
+        if self._watch.meter is not None:
+            self._watch.meter.feed(chunk)
+        return chunk
+
     def __iter__(self) -> Iterator[bytes]:
-        watch = self._watch
         try:
-            for chunk in self._stream:
-                if watch.meter is not None:
-                    watch.meter.feed(chunk)
-                yield chunk
+            yield from map(self._seen, self._stream)
         except Exception as exc:
-            watch.failed(exc)
+            self._watch.failed(exc)
+            raise
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._stream:
+                yield self._seen(chunk)
+        except Exception as exc:
+            self._watch.failed(exc)
             raise
 
     def close(self) -> None:
         try:
-            close = getattr(self._stream, "close", None)
-            if close is not None:
-                close()
+            if hasattr(self._stream, "close"):
+                self._stream.close()
         finally:
             self._watch.on_end(self._watch.call)
 
-
-class _AsyncWatchedStream:
-    def __init__(self, stream: Any, watch: Watch) -> None:
-        self._stream = stream
-        self._watch = watch
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        watch = self._watch
-        try:
-            async for chunk in self._stream:
-                if watch.meter is not None:
-                    watch.meter.feed(chunk)
-                yield chunk
-        except Exception as exc:
-            watch.failed(exc)
-            raise
-
     async def aclose(self) -> None:
         try:
-            aclose = getattr(self._stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            if hasattr(self._stream, "aclose"):
+                await self._stream.aclose()
         finally:
             self._watch.on_end(self._watch.call)
 
