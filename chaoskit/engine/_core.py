@@ -241,9 +241,13 @@ class Engine:
             if fault is None and reply is None:
                 return None  # no fault this time: served as any other request
             ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
-                                take_reply=lambda: "", cold=choice.phase)
+                                take_reply=lambda: "", cold=choice.phase, answer=reply, where=f"{method} {url}")
             try:
-                plan = respond_with(reply) if fault is None else profiles[fault.provider].render(fault, req, ctx, reply, f"{method} {url}")  # type: ignore[arg-type]
+                if fault is not None:
+                    plan = profiles[fault.provider].render(fault, req, ctx)
+                else:
+                    assert reply is not None  # else returned above
+                    plan = respond_with(reply)
             except ChaosConfigError as exc:
                 self._failed_setup(exc, req, fault, now, fault.provider if fault else "http")
                 raise
@@ -372,7 +376,7 @@ class Engine:
             call = self.calls.open(provider="mcp", method="RPC", url=req.url, request_body=redact_body(message),
                                    fault=fault.id, effect=fault.effect, started=now - self.started)
             try:
-                plan = profiles["mcp"].render(fault, req, ctx, None, f"{message.get('method')} to {req.url}")
+                plan = profiles["mcp"].render(fault, req, ctx)
             except ChaosConfigError as exc:
                 call.error = type(exc).__name__
                 self.config_errors.append(exc)

@@ -51,10 +51,11 @@ class HttpProfile:
     def applies(self, fault: Fault, req: CallRequest, idle: float | None) -> bool:
         return True  # a cold start is decided per call by the session
 
-    def render(self, fault: Fault, req: CallRequest, ctx: RenderContext, base: Upstream | None, where: str) -> Plan:
-        """The plan for ``fault``; ``base`` is the canned reply (None: forward to the service)."""
+    def render(self, fault: Fault, req: CallRequest, ctx: RenderContext) -> Plan:
+        """The plan for ``fault``, on ``ctx.answer`` (a canned reply) or on the service's, fetched."""
         p = fault.params
         effect = fault.effect
+        base, where = ctx.answer, ctx.where or f"{req.method} {req.url}"
 
         def on_answer(then: Callable[[Upstream], Plan]) -> Plan:
             return then(base) if base is not None else [Forward(then)]

@@ -83,10 +83,11 @@ class McpProfile:
             return False
         return tool is None or method != "tools/call" or _tool_name(message) == tool
 
-    def render(self, fault: Fault, req: CallRequest, ctx: RenderContext, base: Upstream | None, where: str) -> Plan:
+    def render(self, fault: Fault, req: CallRequest, ctx: RenderContext) -> Plan:
         message = rpc_message(req)
         assert message is not None  # applies() said so
         p = fault.params
+        where = ctx.where or f"{message.get('method')} to {req.url}"
         tool = _tool_name(message) or ""
         network = network_plan(fault.effect, p, ctx.rng, lambda: [Forward(respond_with)])
         if network is not None:

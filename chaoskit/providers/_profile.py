@@ -83,6 +83,10 @@ class RenderContext:
     #: The call goes on to a real server (pass-through): the healthy answer is the upstream's,
     #: fetched with a ``Forward``, and there is no simulated reply to render from.
     upstream: bool = False
+    #: For HTTP and MCP profiles: the answer already at hand (a canned reply, a ``chaos.router``
+    #: route), or None when the real service's is fetched; and the call, named for error messages.
+    answer: Upstream | None = None
+    where: str = ""
     _reply: Reply | None = field(default=None, init=False)
     #: Set while rendering: the model text the response carries, and whether it is whole.
     text: str | None = field(default=None, init=False)
