@@ -65,6 +65,7 @@ class Chaos:
         )
         self._seam: Any = None
         self._guard: Any = None  # the SocketGuard while a virtual clock is installed
+        self._clock_on = False  # this session installed its (virtual) clock
         if real_io not in ("refuse", "warn"):
             raise ChaosConfigError(f"real_io={real_io!r} must be 'refuse' or 'warn'")
         self.real_io = real_io
@@ -441,17 +442,19 @@ class Chaos:
         from .seams._deciding import DecidingRouter
         from .seams._http import HttpSeam
 
-        if self.virtual:
-            from ._netguard import SocketGuard
-
-            self.clock.install()  # type: ignore[attr-defined]
-            self._guard = SocketGuard(self.real_io, on_warn=getattr(self.clock, "fall_back", None)).__enter__()
-            self.engine.on_real = self._guard.check
-        router = DecidingRouter(self.engine, lambda: self._router if self._router is not None and self._router.routes else None)
-        seam = HttpSeam(router)
-        seam.__enter__()
-        self._seam = seam
+        HttpSeam.refuse_second()  # before anything is installed: a refused start leaves nothing on
         try:
+            if self.virtual:
+                from ._netguard import SocketGuard
+
+                self.clock.install()  # type: ignore[attr-defined]
+                self._clock_on = True
+                self._guard = SocketGuard(self.real_io, on_warn=getattr(self.clock, "fall_back", None)).__enter__()
+                self.engine.on_real = self._guard.check
+            router = DecidingRouter(self.engine, lambda: self._router if self._router is not None and self._router.routes else None)
+            seam = HttpSeam(router)
+            seam.__enter__()
+            self._seam = seam
             if importlib.util.find_spec("requests") is not None:
                 from .seams._requests import RequestsSeam
 
@@ -498,6 +501,8 @@ class Chaos:
             if guard is not None:
                 self._refused_io = list(guard.seen)
                 guard.__exit__(None, None, None)
+            if self._clock_on:
+                self._clock_on = False
                 self.clock.uninstall()  # type: ignore[attr-defined]
             self.engine.calls.close_all()  # calls nothing ended (a stream never read to its end) close with the session
 

@@ -186,8 +186,12 @@ def chaos(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> Iter
             item.stash[_sweep_key] = session.inject(chaos_sweep_fault, **{**kwargs, **scope})
         for fault in faults:
             session.inject(fault, **kwargs)
-    except ChaosError as exc:
-        pytest.fail(f"@pytest.mark.chaos: {exc}", pytrace=False)
+    except BaseException as exc:
+        if "session" in locals():
+            session.stop()  # what set-up did is undone (a tool patched by an earlier fault)
+        if isinstance(exc, ChaosError):
+            pytest.fail(f"@pytest.mark.chaos: {exc}", pytrace=False)
+        raise
     item.stash[_session_key] = session
     session.start()
     try:

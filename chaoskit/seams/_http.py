@@ -149,11 +149,16 @@ class HttpSeam:
         self.router = router
         self._mockers: list[type[Mocker]] = []
 
-    def __enter__(self) -> HttpSeam:
+    @staticmethod
+    def refuse_second() -> None:
+        """Raise if a chaos session already intercepts in this process (one at a time)."""
         if HttpSeam._active is not None:
             raise ChaosError(
                 "a chaos session is already active in this process; end it before starting another"
             )
+
+    def __enter__(self) -> HttpSeam:
+        HttpSeam.refuse_second()
         HttpSeam._active = self
         try:
             for mocker in (_Core1Mocker, _Core2Mocker):
