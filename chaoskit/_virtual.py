@@ -175,15 +175,18 @@ class VirtualClock:
         setattr(owner, attr, value)
 
     def _fakes(self) -> dict[str, Any]:
+        """The ``time`` functions while installed: virtual for participating threads, real for the
+        threads that were running before (they sleep in real time, so they must read it too)."""
         bases = self._bases
+        ident = threading.get_ident
 
         def offset(name: str) -> Any:
-            base = bases[name]
-            return lambda: base + self._now
+            base, real = bases[name], _REAL[name]
+            return lambda: real() if ident() in self._outsiders else base + self._now
 
         def nanos(name: str) -> Any:
-            base = bases[name]
-            return lambda: int((base + self._now) * 1e9)
+            base, real = bases[name], _REAL[f"{name}_ns"]
+            return lambda: real() if ident() in self._outsiders else int((base + self._now) * 1e9)
 
         return {
             "sleep": self.sleep, "monotonic": offset("monotonic"), "monotonic_ns": nanos("monotonic"),
