@@ -14,7 +14,7 @@ directly::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import faults as _faults
@@ -469,6 +469,7 @@ class Chaos:
                 self._extra_seams.append(BotocoreSeam(router).__enter__())
             if "mcp.client.stdio" in sys.modules:  # else installed by the first mcp.* fault
                 self._cover_mcp_stdio()
+            self._restores.append(_interrupt_on_sigint(self.clock))
         except BaseException:
             self.stop()
             raise
@@ -476,7 +477,14 @@ class Chaos:
         return self
 
     def stop(self) -> None:
-        """Stop intercepting; every patch is removed, the last seam entered first. Safe to call twice."""
+        """Stop intercepting; every patch is removed, the last seam entered first. Safe to call twice.
+
+        Injected waits still in progress, in any thread, end first: their calls fail as an
+        aborted connection does, so an app's thread pool does not hold the process.
+        """
+        interrupt = getattr(self.clock, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
         seams = [s for s in (self._seam, *self._extra_seams) if s is not None]
         self._seam, self._extra_seams = None, []
         try:
@@ -549,3 +557,30 @@ def _why_unapplied(fault: Fault) -> str:
     if effect == "latency.cold_start":
         return "no call was cold (the first one, or one after `idle` seconds without calls)"
     return f"no request to {fault.provider} reached it (an earlier fault may have taken every call)"
+
+
+def _interrupt_on_sigint(clock: Clock) -> Callable[[], None]:
+    """On Ctrl-C, end the injected waits at once (then the usual KeyboardInterrupt): an app that
+    joins its thread pool on the way out would otherwise wait them out. Returns the undo."""
+    import signal
+    import threading
+
+    interrupt = getattr(clock, "interrupt", None)
+    if interrupt is None or threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signal handlers belong to the main thread
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        interrupt()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, handler)
+
+    def undo() -> None:
+        if signal.getsignal(signal.SIGINT) is handler and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, previous)
+
+    return undo

@@ -38,6 +38,7 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import Any, ClassVar
 
+from ._clock import WaitInterrupted, Waits
 from ._errors import ChaosError
 
 __all__ = ["LoopClock", "VirtualClock"]
@@ -74,6 +75,8 @@ class VirtualClock:
         self.real_started = 0.0
         self.real_seconds = 0.0  # real time the clock was installed, for reports
         self._fell_back: float | None = None  # real monotonic time of fall_back(), if it happened
+        self._generation = 0  # bumped by interrupt(): the virtual waits in progress end
+        self._real_waits = Waits()  # the real sleeps of outsiders, and after fall_back()
 
     # ---- the Clock protocol ----------------------------------------------------------------
     def now(self) -> float:
@@ -86,19 +89,22 @@ class VirtualClock:
         """Wait ``seconds`` of virtual time (at once, when every participating thread waits)."""
         seconds = max(float(seconds), 0.0)
         if self._fell_back is not None or threading.get_ident() in self._outsiders:
-            _REAL["sleep"](seconds)
+            self._real_waits.sleep(seconds)
             return
         if seconds == 0:
             _REAL["sleep"](0)  # a real yield, as time.sleep(0) gives
             return
         me = threading.get_ident()
         with self._cond:
+            generation = self._generation
             entry = (self._now + seconds, next(self._order))
             heapq.heappush(self._deadlines, entry)
             self._asleep.add(me)
             self._cond.notify_all()  # another sleeper: the others check whether all now wait
             try:
                 while self._now < entry[0]:
+                    if self._generation != generation:
+                        raise WaitInterrupted
                     if self._everyone_asleep() or not self._cond.wait(self.autojump):
                         self._jump()
             finally:
@@ -113,6 +119,13 @@ class VirtualClock:
             "loop; for async tests use a virtual event loop (looptime or trio's MockClock) with "
             "chaoskit.LoopClock"
         )
+
+    def interrupt(self) -> None:
+        """End every wait in progress, virtual or real (the session is stopping)."""
+        with self._cond:
+            self._generation += 1
+            self._cond.notify_all()
+        self._real_waits.interrupt()
 
     def fall_back(self) -> None:
         """Go on in real time from here (a real connection was let through): the ``time``

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
 
+from .._clock import WaitInterrupted
 from .._errors import ChaosError
 from ..providers._plan import (
     Break,
@@ -453,7 +454,11 @@ class Player:
 
     def _do_sync(self, effect: _Effect) -> Any:
         if isinstance(effect, _Sleep):
-            self.clock.sleep(effect.seconds)
+            try:
+                self.clock.sleep(effect.seconds)
+            except WaitInterrupted:
+                self.call.detail = "the chaos session stopped during an injected wait"
+                raise self.failure("reset") from None
             return None
         if isinstance(effect, _Read):
             assert self._upstream is not None
