@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from .._errors import ChaosError
 
@@ -247,7 +247,12 @@ class ToxiproxyClient:
 
     def destroy(self, name: str) -> None:
         with self.library(f"destroy proxy {name!r}") as lib:
-            lib.api.APIConsumer.delete(f"/proxies/{name}")
+            lib.api.APIConsumer.delete(_path(name))
+
+
+def _path(*names: str) -> str:
+    """An API path under ``/proxies`` with each name quoted whole: ``redis/primary`` is one segment."""
+    return "/proxies" + "".join(f"/{quote(name, safe='')}" for name in names)
 
 
 def _text(exc: BaseException) -> str:
@@ -295,20 +300,20 @@ class ProxyHandle:
         typed = make_toxic(toxic, **attributes)
         body = typed.body()
         with self.client.library(f"add toxic {body['name']!r} to {self.name!r}") as lib:
-            lib.api.APIConsumer.post(f"/proxies/{self.name}/toxics", json=body)
+            lib.api.APIConsumer.post(_path(self.name, "toxics"), json=body)
         return ToxicHandle(self, typed, body["name"])
 
     def toxics(self) -> list[str]:
         with self.client.library(f"list toxics of {self.name!r}") as lib:
-            return sorted(t["name"] for t in lib.api.APIConsumer.get(f"/proxies/{self.name}/toxics").json())
+            return sorted(t["name"] for t in lib.api.APIConsumer.get(_path(self.name, "toxics")).json())
 
     def remove_toxic(self, toxic_name: str) -> None:
         with self.client.library(f"remove toxic {toxic_name!r} from {self.name!r}") as lib:
-            lib.api.APIConsumer.delete(f"/proxies/{self.name}/toxics/{toxic_name}")
+            lib.api.APIConsumer.delete(_path(self.name, "toxics", toxic_name))
 
     def set_enabled(self, enabled: bool) -> None:
         with self.client.library(f"{'enable' if enabled else 'disable'} proxy {self.name!r}") as lib:
-            lib.api.APIConsumer.post(f"/proxies/{self.name}", json={"enabled": enabled})
+            lib.api.APIConsumer.post(_path(self.name), json={"enabled": enabled})
 
     @contextlib.contextmanager
     def down(self) -> Iterator[ProxyHandle]:

@@ -7,18 +7,29 @@ toxic) or takes the service down (``with proxy.down():``). The server is chaoski
 one, started on demand once per process on a free loopback port, or a real Toxiproxy named
 by ``--chaos-toxiproxy-url`` / ``CHAOSKIT_TOXIPROXY_URL``. Every proxy the session made is
 destroyed when it ends (its toxics with it), whatever the test did.
+
+A run killed hard (SIGKILL, an OOM kill, a CI timeout) destroys nothing, and a shared server keeps
+its proxies. So a session's proxy ``redis`` has a server-side name of its own,
+``redis~chaoskit:HOST:PID:NONCE:N``: two sessions, in one process or in several, never ask for
+the same name, and the first proxy a session makes is preceded by a sweep that destroys the
+proxies whose process on this host is gone (its PID no longer runs, or it is this PID with
+another process's nonce). Proxies of other hosts, whose liveness cannot be checked from here,
+are left alone; their names cannot collide with ours.
 """
 
 from __future__ import annotations
 
 import atexit
 import dataclasses
+import itertools
 import os
+import secrets
+import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ChaosConfigError
-from ._client import ProxyHandle, Toxic, ToxicHandle, ToxiproxyClient, make_toxic
+from ._client import ProxyHandle, Toxic, ToxicHandle, ToxiproxyClient, ToxiproxyError, make_toxic
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -28,6 +39,44 @@ __all__ = ["ENV_URL", "Network", "NetworkProxy", "embedded_url"]
 ENV_URL = "CHAOSKIT_TOXIPROXY_URL"
 _EMBEDDED: dict[str, Any] = {}
 _EMBEDDED_LOCK = threading.Lock()
+_OWNER_TAG = "~chaoskit:"
+_HOST = socket.gethostname()
+_NONCE = secrets.token_hex(4)  # tells this process from an earlier one that had its PID
+_SERIAL = itertools.count(1)
+
+
+def server_name(name: str) -> str:
+    """The name a session's proxy ``name`` gets on the server: unique, and naming its owner process.
+
+    A ``/`` is written ``%2F``: Toxiproxy routes on the decoded path, so it could never address a
+    proxy whose name has one.
+    """
+    label = name.replace("%", "%25").replace("/", "%2F")
+    return f"{label}{_OWNER_TAG}{_HOST}:{os.getpid()}:{_NONCE}:{next(_SERIAL)}"
+
+
+def orphaned(name: str) -> bool:
+    """Whether proxy ``name`` was made by ``chaos.network`` in a process on this host that is gone."""
+    _, tag, owner = name.rpartition(_OWNER_TAG)
+    host, _, rest = owner.partition(":")
+    pid, _, nonce = rest.partition(":")
+    if not tag or host != _HOST or not pid.isdigit() or int(pid) == 0:
+        return False
+    if int(pid) == os.getpid():
+        return not nonce.startswith(f"{_NONCE}:")
+    return not _running(int(pid))
+
+
+def _running(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate it; treat every process as running
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def embedded_url() -> str:
@@ -46,12 +95,14 @@ def embedded_url() -> str:
 class NetworkProxy:
     """A proxy made by ``chaos.network.proxy``: its listen address and its toxics."""
 
-    def __init__(self, handle: ProxyHandle) -> None:
+    def __init__(self, name: str, handle: ProxyHandle) -> None:
+        self.name = name
         self.handle = handle
         self.timers: list[threading.Timer] = []  # windowed toxics still to add or remove
 
     @property
-    def name(self) -> str:
+    def server_name(self) -> str:
+        """The proxy's name on the server, unique to this session's proxy (see the module docstring)."""
         return self.handle.name
 
     @property
@@ -137,6 +188,7 @@ class Network:
         self.engine = engine
         self._url = url or os.environ.get(ENV_URL) or None
         self._client: ToxiproxyClient | None = None
+        self._swept = False
         self.proxies: list[NetworkProxy] = []
 
     @property
@@ -151,11 +203,27 @@ class Network:
         return self.client.url
 
     def proxy(self, name: str, *, upstream: str, listen: str = "127.0.0.1:0") -> NetworkProxy:
-        """A new proxy ``name`` in front of ``upstream`` (``host:port``), destroyed with the session."""
+        """A new proxy ``name`` in front of ``upstream`` (``host:port``), destroyed with the session.
+
+        On the server it is named `server_name` (``name`` and its owner), so a session never meets
+        another's proxy, or a killed run's, under its name.
+        """
         self.engine.on_real(f"chaos.network.proxy({name!r}) (a TCP proxy on real sockets)")
-        proxy = NetworkProxy(self.client.create(name, upstream, listen=listen))
+        if not self._swept:
+            self._sweep()
+        proxy = NetworkProxy(name, self.client.create(server_name(name), upstream, listen=listen))
         self.proxies.append(proxy)
         return proxy
+
+    def _sweep(self) -> None:
+        """Destroy the proxies that killed ``chaos.network`` runs on this host left on the server."""
+        for name in self.client.proxies():
+            if orphaned(name):
+                try:
+                    self.client.destroy(name)
+                except ToxiproxyError:  # another session swept it first
+                    pass
+        self._swept = True
 
     def close(self) -> None:
         """Destroy every proxy this session made; errors are kept for the last one raised."""

@@ -23,12 +23,27 @@ Where this server differs from Toxiproxy, on purpose:
   closing both, so a client that half-closes still gets its answer;
 - ``reset_peer`` resets both sockets, so the client sees "connection reset by peer";
 - a sleep a toxic has begun is not cut short when that toxic is removed or updated;
-- ``GET /version`` answers ``{"version": "2.12.0", "server": "chaoskit"}``; there is no
-  ``/metrics`` and no 25 s handler timeout.
+- an ``upstream`` that is not ``host:port`` (``"::::"``) is refused with 400 when the proxy is
+  created or updated; Toxiproxy stores it and every connection then fails to dial;
+- there is no ``/metrics`` and no 25 s handler timeout.
+
+Where Toxiproxy is followed although another answer was possible:
+
+- a ``listen`` that cannot be listened on (``garbage``, port ``99999``, an unknown host, a port
+  in use) is a 500, as Toxiproxy answers whatever ``net.Listen`` returns; the message is Go's;
+- JSON that Go's decoder refuses is a 400 ``bad request body``: ``NaN`` and ``Infinity`` (not
+  JSON), a number out of range, nesting too deep;
+- an empty proxy list in a ``/populate`` answer, error or not, is ``"proxies": null`` (Go's nil
+  slice).
+
+Creating, replacing, updating and deleting a proxy hold a lock on its name from the look-up to
+the store, as Toxiproxy's ``ProxyCollection`` does, so concurrent requests for one name never
+leave a listener that no proxy owns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import http
 import itertools
@@ -41,7 +56,7 @@ import socket
 import struct
 import sys
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -92,13 +107,20 @@ async def _sendall(sock: socket.socket, data: bytes) -> None:
 
 
 def _split_host_port(address: str) -> tuple[str, int]:
-    """``"host:port"`` or ``"[v6]:port"`` to (host, port); ValueError when it is neither."""
+    """``"host:port"`` or ``"[v6]:port"`` to (host, port); ValueError says why not, in Go's words.
+
+    An empty port is port 0, as for Go's ``net.Listen``.
+    """
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
+    if not sep:
         raise ValueError(f"address {address}: missing port in address")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    return host, int(port)
+    elif ":" in host:
+        raise ValueError(f"address {address}: too many colons in address")
+    if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        raise ValueError(f"address {port}: invalid port")
+    return host, int(port or 0)
 
 
 def _format_address(sockname: tuple[Any, ...]) -> str:
@@ -110,11 +132,14 @@ def _bind(address: str) -> socket.socket:
     """A non-blocking listening socket on ``address`` (port 0: an ephemeral port); OSError says why not."""
     try:
         host, port = _split_host_port(address)
+    except ValueError as exc:
+        raise OSError(f"listen tcp: {exc}") from None
+    try:
         family, type_, proto, _, sockaddr = socket.getaddrinfo(
             host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
-    except (ValueError, socket.gaierror) as exc:
-        raise OSError(f"listen tcp {address}: {exc}") from None
+    except socket.gaierror as exc:
+        raise OSError(f"listen tcp: lookup {host}: {exc.strerror}") from None
     sock = socket.socket(family, type_, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -148,7 +173,7 @@ async def _connect(address: str) -> socket.socket:
     try:
         host, port = _split_host_port(address)
     except ValueError as exc:
-        raise OSError(str(exc)) from None
+        raise OSError(f"dial tcp: {exc}") from None
     error = OSError(f"dial tcp {address}: no address")
     for family, type_, proto, _, sockaddr in await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM):
         sock = socket.socket(family, type_, proto)
@@ -492,13 +517,27 @@ _PROXY_NOT_FOUND = ("proxy not found", 404)
 _TOXIC_NOT_FOUND = ("toxic not found", 404)
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
 def _decode(body: bytes, expect: type = dict) -> Any:
+    """The request's JSON; what Go's decoder refuses (NaN, Infinity, 1e400, deep nesting) is a 400."""
     if not body.strip():
         raise _bad_body("EOF")
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _bad_body(str(exc)) from None
+    except RecursionError:
+        raise _bad_body("exceeded max depth") from None
     if not isinstance(value, expect):
         raise _bad_body(f"expected a JSON {'object' if expect is dict else 'array'}")
     return value
@@ -517,6 +556,23 @@ def _field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], default
     return value
 
 
+def _toxicity(obj: dict[str, Any], default: float) -> float:
+    value = _field(obj, "toxicity", (int, float), default)
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float
+        raise _bad_body(f"toxicity: number {value} is out of range") from None
+
+
+def _upstream(address: str, where: str = "") -> str:
+    """``address`` when it is ``host:port``; 400 when it can never be dialled."""
+    try:
+        _split_host_port(address)
+    except ValueError as exc:
+        raise _bad_body(f"upstream{where}: {exc}") from None
+    return address
+
+
 @dataclass
 class _Response:
     status: int
@@ -525,7 +581,7 @@ class _Response:
 
     @classmethod
     def json(cls, status: int, value: object) -> _Response:
-        return cls(status, json.dumps(value).encode() + b"\n")
+        return cls(status, json.dumps(value, allow_nan=False).encode() + b"\n")
 
 
 Handler = Callable[..., Awaitable[_Response]]
@@ -638,12 +694,43 @@ def _encode(response: _Response, *, keep_alive: bool) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if response.status == 204 else response.body)
 
 
+class _NameLocks:
+    """One lock per proxy name, held from a request's look-up of the name to its store or removal.
+
+    Binding and stopping a listener await, so without it two creates of one name could both find
+    it free and both bind, and the proxy stored first would be overwritten with its listener open.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[anyio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        lock, users = self._held.get(name, (anyio.Lock(), 0))
+        self._held[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._held[name]
+            if users == 1:
+                del self._held[name]
+            else:
+                self._held[name] = (lock, users - 1)
+
+
+def _proxy_list(proxies: list[_Proxy]) -> list[dict[str, Any]] | None:
+    """Proxies as ``/populate`` answers them: an empty list is ``null``, as Go marshals a nil slice."""
+    return [proxy.to_json() for proxy in proxies] or None
+
+
 class _App:
     """The server's state (proxies by name) and its HTTP API, all on one event loop."""
 
     def __init__(self, seed: int | None) -> None:
         self.seed = secrets.randbits(32) if seed is None else seed
         self.proxies: dict[str, _Proxy] = {}
+        self.names = _NameLocks()
         self.task_group: TaskGroup
         self._stop: anyio.Event | None = None
         self._toxic_uids = itertools.count()
@@ -772,78 +859,93 @@ class _App:
             raise _missing(f"name{where}")
         if not upstream:
             raise _missing(f"upstream{where}")
-        return name, _field(obj, "listen", str, "") or "127.0.0.1:0", upstream, _field(obj, "enabled", bool, True)
+        listen = _field(obj, "listen", str, "") or "127.0.0.1:0"
+        return name, listen, _upstream(upstream, where), _field(obj, "enabled", bool, True)
 
     async def _create_proxy(self, request: _Request) -> _Response:
         name, listen, upstream, enabled = self._proxy_fields(_decode(request.body))
-        if name in self.proxies:
-            raise _ApiError("proxy already exists", 409)
+        async with self.names.hold(name):
+            if name in self.proxies:
+                raise _ApiError("proxy already exists", 409)
+            proxy = _Proxy(self, name, listen, upstream)
+            if enabled:
+                await self._start(proxy)
+            self.proxies[name] = proxy
+        return _Response.json(201, proxy.to_json())
+
+    async def _populate(self, request: _Request) -> _Response:
+        done: list[_Proxy] = []
+        try:
+            entries = _decode(request.body, list)
+            checked = []
+            for number, entry in enumerate(entries, 1):
+                if not isinstance(entry, dict):
+                    raise _bad_body(f"proxy {number}: expected a JSON object")
+                checked.append(self._proxy_fields(entry, f" at proxy {number}"))
+            for name, listen, upstream, enabled in checked:
+                async with self.names.hold(name):
+                    done.append(await self._add_or_replace(name, listen, upstream, enabled))
+        except _ApiError as exc:
+            body = {"error": exc.message, "status": exc.status, "proxies": _proxy_list(done)}
+            return _Response.json(exc.status, body)
+        return _Response.json(201, {"proxies": _proxy_list(done)})
+
+    async def _add_or_replace(self, name: str, listen: str, upstream: str, enabled: bool) -> _Proxy:
+        """``name`` kept when its listen and upstream are the same, else made anew; hold its name lock."""
+        existing = self.proxies.get(name)
+        if existing is not None and (existing.listen, existing.upstream) == (listen, upstream):
+            return existing
+        if existing is not None:
+            await existing.stop()
+            del self.proxies[name]
         proxy = _Proxy(self, name, listen, upstream)
         if enabled:
             await self._start(proxy)
         self.proxies[name] = proxy
-        return _Response.json(201, proxy.to_json())
-
-    async def _populate(self, request: _Request) -> _Response:
-        entries = _decode(request.body, list)
-        checked = []
-        for number, entry in enumerate(entries, 1):
-            if not isinstance(entry, dict):
-                raise _bad_body(f"proxy {number}: expected a JSON object")
-            checked.append(self._proxy_fields(entry, f" at proxy {number}"))
-        done: list[_Proxy] = []
-        try:
-            for name, listen, upstream, enabled in checked:
-                existing = self.proxies.get(name)
-                if existing is not None and (existing.listen, existing.upstream) == (listen, upstream):
-                    done.append(existing)
-                    continue
-                if existing is not None:
-                    await existing.stop()
-                    del self.proxies[name]
-                proxy = _Proxy(self, name, listen, upstream)
-                if enabled:
-                    await self._start(proxy)
-                self.proxies[name] = proxy
-                done.append(proxy)
-        except _ApiError as exc:
-            body = {"error": exc.message, "status": exc.status, "proxies": [p.to_json() for p in done]}
-            return _Response.json(exc.status, body)
-        return _Response.json(201, {"proxies": [p.to_json() for p in done]})
+        return proxy
 
     async def _get_proxy(self, request: _Request, name: str) -> _Response:
         return _Response.json(200, self._proxy(name).to_json())
 
     async def _update_proxy(self, request: _Request, name: str) -> _Response:
-        proxy = self._proxy(name)
-        obj = _decode(request.body)
-        listen = _field(obj, "listen", str, proxy.listen)
-        upstream = _field(obj, "upstream", str, proxy.upstream)
-        enabled = _field(obj, "enabled", bool, proxy.enabled)
-        if (listen, upstream) != (proxy.listen, proxy.upstream):
-            await proxy.stop()  # a new address or upstream restarts the proxy and drops its connections
-            proxy.listen, proxy.upstream = listen, upstream
-        if enabled:
-            await self._start(proxy)
-        else:
-            await proxy.stop()
+        async with self.names.hold(name):
+            proxy = self._proxy(name)
+            obj = _decode(request.body)
+            listen = _field(obj, "listen", str, proxy.listen)
+            upstream = _upstream(_field(obj, "upstream", str, proxy.upstream))
+            enabled = _field(obj, "enabled", bool, proxy.enabled)
+            if (listen, upstream) != (proxy.listen, proxy.upstream):
+                try:  # Toxiproxy resolves the new address before it stops the proxy
+                    _split_host_port(listen)
+                except ValueError as exc:
+                    raise _ApiError(f"listen tcp: {exc}", 500) from None
+                await proxy.stop()  # a new address or upstream restarts the proxy and drops its connections
+                proxy.listen, proxy.upstream = listen, upstream
+            if enabled:
+                await self._start(proxy)
+            else:
+                await proxy.stop()
         return _Response.json(200, proxy.to_json())
 
     async def _delete_proxy(self, request: _Request, name: str) -> _Response:
-        proxy = self._proxy(name)
-        await proxy.stop()
-        self.proxies.pop(name, None)
+        async with self.names.hold(name):
+            await self._proxy(name).stop()
+            del self.proxies[name]
         return _Response(204)
 
     async def _reset(self, request: _Request) -> _Response:
-        for proxy in list(self.proxies.values()):
-            await self._start(proxy)
-            proxy.toxics.clear()
-            proxy.changed()
+        for name in list(self.proxies):
+            async with self.names.hold(name):
+                proxy = self.proxies.get(name)
+                if proxy is None:  # deleted while an earlier proxy was being started
+                    continue
+                await self._start(proxy)
+                proxy.toxics.clear()
+                proxy.changed()
         return _Response(204)
 
     async def _version(self, request: _Request) -> _Response:
-        return _Response.json(200, {"version": API_VERSION, "server": "chaoskit"})
+        return _Response.json(200, {"version": API_VERSION})
 
     # toxics
 
@@ -855,7 +957,7 @@ class _App:
         obj = _decode(request.body)
         stream = _field(obj, "stream", str, "downstream").lower()
         type_ = _field(obj, "type", str, "")
-        toxicity = float(_field(obj, "toxicity", (int, float), 1.0))
+        toxicity = _toxicity(obj, 1.0)
         toxic_name = _field(obj, "name", str, "") or f"{type_}_{stream}"
         if stream not in _STREAMS:
             raise _ApiError("stream was invalid, can be either upstream or downstream", 400)
@@ -880,7 +982,7 @@ class _App:
         proxy = self._proxy(name)
         toxic = self._toxic(proxy, toxic_name)
         obj = _decode(request.body)
-        toxicity = float(_field(obj, "toxicity", (int, float), toxic.toxicity))
+        toxicity = _toxicity(obj, toxic.toxicity)
         try:
             attributes = parse_attributes(toxic.kind, obj.get("attributes"), toxic.attributes)
         except ValueError as exc:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import socketserver
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -197,3 +201,106 @@ def test_the_public_names() -> None:
 
     assert network.__all__ == sorted(network.__all__)
     assert all(hasattr(network, name) for name in network.__all__)
+
+
+def test_the_adapter_quotes_proxy_and_toxic_names(server: ToxiproxyServer | _External, echo: str) -> None:
+    client = ToxiproxyClient(server.url)
+    names = ["db?replica", "cache#1", "50% off", "a&b=c"]
+    if isinstance(server, ToxiproxyServer):  # Toxiproxy routes on the decoded path: it cannot address a "/"
+        names.append("redis/primary")
+    for name in names:
+        proxy = client.create(name, echo)
+        with proxy.add(Latency(latency=1, name=f"{name} lag")):
+            assert proxy.toxics() == [f"{name} lag"]
+        assert proxy.toxics() == []
+        with proxy.down(), pytest.raises(ConnectionRefusedError):
+            roundtrip(proxy.host, proxy.port, timeout=0.5)
+        assert roundtrip(proxy.host, proxy.port)[0] == b"ping"
+    assert sorted(client.proxies()) == sorted(names)
+    for name in names:
+        client.destroy(name)
+    assert client.proxies() == {}
+
+
+def test_session_proxies_whose_names_need_quoting_are_destroyed(server: ToxiproxyServer | _External, echo: str) -> None:
+    names = ["redis/primary", "db?replica", "cache#1"]
+    with chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
+        for name in names:
+            proxy = chaos.network.proxy(name, upstream=echo)
+            assert proxy.name == name
+            proxy.add("net.latency", latency=1, jitter=0)
+            with proxy.down():
+                pass
+            assert roundtrip(proxy.host, proxy.port)[0] == b"ping"
+    assert ToxiproxyClient(server.url).proxies() == {}
+
+
+_HOLD_PROXIES = textwrap.dedent("""
+    import sys, time, chaoskit
+
+    url, echo, listen = sys.argv[1:]
+    with chaoskit.Chaos(seed=1, toxiproxy_url=url) as chaos:
+        chaos.network.proxy("redis", upstream=echo, listen=listen).add("latency", latency=400)
+        chaos.network.proxy("db", upstream=echo)
+        print("ready", flush=True)
+        time.sleep(60)
+""")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _hold_proxies(url: str, echo: str, listen: str) -> subprocess.Popen[str]:
+    """A run in another process that made its proxies ``redis`` (on ``listen``) and ``db`` and waits."""
+    run = subprocess.Popen([sys.executable, "-c", _HOLD_PROXIES, url, echo, listen], stdout=subprocess.PIPE, text=True)
+    assert run.stdout is not None and run.stdout.readline() == "ready\n"
+    return run
+
+
+def test_a_killed_runs_proxies_are_swept_and_a_live_ones_kept(server: ToxiproxyServer | _External, echo: str) -> None:
+    client = ToxiproxyClient(server.url)
+    listen = f"127.0.0.1:{_free_port()}"
+    runs = [_hold_proxies(server.url, echo, listen)]
+    try:
+        runs[0].send_signal(signal.SIGKILL)
+        runs[0].wait(timeout=10)
+        assert len(client.proxies()) == 2  # the killed run destroyed nothing
+        with chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:  # the rerun
+            proxy = chaos.network.proxy("redis", upstream=echo, listen=listen)  # its name and port are free
+            assert proxy.name == "redis" and proxy.server_name.startswith("redis~chaoskit:")
+            assert roundtrip(proxy.host, proxy.port) == (b"ping", pytest.approx(0, abs=0.2))  # no stale latency
+            assert list(client.proxies()) == [proxy.server_name]
+            runs.append(_hold_proxies(server.url, echo, f"127.0.0.1:{_free_port()}"))  # a run alongside, same names
+        live = set(client.proxies())
+        assert sorted(name.partition("~")[0] for name in live) == ["db", "redis"]
+        with chaoskit.Chaos(seed=1, toxiproxy_url=server.url) as chaos:
+            chaos.network.proxy("db", upstream=echo)
+            assert live < set(client.proxies())  # a running process's proxies are its own to destroy
+        assert set(client.proxies()) == live
+    finally:
+        for run in runs:
+            run.kill()
+            run.wait()
+            if run.stdout is not None:
+                run.stdout.close()
+        for name in client.proxies():
+            client.destroy(name)
+
+
+def test_which_proxies_count_as_a_gone_runs() -> None:
+    from chaoskit.network._network import orphaned, server_name
+
+    mine = server_name("redis/primary")
+    host, pid, nonce, serial = mine.partition("~chaoskit:")[2].split(":")
+    assert mine.startswith("redis%2Fprimary~chaoskit:") and pid == str(os.getpid())
+    assert not orphaned(mine) and server_name("redis") != server_name("redis")
+    assert orphaned(f"redis~chaoskit:{host}:{pid}:{'0' * len(nonce)}x:1")  # an earlier process with our PID
+    with subprocess.Popen([sys.executable, "-c", "pass"]) as gone:
+        gone.wait()
+    assert orphaned(f"redis~chaoskit:{host}:{gone.pid}:{nonce}:{serial}")
+    assert not orphaned(f"redis~chaoskit:{host}:1:{nonce}:1")  # still running (init)
+    assert not orphaned(f"redis~chaoskit:another-{host}:{gone.pid}:{nonce}:1")  # cannot be checked from here
+    assert not orphaned("redis") and not orphaned("redis~chaoskit:nonsense")

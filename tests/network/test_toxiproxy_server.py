@@ -7,6 +7,7 @@ clock with a tolerance, as Toxiproxy's own tests do.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import socketserver
 import subprocess
@@ -204,7 +205,7 @@ def test_client_populate_and_version(tp: Toxiproxy, echo: str) -> None:
     assert sorted(p.name for p in made) == ["a", "b"]
     assert sorted(tp.proxies()) == ["a", "b"]
     version = json.loads(tp.version())
-    assert version == {"version": "2.12.0", "server": "chaoskit"}
+    assert version == {"version": "2.12.0"}  # Toxiproxy answers only the version
     tp.destroy_all()
     assert tp.proxies() == {}
 
@@ -223,7 +224,24 @@ def test_server_populate_is_idempotent(server: ToxiproxyServer, echo: str) -> No
         "attributes": {"latency": 0, "jitter": 0},
     }]]  # kept, not replaced
     bad = requests.post(url, json=[same, {"name": "c"}], timeout=TIMEOUT)
-    assert (bad.status_code, bad.json()) == (400, {"error": "missing required field: upstream at proxy 2", "status": 400})
+    assert (bad.status_code, bad.json()) == (
+        400, {"error": "missing required field: upstream at proxy 2", "status": 400, "proxies": None}
+    )  # Toxiproxy's populate errors carry the proxies done so far, null (Go's nil slice) when none
+
+
+def test_populate_errors_carry_the_proxies_made_before_the_error(server: ToxiproxyServer, echo: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        entries = [{"name": "a", "upstream": echo}, {"name": "b", "upstream": echo, "listen": listen}]
+        reply = requests.post(f"{server.url}/populate", json=entries, timeout=TIMEOUT)
+    assert reply.status_code == 500
+    assert reply.json()["error"] == f"listen tcp {listen}: bind: Address already in use"
+    assert [proxy["name"] for proxy in reply.json()["proxies"]] == ["a"]
+    for body in (b"{}", b"[1]", b"[{]"):
+        reply = requests.post(f"{server.url}/populate", data=body, timeout=TIMEOUT)
+        assert (reply.status_code, reply.json()["proxies"]) == (400, None), body
 
 
 # --- toxics, measured ---------------------------------------------------------------------------
@@ -518,3 +536,123 @@ def test_cli_serves_until_terminated(echo: str) -> None:
             process.stdout.close()
         if process.stderr is not None:
             process.stderr.close()
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+
+def _listening_ports() -> set[int]:
+    """The TCP ports this process has a listening socket on (Linux: /proc)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed since listdir
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts sockets through /proc")
+def test_concurrent_creates_and_deletes_of_shared_names_leave_no_listener(server: ToxiproxyServer, echo: str) -> None:
+    handed_out: set[int] = set()
+    statuses: set[int] = set()
+    lock = threading.Lock()
+
+    def hammer(worker: int) -> None:
+        session = requests.Session()
+        for round_ in range(40):
+            name = f"shared-{(worker + round_) % 4}"
+            created = session.post(f"{server.url}/proxies", json={"name": name, "upstream": echo}, timeout=TIMEOUT)
+            deleted = session.delete(f"{server.url}/proxies/{name}", timeout=TIMEOUT)
+            with lock:
+                statuses.update((created.status_code, deleted.status_code))
+                if created.status_code == 201:
+                    handed_out.add(_address(created.json()["listen"])[1])
+
+    threads = [threading.Thread(target=hammer, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name in requests.get(f"{server.url}/proxies", timeout=TIMEOUT).json():
+        assert requests.delete(f"{server.url}/proxies/{name}", timeout=TIMEOUT).status_code == 204
+    assert statuses <= {201, 204, 404, 409}, statuses
+    assert len(handed_out) > 8
+    assert requests.get(f"{server.url}/proxies", timeout=TIMEOUT).json() == {}
+    assert handed_out & _listening_ports() == set()
+
+
+def test_json_that_go_refuses_is_a_400_and_never_stored(server: ToxiproxyServer, echo: str) -> None:
+    url = server.url
+    _proxy(server, echo)
+
+    def post(path: str, body: bytes) -> tuple[int, Any]:
+        reply = requests.post(url + path, data=body, timeout=TIMEOUT)
+        return reply.status_code, reply.json()
+
+    def bad_body(detail: str) -> tuple[int, dict[str, Any]]:
+        return 400, {"error": f"bad request body: {detail}", "status": 400}
+
+    assert post("/proxies/p/toxics", b'{"type": "latency", "toxicity": NaN}') == bad_body("NaN is not a JSON value")
+    assert post("/proxies/p/toxics", b'{"type": "latency", "toxicity": -Infinity}') == bad_body(
+        "-Infinity is not a JSON value"
+    )
+    assert post("/proxies/p/toxics", b'{"type": "latency", "toxicity": 1e400}') == bad_body(
+        "number 1e400 is out of range"
+    )
+    assert post("/proxies/p/toxics", b'{"type": "latency", "toxicity": 1' + b"0" * 400 + b"}") == bad_body(
+        "toxicity: number 1" + "0" * 400 + " is out of range"
+    )
+    assert post("/proxies/p/toxics", b'{"type": "latency"}')[0] == 200
+    assert post("/proxies/p/toxics/latency_downstream", b'{"toxicity": NaN}') == bad_body("NaN is not a JSON value")
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert post("/proxies", deep) == bad_body("exceeded max depth")
+    assert post("/populate", deep) == (400, {"error": "bad request body: exceeded max depth", "status": 400, "proxies": None})
+    listed = requests.get(url + "/proxies", timeout=TIMEOUT)
+    assert json.loads(listed.text, parse_constant=lambda constant: pytest.fail(f"{constant} in {listed.text}"))
+    assert listed.json()["p"]["toxics"][0]["toxicity"] == 1.0
+
+
+def test_addresses_that_cannot_work(server: ToxiproxyServer, echo: str) -> None:
+    """A ``listen`` that cannot be listened on is a 500 with Go's message, as in Toxiproxy; an ``upstream``
+    that is not ``host:port`` is refused with 400 (Toxiproxy stores it, and every connection fails)."""
+    url = server.url
+
+    def create(**fields: str) -> tuple[int, Any]:
+        reply = requests.post(url + "/proxies", json={"name": "p", "upstream": echo, **fields}, timeout=TIMEOUT)
+        return reply.status_code, reply.json()
+
+    def error(status: int, message: str) -> tuple[int, dict[str, Any]]:
+        return status, {"error": message, "status": status}
+
+    assert create(listen="garbage") == error(500, "listen tcp: address garbage: missing port in address")
+    assert create(listen="127.0.0.1:99999") == error(500, "listen tcp: address 99999: invalid port")
+    assert create(listen="1:2:3") == error(500, "listen tcp: address 1:2:3: too many colons in address")
+    assert create(upstream="::::") == error(400, "bad request body: upstream: address ::::: too many colons in address")
+    assert create(upstream="db") == error(400, "bad request body: upstream: address db: missing port in address")
+    populated = requests.post(url + "/populate", json=[{"name": "q", "upstream": "db:x"}], timeout=TIMEOUT)
+    assert (populated.status_code, populated.json()) == (
+        400, {"error": "bad request body: upstream at proxy 1: address x: invalid port", "status": 400, "proxies": None}
+    )
+    assert requests.get(url + "/proxies", timeout=TIMEOUT).json() == {}
+    status, made = create()
+    assert status == 201
+    patched = requests.patch(url + "/proxies/p", json={"listen": "127.0.0.1:99999"}, timeout=TIMEOUT)
+    assert (patched.status_code, patched.json()) == error(500, "listen tcp: address 99999: invalid port")
+    patched = requests.patch(url + "/proxies/p", json={"upstream": "::::"}, timeout=TIMEOUT)
+    assert (patched.status_code, patched.json()) == error(
+        400, "bad request body: upstream: address ::::: too many colons in address"
+    )
+    assert requests.get(url + "/proxies/p", timeout=TIMEOUT).json() == made  # unchanged, still listening
+    with _connect(_address(made["listen"])) as sock:
+        assert _round_trip(sock) < 0.1
