@@ -22,7 +22,7 @@ from typing import Any
 from .._clock import Clock
 from .._errors import ChaosConfigError
 from .._fault import Fault
-from .._journal import Call, Journal, redact_body
+from .._journal import Call, Journal
 from .._replies import ReplyQueue, ToolCall
 from .._urls import UrlPattern
 from ..providers._coldstart import ColdStarts
@@ -32,7 +32,7 @@ from ..providers._usage import UsageMeter
 from ._choose import NONE, Choice, choose, decision_rng
 from ._decision import Decision, OnEnd
 from ._injections import Injection, Script
-from ._record import error_body, journal_body, read_headers, request_key, retry_after
+from ._record import error_body, journal_body, request_key, retry_after, retry_count
 
 __all__ = ["LOOPBACK", "PLACES", "SCOPED", "Engine", "Route", "tool_request"]
 
@@ -81,7 +81,6 @@ class Engine:
         self.routes: list[Route] = []
         self.http_replies: list[tuple[UrlPattern, Upstream]] = []
         self.blocked: list[Call] = []
-        self.secrets: set[str] = set()
         #: Errors in how a fault was set up that surfaced during a call (a drift that cannot
         #: apply): raised to the caller, and kept so a test that swallowed them still fails.
         self.config_errors: list[Exception] = []
@@ -93,6 +92,12 @@ class Engine:
         self._cold = ColdStarts()
         self._keys: Counter[str] = Counter()
         self._lock = threading.RLock()
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The credential values seen in requests (headers, secret query parameters and body
+        keys): hidden in the journal wherever they appear, looked for in leaks."""
+        return self.calls.redactor.known
 
     @property
     def elapsed(self) -> float:
@@ -187,10 +192,8 @@ class Engine:
         """Write the journal entry of one call: the only place entries are opened."""
         status = plan_status(plan) if plan else None
         if req.headers:
-            redacted, tokens, retry = read_headers(req.headers)
-            self.secrets.update(tokens)
-            fields.setdefault("request_headers", redacted)
-            fields.setdefault("retry_count", retry)
+            fields.setdefault("request_headers", req.headers)  # the journal redacts them
+            fields.setdefault("retry_count", retry_count(req.headers))
         fields.setdefault("request_body", journal_body(req))
         if plan:
             fields.setdefault("retry_after", retry_after(plan))
@@ -373,7 +376,7 @@ class Engine:
                 return Decision("pass", reason="no fault this time")
             ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
                                 take_reply=lambda: "", cold=choice.phase)
-            call = self.calls.open(provider="mcp", method="RPC", url=req.url, request_body=redact_body(message),
+            call = self.calls.open(provider="mcp", method="RPC", url=req.url, request_body=message,
                                    fault=fault.id, effect=fault.effect, started=now - self.started)
             try:
                 plan = profiles["mcp"].render(fault, req, ctx)
@@ -395,7 +398,7 @@ class Engine:
             candidates = [(i, inj) for i, inj in enumerate(self.injections) if inj.target == target]
             choice = choose(candidates, applies=lambda f: True, place=target, now=now, elapsed=now - self.started,
                             idle=None, cold=self._cold, rng=rng) if self.enabled else NONE
-            call = self.calls.open(provider="tool", method="CALL", url=target, request_body=redact_body(req.json),
+            call = self.calls.open(provider="tool", method="CALL", url=target, request_body=req.json,
                                    fault=choice.fault.id if choice.fault else None,
                                    effect=choice.fault.effect if choice.fault else None, started=now - self.started,
                                    side_effect=False)
