@@ -144,3 +144,37 @@ def test_the_journal_still_shows_the_calls(artifacts: dict[str, str]) -> None:
     assert arguments["order"] == "A100" and arguments["api_key"] == "<redacted>"
     assert json.loads(arguments["config"]) == {"password": "<redacted>"}
     assert "invalid key <redacted>" in calls[5]["response_body"]
+
+
+def test_messages_that_name_a_request_hide_its_key() -> None:
+    """The requests listed under a fault that never fired, and an injected error's note, show the URL without its key."""
+    import httpx2
+    import requests
+
+    import chaoskit
+
+    key = SECRETS["google key in the URL (?key=)"]
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.inject("http.server_error", url="https://other.example/*")
+        chaos.reply_http("https://tools.example/api", json={"ok": True})
+        requests.get(f"https://tools.example/api?key={key}")
+        assert chaos.seen_requests == ["GET https://tools.example/api?key=<redacted>"]
+        chaos.inject("gemini.connection.reset", times=1)
+        with pytest.raises(httpx2.ReadError) as info:
+            httpx2.post(f"https://generativelanguage.googleapis.com/v1beta/models/m:generateContent?key={key}",
+                        json={"contents": []})
+    notes = [*getattr(info.value, "__notes__", []), *getattr(info.value.__cause__, "__notes__", [])]
+    assert [note for note in notes if "chaoskit: injected" in note] == [
+        "chaoskit: injected gemini.connection.reset on POST "
+        "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent?key=<redacted> [seed=1]"
+    ]
+
+
+def test_the_reported_failure_text_hides_key_shaped_values() -> None:
+    """A failing test's message may quote an SDK error that names the URL: the report's copy hides the key."""
+    from chaoskit.reports import finished
+
+    key = SECRETS["google key in the URL (?key=)"]
+    text = f"HTTPError: 400 Client Error: Bad Request for url: https://generativelanguage.googleapis.com/v1beta/m?key={key}"
+    record = finished({}, outcome="failed", longrepr=text, duration=0.0)
+    assert record["longrepr"] == text.replace(key, "<redacted>")

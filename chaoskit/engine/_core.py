@@ -143,7 +143,7 @@ class Engine:
         if place != "http":
             raise ValueError(f"place={place!r} must be one of {', '.join(PLACES)}")
         if self.scoped and len(self.seen_requests) < SEEN_LIMIT:  # only unmatched() reports them
-            self.seen_requests.append(f"{req.method} {req.url}")
+            self.seen_requests.append(self._shown(req))
         decided = self._scoped_http(req, local, read_timeout)
         if decided is not None:
             return decided
@@ -167,6 +167,10 @@ class Engine:
         if touch:
             self._last_call[place] = now
         return None if last is None else now - last
+
+    def _shown(self, req: CallRequest) -> str:
+        """``METHOD URL`` of a request for a message, its secrets hidden (a ``?key=`` in the URL)."""
+        return f"{req.method} {self.calls.redactor.text(req.url)}"
 
     def _note(self, call: Call) -> str:
         return f"chaoskit: injected {call.fault} on {call.method} {call.url} [seed={self.seed}]"
@@ -244,7 +248,7 @@ class Engine:
             if fault is None and reply is None:
                 return None  # no fault this time: served as any other request
             ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
-                                take_reply=lambda: "", cold=choice.phase, answer=reply, where=f"{method} {url}")
+                                take_reply=lambda: "", cold=choice.phase, answer=reply, where=self._shown(req))
             try:
                 if fault is not None:
                     plan = profiles[fault.provider].render(fault, req, ctx)
@@ -255,7 +259,7 @@ class Engine:
                 self._failed_setup(exc, req, fault, now, fault.provider if fault else "http")
                 raise
             if any(isinstance(step, Forward) for step in plan):
-                self.on_real(f"{method} {url} (to fetch the real answer for {fault.id if fault else 'it'})")
+                self.on_real(f"{self._shown(req)} (to fetch the real answer for {fault.id if fault else 'it'})")
             call = self._open(req, provider=fault.provider if fault else "http", fault=fault, now=now, plan=plan,
                               read_timeout=read_timeout, request_key=digest)
         return Decision("play", plan, call, fault, note=self._note(call), on_end=self._ending(now), rngs=rng)
@@ -288,7 +292,7 @@ class Engine:
             now = self.clock.now()
             if target == "":
                 return self._block(req, "", now)
-            self.on_real(f"{req.method} {req.url}")
+            self.on_real(self._shown(req))
             return Decision("pass", reason=target)
         profile, real = target
         with self._lock:
@@ -301,7 +305,7 @@ class Engine:
             choice = NONE if side or not self.enabled else self._provider_choice(profile, req, idle, now, queue, rng)
             fault = choice.fault
             if fault is None and real:
-                self.on_real(f"{req.method} {req.url}")
+                self.on_real(self._shown(req))
                 call = self._open(req, provider=profile.name, fault=None, now=now, read_timeout=read_timeout,
                                   stream=req.stream, endpoint=profile.endpoint(req), request_key=digest,
                                   model=profile.model_of(req), detail="passed through to the real server")
@@ -316,7 +320,7 @@ class Engine:
                 plan = profile.healthy(req, ctx) if fault is None else profile.render(fault, req, ctx)
             except UpstreamAnswer as why:
                 exc = ChaosConfigError(
-                    f"{fault.id if fault else 'a healthy reply'} cannot act on {req.url}, a real server whose answers "
+                    f"{fault.id if fault else 'a healthy reply'} cannot act on {self.calls.redactor.text(req.url)}, a real server whose answers "
                     f"chaoskit passes through: {why}; inject it where chaoskit simulates the model (without allow_host "
                     "or route(..., real=True) for this URL), or use a fault that works on real answers (a status, a "
                     "timeout, a reset, latency, a broken stream, a malformed body)"
@@ -327,7 +331,7 @@ class Engine:
                 self._failed_setup(exc, req, fault, now, profile.name)
                 raise
             if any(isinstance(step, (Forward, Relay)) for step in plan):
-                self.on_real(f"{req.method} {req.url} (the real server's answer, under {fault.id if fault else 'no fault'})")
+                self.on_real(f"{self._shown(req)} (the real server's answer, under {fault.id if fault else 'no fault'})")
             status = plan_status(plan)
             call = self._open(
                 req, provider=profile.name, fault=fault, now=now, plan=plan, read_timeout=read_timeout,
