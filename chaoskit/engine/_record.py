@@ -42,17 +42,18 @@ def error_body(plan: Plan) -> str:
 def retry_count(headers: Mapping[str, str]) -> int | None:
     """The retry an SDK says a request is: openai's and anthropic's ``x-stainless-retry-count``,
     botocore's ``amz-sdk-request: attempt=N; max=M`` (attempt 1 is retry 0). Names in any case."""
-    count: int | None = None
-    sdk_request = ""
-    for key, value in headers.items():
-        name = key.lower()
-        if name == "x-stainless-retry-count":
-            count = _int_or_none(value)
-        elif name == "amz-sdk-request":
-            sdk_request = value
+    stainless, sdk_request = headers.get("x-stainless-retry-count"), headers.get("amz-sdk-request")
+    if stainless is None and sdk_request is None:  # the SDKs send them in lower case; other clients may not
+        for key, value in headers.items():
+            name = key.lower()
+            if name == "x-stainless-retry-count":
+                stainless = value
+            elif name == "amz-sdk-request":
+                sdk_request = value
+    count = _int_or_none(stainless)
     if count is not None:
         return count
-    for part in sdk_request.split(";"):
+    for part in (sdk_request or "").split(";"):
         name, _, value = part.strip().partition("=")
         attempt = _int_or_none(value) if name == "attempt" else None
         if attempt is not None:
