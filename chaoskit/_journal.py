@@ -1,53 +1,27 @@
-"""The journal: one entry per intercepted call, with secrets redacted."""
+"""The journal: one entry per intercepted call, with secrets redacted.
+
+Every entry goes through :mod:`chaoskit._redact`'s policy before it is stored: when it opens
+(URL, headers, bodies, text) and, for what seams fill in later, when it closes.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Call", "Journal", "JournalEvent", "Listener", "Usage", "redact_headers"]
+from ._redact import Redactor
+
+__all__ = ["Call", "Journal", "JournalEvent", "Listener", "Usage"]
 
 _log = logging.getLogger("chaoskit.journal")
 
-#: Header names whose values never reach a journal or a report.
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "x-amz-security-token", "cookie"}
-)
-REDACTED = "<redacted>"
-
-
-def redact_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
-    """Headers as a dict with the values of secret ones replaced."""
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return {
-        k.lower(): (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in items
-    }
-
-
-def redact_body(value: Any) -> Any:
-    """A copy of parsed JSON with the values of secret-looking keys replaced."""
-    if isinstance(value, dict):
-        return {
-            k: (REDACTED if isinstance(k, str) and k.lower().replace("_", "-") in SECRET_HEADERS else redact_body(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact_body(v) for v in value]
-    return value
-
-
-def parse_body(raw: bytes) -> Any:
-    """A request body for the journal: JSON when it parses, else text, else None."""
-    if not raw:
-        return None
-    try:
-        return redact_body(json.loads(raw))
-    except (ValueError, UnicodeDecodeError):
-        return raw.decode("utf-8", "replace")
+#: The fields of an entry that seams fill in after it opened (the text streamed, what a fault
+#: chose): redacted again when the entry closes.
+_LATE = ("text", "detail", "response_body")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +133,10 @@ class Journal:
 
     def __init__(self) -> None:
         self._calls: list[Call] = []
-        self._open: set[int] = set()  # indices of calls not closed yet
+        #: Calls not closed yet, by index: their late fields (:data:`_LATE`) as they were stored.
+        self._open: dict[int, tuple[Any, ...]] = {}
+        #: The redaction policy every entry goes through; it remembers the secrets it has seen.
+        self.redactor = Redactor()
         self._listeners: tuple[Listener, ...] = ()
         self._lock = threading.Lock()
         self.listener_errors: list[Exception] = []
@@ -179,11 +156,27 @@ class Journal:
         return unsubscribe
 
     def open(self, **fields: Any) -> Call:
-        """Write a new entry; subscribers hear ``opened``, then ``injected`` when it has a fault."""
+        """Write a new entry, its secrets redacted; subscribers hear ``opened``, then ``injected``
+        when it has a fault.
+
+        ``request_headers`` may be any mapping (or pairs): they are stored as a dict with
+        lower-case names. The credentials in them are remembered and hidden wherever they turn
+        up later (an error body that echoes the key).
+        """
+        redactor = self.redactor
+        headers = fields.get("request_headers")
+        if headers is not None:  # first: the credentials it learns are hidden in the rest
+            fields["request_headers"] = redactor.headers(headers)
+        fields["url"] = redactor.text(fields["url"])
+        if fields.get("request_body") is not None:
+            fields["request_body"] = redactor.value(fields["request_body"])
+        for name in _LATE:
+            if fields.get(name):
+                fields[name] = redactor.text(fields[name])
         with self._lock:
             call = Call(index=len(self._calls), **fields)
             self._calls.append(call)
-            self._open.add(call.index)
+            self._open[call.index] = tuple(getattr(call, name) for name in _LATE)
             listeners = self._listeners
         if listeners:
             self._emit(listeners, JournalEvent("opened", call))
@@ -192,12 +185,17 @@ class Journal:
         return call
 
     def close(self, call: Call) -> bool:
-        """Mark ``call`` ended; subscribers hear ``closed`` the first time only. Returns whether it closed now."""
+        """Mark ``call`` ended, redacting what was filled in since it opened; subscribers hear
+        ``closed`` the first time only. Returns whether it closed now."""
         with self._lock:
             if call.index not in self._open or self._calls[call.index] is not call:
                 return False
-            self._open.discard(call.index)
+            stored = self._open.pop(call.index)
             listeners = self._listeners
+        for name, before in zip(_LATE, stored, strict=True):
+            now = getattr(call, name)
+            if now is not before and now:
+                setattr(call, name, self.redactor.text(now))
         if listeners:
             self._emit(listeners, JournalEvent("closed", call))
         return True

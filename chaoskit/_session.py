@@ -120,8 +120,9 @@ class Chaos:
 
     @property
     def secrets(self) -> set[str]:
-        """Credential values and canaries seen or planted: never journaled, looked for in leaks."""
-        return self.engine.secrets
+        """Credential values seen in requests and canaries planted: looked for in leaks (the
+        journal hides the credentials, not the canaries)."""
+        return set(self.engine.secrets) | self.canaries
 
     @property
     def config_errors(self) -> list[Exception]:
@@ -386,7 +387,6 @@ class Chaos:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", prefix):
             raise ChaosConfigError(f"canary(prefix={prefix!r}): use letters, digits, '_' or '-'")
         token = f"{prefix}-{secrets.token_hex(8)}"
-        self.secrets.add(token)
         self.canaries.add(token)
         return token
 

@@ -22,7 +22,7 @@ from typing import Any
 from .._clock import Clock
 from .._errors import ChaosConfigError
 from .._fault import Fault
-from .._journal import Call, Journal, redact_body
+from .._journal import Call, Journal
 from .._replies import ReplyQueue, ToolCall
 from .._urls import UrlPattern
 from ..providers._coldstart import ColdStarts
@@ -32,7 +32,7 @@ from ..providers._usage import UsageMeter
 from ._choose import NONE, Choice, choose, decision_rng
 from ._decision import Decision, OnEnd
 from ._injections import Injection, Script
-from ._record import error_body, journal_body, read_headers, request_key, retry_after
+from ._record import error_body, journal_body, request_key, retry_after, retry_count
 
 __all__ = ["LOOPBACK", "PLACES", "SCOPED", "Engine", "Route", "tool_request"]
 
@@ -81,7 +81,6 @@ class Engine:
         self.routes: list[Route] = []
         self.http_replies: list[tuple[UrlPattern, Upstream]] = []
         self.blocked: list[Call] = []
-        self.secrets: set[str] = set()
         #: Errors in how a fault was set up that surfaced during a call (a drift that cannot
         #: apply): raised to the caller, and kept so a test that swallowed them still fails.
         self.config_errors: list[Exception] = []
@@ -93,6 +92,12 @@ class Engine:
         self._cold = ColdStarts()
         self._keys: Counter[str] = Counter()
         self._lock = threading.RLock()
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The credential values seen in requests (headers, secret query parameters and body
+        keys): hidden in the journal wherever they appear, looked for in leaks."""
+        return self.calls.redactor.known
 
     @property
     def elapsed(self) -> float:
@@ -138,7 +143,7 @@ class Engine:
         if place != "http":
             raise ValueError(f"place={place!r} must be one of {', '.join(PLACES)}")
         if self.scoped and len(self.seen_requests) < SEEN_LIMIT:  # only unmatched() reports them
-            self.seen_requests.append(f"{req.method} {req.url}")
+            self.seen_requests.append(self._shown(req))
         decided = self._scoped_http(req, local, read_timeout)
         if decided is not None:
             return decided
@@ -162,6 +167,10 @@ class Engine:
         if touch:
             self._last_call[place] = now
         return None if last is None else now - last
+
+    def _shown(self, req: CallRequest) -> str:
+        """``METHOD URL`` of a request for a message, its secrets hidden (a ``?key=`` in the URL)."""
+        return f"{req.method} {self.calls.redactor.text(req.url)}"
 
     def _note(self, call: Call) -> str:
         return f"chaoskit: injected {call.fault} on {call.method} {call.url} [seed={self.seed}]"
@@ -187,10 +196,8 @@ class Engine:
         """Write the journal entry of one call: the only place entries are opened."""
         status = plan_status(plan) if plan else None
         if req.headers:
-            redacted, tokens, retry = read_headers(req.headers)
-            self.secrets.update(tokens)
-            fields.setdefault("request_headers", redacted)
-            fields.setdefault("retry_count", retry)
+            fields.setdefault("request_headers", req.headers)  # the journal redacts them
+            fields.setdefault("retry_count", retry_count(req.headers))
         fields.setdefault("request_body", journal_body(req))
         if plan:
             fields.setdefault("retry_after", retry_after(plan))
@@ -241,7 +248,7 @@ class Engine:
             if fault is None and reply is None:
                 return None  # no fault this time: served as any other request
             ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
-                                take_reply=lambda: "", cold=choice.phase, answer=reply, where=f"{method} {url}")
+                                take_reply=lambda: "", cold=choice.phase, answer=reply, where=self._shown(req))
             try:
                 if fault is not None:
                     plan = profiles[fault.provider].render(fault, req, ctx)
@@ -252,7 +259,7 @@ class Engine:
                 self._failed_setup(exc, req, fault, now, fault.provider if fault else "http")
                 raise
             if any(isinstance(step, Forward) for step in plan):
-                self.on_real(f"{method} {url} (to fetch the real answer for {fault.id if fault else 'it'})")
+                self.on_real(f"{self._shown(req)} (to fetch the real answer for {fault.id if fault else 'it'})")
             call = self._open(req, provider=fault.provider if fault else "http", fault=fault, now=now, plan=plan,
                               read_timeout=read_timeout, request_key=digest)
         return Decision("play", plan, call, fault, note=self._note(call), on_end=self._ending(now), rngs=rng)
@@ -285,7 +292,7 @@ class Engine:
             now = self.clock.now()
             if target == "":
                 return self._block(req, "", now)
-            self.on_real(f"{req.method} {req.url}")
+            self.on_real(self._shown(req))
             return Decision("pass", reason=target)
         profile, real = target
         with self._lock:
@@ -298,7 +305,7 @@ class Engine:
             choice = NONE if side or not self.enabled else self._provider_choice(profile, req, idle, now, queue, rng)
             fault = choice.fault
             if fault is None and real:
-                self.on_real(f"{req.method} {req.url}")
+                self.on_real(self._shown(req))
                 call = self._open(req, provider=profile.name, fault=None, now=now, read_timeout=read_timeout,
                                   stream=req.stream, endpoint=profile.endpoint(req), request_key=digest,
                                   model=profile.model_of(req), detail="passed through to the real server")
@@ -313,7 +320,7 @@ class Engine:
                 plan = profile.healthy(req, ctx) if fault is None else profile.render(fault, req, ctx)
             except UpstreamAnswer as why:
                 exc = ChaosConfigError(
-                    f"{fault.id if fault else 'a healthy reply'} cannot act on {req.url}, a real server whose answers "
+                    f"{fault.id if fault else 'a healthy reply'} cannot act on {self.calls.redactor.text(req.url)}, a real server whose answers "
                     f"chaoskit passes through: {why}; inject it where chaoskit simulates the model (without allow_host "
                     "or route(..., real=True) for this URL), or use a fault that works on real answers (a status, a "
                     "timeout, a reset, latency, a broken stream, a malformed body)"
@@ -324,7 +331,7 @@ class Engine:
                 self._failed_setup(exc, req, fault, now, profile.name)
                 raise
             if any(isinstance(step, (Forward, Relay)) for step in plan):
-                self.on_real(f"{req.method} {req.url} (the real server's answer, under {fault.id if fault else 'no fault'})")
+                self.on_real(f"{self._shown(req)} (the real server's answer, under {fault.id if fault else 'no fault'})")
             status = plan_status(plan)
             call = self._open(
                 req, provider=profile.name, fault=fault, now=now, plan=plan, read_timeout=read_timeout,
@@ -373,7 +380,7 @@ class Engine:
                 return Decision("pass", reason="no fault this time")
             ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
                                 take_reply=lambda: "", cold=choice.phase)
-            call = self.calls.open(provider="mcp", method="RPC", url=req.url, request_body=redact_body(message),
+            call = self.calls.open(provider="mcp", method="RPC", url=req.url, request_body=message,
                                    fault=fault.id, effect=fault.effect, started=now - self.started)
             try:
                 plan = profiles["mcp"].render(fault, req, ctx)
@@ -395,7 +402,7 @@ class Engine:
             candidates = [(i, inj) for i, inj in enumerate(self.injections) if inj.target == target]
             choice = choose(candidates, applies=lambda f: True, place=target, now=now, elapsed=now - self.started,
                             idle=None, cold=self._cold, rng=rng) if self.enabled else NONE
-            call = self.calls.open(provider="tool", method="CALL", url=target, request_body=redact_body(req.json),
+            call = self.calls.open(provider="tool", method="CALL", url=target, request_body=req.json,
                                    fault=choice.fault.id if choice.fault else None,
                                    effect=choice.fault.effect if choice.fault else None, started=now - self.started,
                                    side_effect=False)

@@ -1,24 +1,23 @@
-"""How one intercepted call is written in the journal: its body and headers redacted, the
-retry it says it is, the wait its response asks for, its error body and its key."""
+"""How one intercepted call is written in the journal: its body, the retry it says it is, the
+wait its response asks for, its error body and its key. (The journal redacts what it stores.)"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
-from .._journal import REDACTED, SECRET_HEADERS, parse_body, redact_body
 from ..providers._plan import Plan, Respond, Send
 from ..providers._profile import CallRequest
 
-__all__ = ["error_body", "journal_body", "read_headers", "request_key", "retry_after", "retry_count"]
-
-#: Request headers that carry credentials: never journaled, remembered for leak checks.
-CREDENTIALS = ("authorization", "api-key", "x-api-key", "x-goog-api-key")
+__all__ = ["error_body", "journal_body", "request_key", "retry_after", "retry_count"]
 
 
 def journal_body(req: CallRequest) -> Any:
-    """A request's body for the journal: its parsed JSON, else its text, secrets redacted."""
-    return redact_body(req.json) if req.json is not None else parse_body(req.body)
+    """A request's body for the journal: its parsed JSON, else its text (None when empty)."""
+    if req.json is not None:
+        return req.json
+    return req.body.decode("utf-8", "replace") if req.body else None
 
 
 def retry_after(plan: Plan) -> float | None:
@@ -40,13 +39,21 @@ def error_body(plan: Plan) -> str:
     return body[:2000].decode("utf-8", "replace")
 
 
-def retry_count(headers: Any) -> int | None:
+def retry_count(headers: Mapping[str, str]) -> int | None:
     """The retry an SDK says a request is: openai's and anthropic's ``x-stainless-retry-count``,
-    botocore's ``amz-sdk-request: attempt=N; max=M`` (attempt 1 is retry 0)."""
-    count = _int_or_none(headers.get("x-stainless-retry-count"))
+    botocore's ``amz-sdk-request: attempt=N; max=M`` (attempt 1 is retry 0). Names in any case."""
+    stainless, sdk_request = headers.get("x-stainless-retry-count"), headers.get("amz-sdk-request")
+    if stainless is None and sdk_request is None:  # the SDKs send them in lower case; other clients may not
+        for key, value in headers.items():
+            name = key.lower()
+            if name == "x-stainless-retry-count":
+                stainless = value
+            elif name == "amz-sdk-request":
+                sdk_request = value
+    count = _int_or_none(stainless)
     if count is not None:
         return count
-    for part in (headers.get("amz-sdk-request") or "").split(";"):
+    for part in (sdk_request or "").split(";"):
         name, _, value = part.strip().partition("=")
         attempt = _int_or_none(value) if name == "attempt" else None
         if attempt is not None:
@@ -65,29 +72,3 @@ def request_key(req: CallRequest) -> str:
     """A short digest of what was asked (method, URL, body): equal requests have equal keys."""
     digest = hashlib.blake2s(f"{req.method} {req.url}\n".encode() + req.body, digest_size=6)
     return digest.hexdigest()
-
-
-def read_headers(headers: Any) -> tuple[dict[str, str], list[str], int | None]:
-    """In one pass over request headers: (them, secret values redacted; the credential values;
-    the retry the SDK says the request is, see :func:`retry_count`)."""
-    redacted: dict[str, str] = {}
-    found: list[str] = []
-    retry: int | None = None
-    attempt: str | None = None
-    for key, value in headers.items():
-        name = key.lower()
-        if name in SECRET_HEADERS:
-            redacted[name] = REDACTED
-            if name in CREDENTIALS and value:
-                token = value.split(" ", 1)[-1] if name == "authorization" else value
-                if len(token) >= 6:
-                    found.append(token)
-            continue
-        redacted[name] = value
-        if name == "x-stainless-retry-count":
-            retry = _int_or_none(value)
-        elif name == "amz-sdk-request":
-            attempt = value
-    if retry is None and attempt is not None:
-        retry = retry_count({"amz-sdk-request": attempt})
-    return redacted, found, retry

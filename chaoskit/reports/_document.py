@@ -41,8 +41,12 @@ def session_record(session: Chaos, *, nodeid: str, sweep: str | None = None, ver
 
 
 def finished(record: Mapping[str, Any], *, outcome: str, longrepr: str | None, duration: float) -> dict[str, Any]:
-    """A test's record with how it ended: ``outcome``, the short failure text, real seconds it took."""
-    return {**record, "outcome": outcome, "longrepr": longrepr, "duration": round(duration, 6)}
+    """A test's record with how it ended: ``outcome``, the short failure text (its key-shaped
+    values and secret URL parameters hidden: an SDK's error names the URL), real seconds it took."""
+    from .._redact import redact_text
+
+    shown = redact_text(longrepr) if longrepr else longrepr
+    return {**record, "outcome": outcome, "longrepr": shown, "duration": round(duration, 6)}
 
 
 def report_document(tests: Iterable[Mapping[str, Any]], *, seed: int, chaos_off: bool, started: float,

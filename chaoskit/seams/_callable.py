@@ -24,7 +24,7 @@ from ..providers._profile import latency_seconds
 if TYPE_CHECKING:
     from ..engine import Decision, Engine
 
-__all__ = ["REALISTIC_EXCEPTIONS", "build_exception", "install", "jsonable"]
+__all__ = ["REALISTIC_EXCEPTIONS", "build_exception", "install", "jsonable", "positional_names"]
 
 #: Builtin exceptions a tool can be made to raise by name; a dotted path names any other.
 REALISTIC_EXCEPTIONS = (
@@ -65,11 +65,14 @@ class _Run:
 
     __slots__ = ("engine", "decision", "fault", "call", "note")
 
-    def __init__(self, engine: Engine, target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def __init__(self, engine: Engine, target: str, names: tuple[str, ...], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> None:
         from ..engine import tool_request
 
         self.engine = engine
-        self.decision: Decision = engine.decide(tool_request(target, {"args": jsonable(args), "kwargs": jsonable(kwargs)}), place="tool")
+        # A positional argument's name is known here only: a secret one is hidden before it is sent on.
+        positional = engine.calls.redactor.arguments(names, jsonable(args))
+        self.decision: Decision = engine.decide(tool_request(target, {"args": positional, "kwargs": jsonable(kwargs)}), place="tool")
         self.fault = self.decision.fault
         call = self.decision.call
         assert call is not None
@@ -119,13 +122,24 @@ def _before(run: _Run) -> tuple[float, BaseException | None, bool, Any]:
     return 0.0, None, False, None
 
 
+def positional_names(func: Callable[..., Any]) -> tuple[str, ...]:
+    """The names of ``func``'s positional parameters, in order (none when it has no signature)."""
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return tuple(p.name for p in parameters if p.kind in kinds)
+
+
 def _wrap(func: Callable[..., Any], engine: Engine, target: str) -> Callable[..., Any]:
     clock = engine.clock
+    names = positional_names(func)
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
         async def async_faulty(*args: Any, **kwargs: Any) -> Any:
-            run = _Run(engine, target, args, kwargs)
+            run = _Run(engine, target, names, args, kwargs)
             try:
                 wait, exc, skip, value = _before(run)
                 await clock.asleep(wait)
@@ -144,7 +158,7 @@ def _wrap(func: Callable[..., Any], engine: Engine, target: str) -> Callable[...
 
     @functools.wraps(func)
     def faulty(*args: Any, **kwargs: Any) -> Any:
-        run = _Run(engine, target, args, kwargs)
+        run = _Run(engine, target, names, args, kwargs)
         try:
             wait, exc, skip, value = _before(run)
             clock.sleep(wait)
