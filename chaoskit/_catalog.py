@@ -10,21 +10,36 @@ from typing import Any
 
 from ._errors import ChaosConfigError, UnknownFaultError
 from ._fault import EFFECTS, Fault
+from ._params import ParamType, param_types
 
-__all__ = ["Catalog", "catalog", "catalog_files"]
+__all__ = ["Catalog", "catalog", "catalog_files", "params_file"]
 
 _ENTRY_FIELDS = {"summary", "effect", "params", "source"}
 
 
-def catalog_files() -> list[Path]:
-    """The catalog's data files: inside the installed package, else the source tree's ``faults/``."""
+def _folder() -> Path:
+    """The catalog's folder: inside the installed package, else the source tree's ``faults/``."""
     from importlib import resources
 
     packaged = resources.files("chaoskit") / "catalog"
     if packaged.is_dir():
-        return sorted(Path(str(p)) for p in packaged.iterdir() if p.name.endswith(".yaml"))
-    source = Path(__file__).resolve().parent.parent / "faults"
-    return sorted(source.glob("*.yaml"))
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "faults"
+
+
+def catalog_files() -> list[Path]:
+    """The catalog's data files, one per provider (``_params.yaml`` declares their parameters)."""
+    return sorted(p for p in _folder().glob("*.yaml") if not p.name.startswith("_"))
+
+
+def params_file() -> Path:
+    """The file that declares what each effect's parameters accept."""
+    return _folder() / "_params.yaml"
+
+
+@functools.cache
+def _builtin_types() -> dict[str, dict[str, ParamType]]:
+    return param_types(params_file())
 
 
 class Catalog:
@@ -39,8 +54,10 @@ class Catalog:
 
     @classmethod
     def from_files(cls, paths: Iterable[Path]) -> Catalog:
-        """The faults of these data files; every entry names its ``source`` (the page or SDK file it is modelled on)."""
-        return cls(f for path in paths for f in _load_file(path))
+        """The faults of these data files; every entry names its ``source`` (the page or SDK file it is
+        modelled on), and each of its parameters is declared in ``_params.yaml`` under its effect."""
+        types = _builtin_types()
+        return cls(f for path in paths for f in _load_file(path, types))
 
     def ids(self, pattern: str = "*") -> list[str]:
         """Sorted ids matching a glob pattern such as ``openai.*`` or ``*.rate_limit``."""
@@ -79,7 +96,7 @@ class Catalog:
         return len(self._faults)
 
 
-def _load_file(path: Path) -> list[Fault]:
+def _load_file(path: Path, types: Mapping[str, Mapping[str, ParamType]]) -> list[Fault]:
     import yaml  # the plugin must not pay for this at import time
 
     try:
@@ -119,8 +136,24 @@ def _load_file(path: Path) -> list[Fault]:
             raise ChaosConfigError(
                 f"{where}.source: {problem}; name the documentation page or SDK file the fault is modelled on"
             )
-        faults.append(Fault(fault_id, effect, params, str(entry.get("summary", "")).strip(), source))
+        declared = _declared(f"{where}.params", effect, params, types.get(effect, {}))
+        faults.append(Fault(fault_id, effect, params, str(entry.get("summary", "")).strip(), source, declared))
     return faults
+
+
+def _declared(where: str, effect: str, params: Mapping[str, Any], types: Mapping[str, ParamType]) -> dict[str, ParamType]:
+    """The declarations of an entry's parameters; each must be declared, and its default allowed."""
+    out = {}
+    for name, default in params.items():
+        if name not in types:
+            raise ChaosConfigError(
+                f"{where}.{name}: not declared for effect {effect!r}; declare it in {params_file()} "
+                f"under effects.{effect} (such as {name}: {{type: number, min: 0}})"
+            )
+        if not types[name].allows(default):
+            raise ChaosConfigError(f"{where}.{name}: the default {default!r} must be {types[name].describe()}")
+        out[name] = types[name]
+    return out
 
 
 @functools.cache

@@ -6,7 +6,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._params import ParamType
 
 __all__ = ["EFFECTS", "Fault"]
 
@@ -56,7 +59,8 @@ class Fault:
     """A fault from the catalog: a stable id, what it does, and its parameters.
 
     Faults are values: ``fault.with_params(retry_after=0.1)`` returns a new one. Get them
-    with ``chaoskit.faults.get(id, **params)``.
+    with ``chaoskit.faults.get(id, **params)``. ``types``: what each parameter accepts (from
+    the catalog's ``faults/_params.yaml``); ``with_params`` checks the new values against them.
     """
 
     id: str
@@ -65,9 +69,11 @@ class Fault:
     summary: str = ""
     #: What the fault is modelled on: the documentation page or SDK source file, from the catalog.
     source: str = field(default="", compare=False)
+    types: Mapping[str, ParamType] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "types", MappingProxyType(dict(self.types)))
 
     @property
     def provider(self) -> str:
@@ -80,7 +86,7 @@ class Fault:
         return self.id.split(".", 1)[1] if "." in self.id else self.id
 
     def with_params(self, **params: Any) -> Fault:
-        """A copy with some parameters replaced; unknown names are an error."""
+        """A copy with some parameters replaced; unknown names and values its ``types`` do not allow are errors."""
         unknown = sorted(set(params) - set(self.params))
         if unknown:
             from ._errors import ChaosConfigError
@@ -89,7 +95,10 @@ class Fault:
             raise ChaosConfigError(
                 f"fault {self.id!r} has no parameter {unknown[0]!r}; its parameters are: {known}"
             )
-        return Fault(self.id, self.effect, {**self.params, **params}, self.summary, self.source)
+        for name, value in params.items():
+            if name in self.types:
+                self.types[name].check(self.id, name, value)
+        return Fault(self.id, self.effect, {**self.params, **params}, self.summary, self.source, self.types)
 
     def __hash__(self) -> int:
         return hash((self.id, json.dumps(dict(self.params), sort_keys=True, default=repr)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ._errors import ChaosConfigError
@@ -50,7 +50,7 @@ class Schedule:
         if isinstance(self.after, bool) or not isinstance(self.after, int) or self.after < 0:
             raise ChaosConfigError(f"after={self.after!r} must be a whole number >= 0")
         if self.window is not None:
-            window = tuple(self.window)
+            window = tuple(self.window) if isinstance(self.window, (tuple, list)) else ()
             start = window[0] if len(window) == 2 else None
             end = window[1] if len(window) == 2 else None
             ok = isinstance(start, (int, float)) and start >= 0 and (
@@ -58,7 +58,8 @@ class Schedule:
             )
             if not ok:
                 raise ChaosConfigError(
-                    f"window={self.window!r} must be (start, end) seconds with 0 <= start <= end"
+                    f"window={self.window!r} must be (start, end) seconds with 0 <= start <= end, "
+                    "or (start, None) for no end"
                 )
             object.__setattr__(self, "window", window)
         if self.sequence is not None:
@@ -72,6 +73,11 @@ class Schedule:
 def _parse_sequence(items: Iterable[object]) -> tuple[bool, ...]:
     if isinstance(items, str):
         items = [part.strip() for part in items.split(",")]
+    elif not isinstance(items, Iterable) or isinstance(items, Mapping):
+        raise ChaosConfigError(
+            f"sequence={items!r} must be a list of 'fail' and 'pass' (or True/False), "
+            "or a string such as 'fail,fail,pass'"
+        )
     parsed = []
     for item in items:
         key = item.lower() if isinstance(item, str) else item

@@ -165,7 +165,7 @@ class Chaos:
             resolved = resolved.with_params(canary=self.canary())  # assert_graceful watches for it
         schedule = Schedule(
             rate=rate, times=times, after=after, window=window,
-            sequence=tuple(sequence) if sequence is not None and not isinstance(sequence, str) else sequence,  # type: ignore[arg-type]
+            sequence=sequence,  # type: ignore[arg-type]  # Schedule parses any iterable, and says what is wrong
         )
         injection = Injection(resolved, schedule, schedule.start(), pattern, tool_target)
         if tool_target is not None and tool_target not in self._tool_targets:

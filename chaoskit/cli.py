@@ -1,7 +1,7 @@
 """The ``chaoskit`` command: browse the fault catalog, see what faults do, run the proxy server.
 
     chaoskit faults [PATTERN]      list catalog ids (glob, e.g. 'openai.stream.*') with summaries
-    chaoskit faults show ID        one fault: effect, parameters and their defaults
+    chaoskit faults show ID        one fault: effect, parameters, their defaults and what they accept
     chaoskit doctor [PATTERN] [--json]
                                    what each fault does to the installed provider SDKs
     chaoskit doctor --verify [PATTERN] [--catalog FILE ...]
@@ -40,9 +40,10 @@ def _show(fault_id: str) -> int:
     print(fault.id)
     print(f"  {fault.summary}")
     print(f"  effect: {fault.effect}")
-    print("  params:")
+    print("  params (default, then what it accepts):")
     for key, value in fault.params.items():
-        print(f"    {key}: {json.dumps(value, default=str)}")
+        accepts = f"  # {fault.types[key].describe()}" if key in fault.types else ""
+        print(f"    {key}: {json.dumps(value, default=str)}{accepts}")
     return 0
 
 

@@ -63,8 +63,39 @@ def pytest_configure(config: pytest.Config) -> None:
         "catalog fault matching the glob pattern (minus the exclude patterns), with that fault injected "
         "(on url or target for http, mcp and tool faults)",
     )
+    if not hasattr(config, "workerinput"):
+        for option in ("chaos_report", "chaos_html"):
+            _check_report_path(config, option)
     config.stash[_report_key] = {"seed": _session_seed(config)}
     config.pluginmanager.register(_Reporter(config), "chaoskit-reporter")
+
+
+def _check_report_path(config: pytest.Config, option: str) -> None:
+    """A usage error now, rather than a lost report at the end, for a report path that cannot be written."""
+    import os
+
+    path = config.getoption(option)
+    if not path:
+        return
+    target = Path(path)
+    existing = target.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if target.is_dir():
+        problem = "it is a directory"
+    elif target.exists() and not os.access(target, os.W_OK):
+        problem = "the file cannot be written (permission denied)"
+    elif not existing.is_dir():
+        problem = f"{str(existing)!r} is a file, not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"the directory {str(existing)!r} cannot be written (permission denied)"
+    else:
+        return
+    raise pytest.UsageError(f"{_flag(option)}={path}: {problem}; give the path of a file that can be written.")
+
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
 
 
 def _session_seed(config: pytest.Config) -> int:
@@ -137,11 +168,34 @@ def _marker_args(item: pytest.Item) -> tuple[list[Any], dict[str, Any]]:
     unknown = sorted(set(kwargs) - set(_MARKER_KWARGS))
     if unknown:
         pytest.fail(
-            f"@pytest.mark.chaos: unknown argument {unknown[0]}={kwargs[unknown[0]]!r}; "
+            _fault_params_hint(faults, kwargs)
+            or f"@pytest.mark.chaos: unknown argument {unknown[0]}={kwargs[unknown[0]]!r}; "
             f"it takes fault ids and {', '.join(_MARKER_KWARGS)}",
             pytrace=False,
         )
     return faults, kwargs
+
+
+def _fault_params_hint(faults: list[Any], kwargs: dict[str, Any]) -> str | None:
+    """The marker written right, when its unknown keywords are parameters of one of its faults."""
+    from . import faults as catalog
+    from ._errors import ChaosError
+
+    for fault in faults:
+        try:
+            resolved = catalog.resolve(fault)
+        except ChaosError:
+            continue
+        mine = [k for k in kwargs if k in resolved.params and k not in _MARKER_KWARGS]
+        if mine:
+            params = "".join(f", {k}={kwargs[k]!r}" for k in mine)
+            rest = "".join(f", {k}={v!r}" for k, v in kwargs.items() if k in _MARKER_KWARGS)
+            return (
+                f"@pytest.mark.chaos: {' and '.join(mine)} {'is a parameter' if len(mine) == 1 else 'are parameters'} "
+                f"of {resolved.id}, not of the marker; fault parameters go in the fault: "
+                f"@pytest.mark.chaos(faults.get({resolved.id!r}{params}){rest})"
+            )
+    return None
 
 
 @pytest.fixture
@@ -360,6 +414,7 @@ class _Reporter:
         self.longreprs: dict[str, str] = {}
         self.durations: dict[str, float] = {}
         self.started = time.time()
+        self.unwritten: dict[str, str] = {}  # option -> why its report could not be written
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
@@ -396,21 +451,37 @@ class _Reporter:
             return
         document = self.document()
         if json_path:
-            _write(json_path, json.dumps(document, indent=2, default=str) + "\n")
+            self._write("chaos_report", json_path, json.dumps(document, indent=2, default=str) + "\n")
         if html_path:
             from .reports import render_html
 
-            _write(html_path, render_html(document))
+            self._write("chaos_html", html_path, render_html(document))
+        if self.unwritten and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # a run whose report is lost is no success
+
+    def _write(self, option: str, path: str, text: str) -> None:
+        target = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.unwritten[option] = (
+                f"chaoskit: {_flag(option)}={path}: the report could not be written ({exc.strerror or exc}), so the run fails"
+            )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if hasattr(self.config, "workerinput") or not self.tests:
+        if hasattr(self.config, "workerinput"):
+            return
+        for line in self.unwritten.values():
+            terminalreporter.write_line(line, red=True, bold=True)
+        if not self.tests:
             return
         from .reports import write_summary
 
         write_summary(self.document(), terminalreporter._tw)  # noqa: SLF001 - pytest's terminal writer
         for option, what in (("chaos_report", "results (JSON)"), ("chaos_html", "report (HTML)")):
             path = self.config.getoption(option)
-            if path:
+            if path and option not in self.unwritten:
                 terminalreporter.write_line(f"chaoskit: {what} of {len(self.tests)} chaos test(s) written to {path}")
 
 
@@ -419,8 +490,3 @@ def _short(report: pytest.TestReport) -> str:
     lines = [line for line in text.splitlines() if line.startswith("E ")] or text.splitlines()[-3:]
     return "\n".join(lines)[:2000]
 
-
-def _write(path: str, text: str) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")

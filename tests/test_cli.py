@@ -24,6 +24,18 @@ def test_faults_show_prints_parameters() -> None:
     assert "effect: status" in done.stdout and "retry_after: 1" in done.stdout
 
 
+def test_faults_show_says_what_each_parameter_accepts() -> None:
+    done = chaoskit("faults", "show", "net.latency")
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[3:] == [
+        "  params (default, then what it accepts):",
+        "    type: \"latency\"  # one of 'latency', 'bandwidth', 'slow_close', 'timeout', 'reset_peer', 'slicer', 'limit_data'",
+        "    stream: \"downstream\"  # one of 'downstream', 'upstream'",
+        "    toxicity: 1.0  # a number from 0 to 1",
+        "    attributes: {\"latency\": 1000, \"jitter\": 100}  # a mapping",
+    ]
+
+
 def test_unknown_id_exits_2_with_suggestions() -> None:
     done = chaoskit("faults", "show", "anthropic.overload")
     assert done.returncode == 2

@@ -48,6 +48,10 @@ def test_rate_is_seeded_and_roughly_right() -> None:
     assert fires(Schedule(rate=0.0), 50) == [False] * 50
 
 
+WINDOW = "must be (start, end) seconds with 0 <= start <= end, or (start, None) for no end"
+SEQUENCE = "must be a list of 'fail' and 'pass' (or True/False), or a string such as 'fail,fail,pass'"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -57,8 +61,12 @@ def test_rate_is_seeded_and_roughly_right() -> None:
         ({"times": -1}, "times=-1 must be a whole number >= 0, or None"),
         ({"times": 1.5}, "times=1.5 must be a whole number >= 0, or None"),
         ({"after": -2}, "after=-2 must be a whole number >= 0"),
-        ({"window": (3, 1)}, "window=(3, 1) must be (start, end) seconds with 0 <= start <= end"),
+        ({"window": (3, 1)}, f"window=(3, 1) {WINDOW}"),
+        ({"window": 5}, f"window=5 {WINDOW}"),
+        ({"window": (1, 2, 3)}, f"window=(1, 2, 3) {WINDOW}"),
         ({"sequence": ("fail", "maybe")}, "sequence item 'maybe' must be 'fail' or 'pass' (or True/False)"),
+        ({"sequence": 5}, f"sequence=5 {SEQUENCE}"),
+        ({"sequence": {"fail": 1}}, f"sequence={{'fail': 1}} {SEQUENCE}"),
     ],
 )
 def test_bad_arguments_have_exact_messages(kwargs: dict[str, object], message: str) -> None:
