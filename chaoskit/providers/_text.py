@@ -63,7 +63,7 @@ def count_tokens(text: str) -> int:
 
 def prompt_tokens(request: Mapping[str, object]) -> int:
     """A rough token count for the prompt of a request body (all strings in its prompt fields)."""
-    return count_tokens("".join(_strings([request.get(key) for key in _PROMPT_KEYS])))
+    return max(1, _length([request.get(key) for key in _PROMPT_KEYS]) // 4)  # count_tokens of all its strings
 
 
 def tool_calls(reply: Reply) -> tuple[ToolCall, ...]:
@@ -82,15 +82,19 @@ def reply_tokens(reply: Reply) -> int:
     return count_tokens("".join(call.name + call.arguments_json for call in tool_calls(reply)))
 
 
-def _strings(value: object) -> list[str]:
-    """Every string inside a JSON-like value, depth first."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, (list, tuple)):
-        return [s for v in value for s in _strings(v)]
-    return []
+def _length(value: object) -> int:
+    """The total length of every string inside a JSON-like value (no string is copied)."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return total
 
 
 def prefixed(ident: str, prefix: str) -> str:
