@@ -93,20 +93,41 @@ def test_a_report_path_that_is_a_directory_is_a_usage_error(pytester: pytest.Pyt
     ]
 
 
-def test_a_report_path_in_a_read_only_directory_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    locked = pytester.mkdir("locked")
+def _without_permission_overrides() -> None:
+    """In the child, before it runs: give up the capabilities that let root write in any directory
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so a read-only directory is read-only to it too."""
+    if os.getuid() != 0:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop = 24
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(pr_capbset_drop, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def test_a_report_path_in_a_read_only_directory_is_a_usage_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "test_app.py").write_text(ONE_TEST)
+    locked = tmp_path / "locked"
+    locked.mkdir()
     locked.chmod(0o555)
     try:
-        if os.access(locked, os.W_OK):
-            pytest.skip("this user (root) can write in a read-only directory, so the report would be written")
-        result = run(pytester, "--chaos-html=locked/report.html")
+        done = subprocess.run(  # run so that even root meets the directory's permissions
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--chaos-html=locked/report.html", "test_app.py"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, preexec_fn=_without_permission_overrides,
+        )
     finally:
         locked.chmod(0o755)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert [line for line in result.errlines if line] == [
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
+    assert [line for line in done.stderr.splitlines() if line] == [
         "ERROR: --chaos-html=locked/report.html: the directory 'locked' cannot be written (permission denied); "
         "give the path of a file that can be written."
     ]
+    assert not (locked / "report.html").exists()
 
 
 def test_a_report_that_cannot_be_written_at_the_end_fails_the_run(pytester: pytest.Pytester) -> None:
