@@ -224,6 +224,7 @@ def chaos(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> Iter
     session_seed = config.stash[_report_key]["seed"]
     if virtual not in (True, False, "warn"):
         pytest.fail(f"@pytest.mark.chaos: virtual_time={virtual!r} must be True, False or 'warn'", pytrace=False)
+    session: Chaos | None = None
     try:
         session = Chaos(
             seed=session_seed if seed is None else seed,
@@ -241,7 +242,7 @@ def chaos(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> Iter
         for fault in faults:
             session.inject(fault, **kwargs)
     except BaseException as exc:
-        if "session" in locals():
+        if session is not None:
             session.stop()  # what set-up did is undone (a tool patched by an earlier fault)
         if isinstance(exc, ChaosError):
             pytest.fail(f"@pytest.mark.chaos: {exc}", pytrace=False)
