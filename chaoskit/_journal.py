@@ -131,10 +131,13 @@ class Journal:
     logged (logger ``chaoskit.journal``) and kept in :attr:`listener_errors`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int | None = None) -> None:
         self._calls: list[Call] = []
-        #: Calls not closed yet, by index: their late fields (:data:`_LATE`) as they were stored.
-        self._open: dict[int, tuple[Any, ...]] = {}
+        #: Calls not closed yet, by index: the call, and its late fields (:data:`_LATE`) as they were stored.
+        self._open: dict[int, tuple[Call, tuple[Any, ...]]] = {}
+        #: How many entries a long-running journal (the proxy's) keeps; None: all of them.
+        self.keep = keep
+        self._count = 0  # entries ever written: the next one's index
         #: The redaction policy every entry goes through; it remembers the secrets it has seen.
         self.redactor = Redactor()
         self._listeners: tuple[Listener, ...] = ()
@@ -174,9 +177,12 @@ class Journal:
             if fields.get(name):
                 fields[name] = redactor.text(fields[name])
         with self._lock:
-            call = Call(index=len(self._calls), **fields)
+            call = Call(index=self._count, **fields)
+            self._count += 1
             self._calls.append(call)
-            self._open[call.index] = tuple(getattr(call, name) for name in _LATE)
+            self._open[call.index] = (call, tuple(getattr(call, name) for name in _LATE))
+            if self.keep is not None and len(self._calls) > self.keep + self.keep // 4 + 1:
+                del self._calls[: len(self._calls) - self.keep]  # the oldest go (an open one still closes)
             listeners = self._listeners
         if listeners:
             self._emit(listeners, JournalEvent("opened", call))
@@ -188,9 +194,10 @@ class Journal:
         """Mark ``call`` ended, redacting what was filled in since it opened; subscribers hear
         ``closed`` the first time only. Returns whether it closed now."""
         with self._lock:
-            if call.index not in self._open or self._calls[call.index] is not call:
+            entry = self._open.get(call.index)
+            if entry is None or entry[0] is not call:
                 return False
-            stored = self._open.pop(call.index)
+            stored = self._open.pop(call.index)[1]
             listeners = self._listeners
         for name, before in zip(_LATE, stored, strict=True):
             now = getattr(call, name)
@@ -203,14 +210,15 @@ class Journal:
     def close_all(self) -> None:
         """Close the calls still open (a stream the client never read to its end): at the end of a session."""
         with self._lock:
-            pending = [self._calls[i] for i in sorted(self._open)]
+            pending = [self._open[i][0] for i in sorted(self._open)]
         for call in pending:
             self.close(call)
 
     def is_open(self, call: Call) -> bool:
         """Whether ``call`` has not closed yet."""
         with self._lock:
-            return call.index in self._open and self._calls[call.index] is call
+            entry = self._open.get(call.index)
+            return entry is not None and entry[0] is call
 
     def _emit(self, listeners: tuple[Listener, ...], event: JournalEvent) -> None:
         for listener in listeners:
@@ -226,6 +234,11 @@ class Journal:
 
     def __len__(self) -> int:
         return len(self._calls)
+
+    @property
+    def written(self) -> int:
+        """How many entries were ever written (more than ``len`` once a ``keep`` trimmed it)."""
+        return self._count
 
     def __getitem__(self, index: int) -> Call:
         return self._calls[index]

@@ -8,6 +8,8 @@
                                    compare each fault with the same failure from a real server
     chaoskit toxiproxy [--host H] [--port P] [--seed N]
                                    run the embedded Toxiproxy-compatible server
+    chaoskit proxy --upstream NAME=URL [...]
+                                   run the chaos proxy between an app and its providers
 """
 
 from __future__ import annotations
@@ -129,8 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                           help="compare each fault with the same failure from a real server on loopback; exit 1 if any differs")
     p_doctor.add_argument("--catalog", action="append", default=[], metavar="FILE",
                           help="with --verify: check the faults of this catalog file instead of the shipped ones (repeatable)")
+    from .proxy import _cli as proxy_cli
+
+    proxy_cli.add_parser(sub)
     ns = parser.parse_args(argv)
     from ._errors import ChaosError
+
+    if ns.command == "proxy":
+        return proxy_cli.main(ns)
 
     if ns.command == "toxiproxy":
         from .network._server import run

@@ -24,6 +24,7 @@ from .._errors import ChaosConfigError
 from .._fault import Fault
 from .._journal import Call, Journal
 from .._replies import ReplyQueue, ToolCall
+from .._schedule import Schedule
 from .._urls import UrlPattern
 from ..providers._coldstart import ColdStarts
 from ..providers._plan import Forward, Plan, Relay, Upstream, plan_status, respond_with
@@ -64,16 +65,17 @@ class Engine:
     """The state of one chaos session and the one place its decisions are made.
 
     ``on_real(what)`` is called before a request is let through to the real network (a front
-    end refuses it there under virtual time).
+    end refuses it there under virtual time). ``journal_keep``: how many journal entries a
+    long-running engine (the proxy's) keeps; None: all.
     """
 
     def __init__(self, *, seed: int, scope: str = "", enabled: bool = True, clock: Clock,
-                 allow_hosts: Iterable[str] = ()) -> None:
+                 allow_hosts: Iterable[str] = (), journal_keep: int | None = None) -> None:
         self.seed = seed
         self.scope = scope
         self.enabled = enabled
         self.clock = clock
-        self.calls = Journal()
+        self.calls = Journal(keep=journal_keep)
         self.injections: list[Injection] = []
         self.scripts: list[Script] = []
         self.replies: dict[str, ReplyQueue] = {}
@@ -128,13 +130,25 @@ class Engine:
         with self._lock:
             self.routes.insert(0, route)
 
+    def remove(self, injection: Injection) -> bool:
+        """Stop ``injection`` (a proxy fault removed or expired); whether it was there."""
+        with self._lock:
+            for i, inj in enumerate(self.injections):
+                if inj is injection:
+                    del self.injections[i]
+                    return True
+            return False
+
     # ---- deciding -------------------------------------------------------------------------
     def decide(self, req: CallRequest, *, place: str = "http", local: Upstream | None = None,
-               read_timeout: float | None = None) -> Decision:
+               read_timeout: float | None = None, fault: Fault | None = None, route: Route | None = None) -> Decision:
         """What happens to ``req``, seen at ``place`` (see :data:`PLACES`).
 
         ``local``: an answer the seam already has for it (a route of ``chaos.router``), served
-        like a canned reply. ``read_timeout``: the client's, for the journal.
+        like a canned reply. ``read_timeout``: the client's, for the journal. ``fault``: a model
+        provider's fault this one request asked for (the proxy's ``x-chaoskit-fault`` header),
+        in place of the injections' choice. ``route``: the route the seam already knows ``req`` is
+        on (the proxy's upstream), in place of looking one up by URL.
         """
         if place == "tool":
             return self._tool(req)
@@ -144,10 +158,11 @@ class Engine:
             raise ValueError(f"place={place!r} must be one of {', '.join(PLACES)}")
         if self.scoped and len(self.seen_requests) < SEEN_LIMIT:  # only unmatched() reports them
             self.seen_requests.append(self._shown(req))
-        decided = self._scoped_http(req, local, read_timeout)
-        if decided is not None:
-            return decided
-        return self._provider(req, read_timeout)
+        if fault is None:
+            decided = self._scoped_http(req, local, read_timeout)
+            if decided is not None:
+                return decided
+        return self._provider(req, read_timeout, fault, route)
 
     def _key(self, place: str, digest: str) -> str:
         """The call's key: what was asked (``digest``, its :func:`request_key`), and how many
@@ -230,6 +245,7 @@ class Engine:
             (i, inj) for i, inj in enumerate(self.injections)
             if inj.fault.provider in SCOPED and inj.url is not None and inj.url.matches(method, url, req)
         ]
+        blasted = any(inj.blast is not None for _, inj in candidates)
         reply = local if local is not None else next(
             (r for pattern, r in self.http_replies if pattern.matches(method, url, req)), None,
         )
@@ -242,12 +258,14 @@ class Engine:
             idle = self._idle(place, now)
             digest = request_key(req)
             rng = self._rng(self._key("http", digest))
+            if blasted:
+                candidates = _in_blast(candidates, req, None, rng)
             choice = choose(candidates, applies=lambda f: profiles[f.provider].applies(f, req, idle), place=place,
                             now=now, elapsed=now - self.started, idle=idle, cold=self._cold, rng=rng) if self.enabled else NONE
             fault = choice.fault
             if fault is None and reply is None:
                 return None  # no fault this time: served as any other request
-            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
+            ctx = RenderContext(ident=f"chaoskit{self.calls.written:05d}", rng_source=lambda: rng("render"), idle=idle,
                                 take_reply=lambda: "", cold=choice.phase, answer=reply, where=self._shown(req))
             try:
                 if fault is not None:
@@ -265,11 +283,13 @@ class Engine:
         return Decision("play", plan, call, fault, note=self._note(call), on_end=self._ending(now), rngs=rng)
 
     # -- model providers --
-    def _target(self, req: CallRequest) -> tuple[Any, bool] | str:
+    def _target(self, req: CallRequest, known: Route | None = None) -> tuple[Any, bool] | str:
         """(the profile that serves ``req``, whether its answers are a real server's), or the
         reason it passes through untouched ("" when it is blocked instead)."""
         from ..providers import for_host, profile
 
+        if known is not None:
+            return profile(known.provider), known.real
         for route in self.routes:
             if req.url.startswith(route.prefix):
                 return profile(route.provider), route.real
@@ -286,8 +306,9 @@ class Engine:
     def _has_faults_for(self, provider: str) -> bool:
         return any(i.fault.provider == provider for i in self.injections) or any(provider in s.providers for s in self.scripts)
 
-    def _provider(self, req: CallRequest, read_timeout: float | None) -> Decision:
-        target = self._target(req)
+    def _provider(self, req: CallRequest, read_timeout: float | None, forced: Fault | None = None,
+                  route: Route | None = None) -> Decision:
+        target = self._target(req, route)
         if isinstance(target, str):
             now = self.clock.now()
             if target == "":
@@ -302,7 +323,19 @@ class Engine:
             queue = self.replies.setdefault(profile.name, ReplyQueue())
             digest = request_key(req)
             rng = self._rng(self._key("http", digest))
-            choice = NONE if side or not self.enabled else self._provider_choice(profile, req, idle, now, queue, rng)
+            if forced is not None and forced.provider != profile.name:
+                raise ChaosConfigError(
+                    f"fault {forced.id!r} is for {forced.provider}, but {self._shown(req)} goes to {profile.name}; "
+                    f"ask for one of {profile.name}'s faults (chaoskit faults '{profile.name}.*')"
+                )
+            if side or not self.enabled:
+                choice = NONE
+            elif forced is not None:
+                once = Schedule()
+                choice = choose([(-1, Injection(forced, once, once.start()))], applies=lambda f: True, place=profile.name,
+                                now=now, elapsed=now - self.started, idle=idle, cold=self._cold, rng=rng)
+            else:
+                choice = self._provider_choice(profile, req, idle, now, queue, rng)
             fault = choice.fault
             if fault is None and real:
                 self.on_real(self._shown(req))
@@ -314,7 +347,7 @@ class Engine:
                                 on_end=self._ending(now, meter), meter=meter)
             if fault is None and profile.endpoint(req) is None:
                 return self._block(req, _unsimulated(req, profile.name), now)
-            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
+            ctx = RenderContext(ident=f"chaoskit{self.calls.written:05d}", rng_source=lambda: rng("render"), idle=idle,
                                 take_reply=queue.take, cold=choice.phase, upstream=real)
             try:
                 plan = profile.healthy(req, ctx) if fault is None else profile.render(fault, req, ctx)
@@ -353,6 +386,8 @@ class Engine:
             and (inj.url is None or inj.url.matches(req.method, req.url, req))
             and (inj.fault.effect != "schema_drift" or drifts)  # tool-call drift needs a tool call to drift
         ]
+        if any(inj.blast is not None for _, inj in candidates):
+            candidates = _in_blast(candidates, req, profile.model_of(req), rng)
         return choose(candidates, applies=lambda f: profile.applies(f, req, idle), place=profile.name, now=now,
                       elapsed=now - self.started, idle=idle, cold=self._cold, rng=rng,
                       scripts=self.scripts, scripted=profile.name)
@@ -378,7 +413,7 @@ class Engine:
             fault = choice.fault
             if fault is None:
                 return Decision("pass", reason="no fault this time")
-            ctx = RenderContext(ident=f"chaoskit{len(self.calls):05d}", rng_source=lambda: rng("render"), idle=idle,
+            ctx = RenderContext(ident=f"chaoskit{self.calls.written:05d}", rng_source=lambda: rng("render"), idle=idle,
                                 take_reply=lambda: "", cold=choice.phase)
             call = self.calls.open(provider="mcp", method="RPC", url=req.url, request_body=message,
                                    fault=fault.id, effect=fault.effect, started=now - self.started)
@@ -449,6 +484,15 @@ def _scoped_profiles() -> dict[str, Any]:
     from ..providers._mcp import McpProfile
 
     return {"http": HttpProfile(), "mcp": McpProfile()}
+
+
+def _in_blast(candidates: list[tuple[int, Injection]], req: CallRequest, model: str | None,
+              rng: Callable[[str], random.Random]) -> list[tuple[int, Injection]]:
+    """The candidates whose blast radius takes ``req`` (each draws its percentage from its own RNG)."""
+    return [
+        (i, inj) for i, inj in candidates
+        if inj.blast is None or inj.blast.matches(req.headers, model, req.path, lambda i=i: rng(f"blast {i}").random())  # type: ignore[misc]
+    ]
 
 
 def _drifts(queue: ReplyQueue | None) -> bool:

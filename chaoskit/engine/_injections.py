@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._fault import Fault
+from .._match import Blast
 from .._schedule import Schedule, ScheduleState
 from .._urls import UrlPattern
 
@@ -32,7 +33,8 @@ class Injection:
     """A fault injected into a session with its schedule; ``fired`` counts its injections.
 
     ``url``: the requests it is narrowed to (``http.*`` and ``mcp.*`` faults need one);
-    ``target``: the callable a ``tool.*`` fault patches.
+    ``target``: the callable a ``tool.*`` fault patches; ``blast``: the requests it may touch
+    at all (None: all it applies to).
     """
 
     fault: Fault
@@ -40,6 +42,7 @@ class Injection:
     state: ScheduleState
     url: UrlPattern | None = None
     target: str | None = None
+    blast: Blast | None = None
 
     @property
     def fired(self) -> int:

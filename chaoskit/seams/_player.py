@@ -8,7 +8,8 @@ on a real socket, the way httpx maps httpcore's errors in one table. The player 
 
 Each step's logic is written once, as a generator that yields what it needs done (wait this long,
 fetch the real answer, read the next chunk of it); a sync and an async driver carry those out.
-Only chaoskit's own fetches of a real server's answer (``Forward``, ``Relay``) use httpx here.
+chaoskit's own fetches of a real server's answer (``Forward``, ``Relay``) use a fresh httpx client,
+unless the seam brings its own :class:`Fetcher` (the proxy's pooled upstream client).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ if TYPE_CHECKING:
     from ..providers._usage import UsageMeter
 
 __all__ = [
-    "CONNECT_KINDS", "HANG_LIMIT", "JOURNAL_NAMES", "Answer", "Answerer", "Exchange", "Failures", "Kind", "Phase", "Player",
+    "CONNECT_KINDS", "HANG_LIMIT", "JOURNAL_NAMES", "Answer", "Answerer", "Exchange", "FetchFailed", "Fetched", "Fetcher",
+    "Failures", "Kind", "Phase", "Player",
     "connect_phase", "kind_of", "upstream_of",
 ]
 
@@ -82,7 +84,8 @@ class Exchange:
 
     ``on_connect`` is for a seam whose client runs its own connect timers (aiohttp): the player
     calls it once with the connect phase's outcome (None: connected; else the failure, raised
-    right after unless the client gave up first), before it plays the rest.
+    right after unless the client gave up first), before it plays the rest. ``fetcher``: where an
+    async seam fetches real answers (None: a fresh httpx client per call).
     """
 
     request: CallRequest
@@ -91,6 +94,33 @@ class Exchange:
     connect_timeout: float | None = None
     read_timeout: float | None = None
     on_connect: Callable[[BaseException | None], None] | None = None
+    fetcher: Fetcher | None = None
+
+
+class FetchFailed(Exception):
+    """A :class:`Fetcher` could not reach the real service, or it broke: the failure's kind."""
+
+    def __init__(self, kind: Kind, detail: str = "") -> None:
+        super().__init__(detail or kind)
+        self.kind: Kind = kind
+
+
+class Fetched(Protocol):
+    """A real answer being read: its head, and its body as it arrives (decoded, unframed)."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Fetcher(Protocol):
+    """Where an async seam with its own pooled client (the proxy) fetches real answers; raises
+    :class:`FetchFailed`. Without one the player fetches with a fresh httpx client."""
+
+    async def open(self, request: CallRequest, *, connect_timeout: float | None, read_timeout: float | None) -> Fetched: ...
 
 
 class Answerer(Protocol):
@@ -233,7 +263,7 @@ class Player:
         self._ended = False
         self._delivered: str | None = None  # model text sent so far; None before headers
         self._connected = False  # a connection exists (the connect phase is over)
-        self._upstream: tuple[Any, httpx.Response, Any] | None = None  # (client, response, its chunks) relayed
+        self._upstream: tuple[Any, Any] | None = None  # (what closes it, its chunks) for a relayed answer
 
     # ---- the journal -------------------------------------------------------------------------
     def end(self) -> None:
@@ -368,11 +398,10 @@ class Player:
             raise self.failure("reset" if step.kind == "reset" else "incomplete")
 
     # -- relaying a real response as it arrives --
-    def _relay_head(self, relayer: Relayer, response: httpx.Response) -> Answer:
-        headers = tuple(
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw if k.lower() not in _FRAMING
-        )
-        steps = relayer.head(response.status_code, headers)
+    def _relay_head(self, relayer: Relayer, head: tuple[int, list[tuple[bytes, bytes]]]) -> Answer:
+        status, raw_headers = head
+        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers if k.lower() not in _FRAMING)
+        steps = relayer.head(status, headers)
         respond = next(s for s in steps if isinstance(s, Respond))
         self.call.status = respond.status
         self.call.text = ""  # the model text relayed, counted as it goes
@@ -463,7 +492,7 @@ class Player:
         if isinstance(effect, _Read):
             assert self._upstream is not None
             try:
-                return next(self._upstream[2], None)
+                return next(self._upstream[1], None)
             except httpx.TransportError as exc:  # the real server broke the stream itself
                 raise self._fetch_failed(exc) from None
         request, timeout = _forwarded(self.exchange)
@@ -474,8 +503,8 @@ class Player:
                 with client:
                     return upstream_of(client.send(request))
             response = client.send(request, stream=True)
-            self._upstream = (client, response, response.iter_bytes())
-            return response
+            self._upstream = (lambda: (response.close(), client.close()), response.iter_bytes())
+            return response.status_code, list(response.headers.raw)
         except httpx.TransportError as exc:
             client.close()
             raise self._fetch_failed(exc) from None
@@ -484,10 +513,9 @@ class Player:
 
     def _close_upstream_sync(self) -> None:
         if self._upstream is not None:
-            client, response, _ = self._upstream
+            close, _ = self._upstream
             self._upstream = None
-            response.close()
-            client.close()
+            close()
 
     # ---- the async driver --------------------------------------------------------------------
     async def play_async(self, plan: Plan) -> Answer:
@@ -575,9 +603,13 @@ class Player:
         if isinstance(effect, _Read):
             assert self._upstream is not None
             try:
-                return await anext(self._upstream[2], None)
+                return await anext(self._upstream[1], None)
             except httpx.TransportError as exc:
                 raise self._fetch_failed(exc) from None
+            except FetchFailed as exc:
+                raise self.failure(exc.kind) from None
+        if self.exchange.fetcher is not None:
+            return await self._fetch_with(self.exchange.fetcher, effect)
         request, timeout = _forwarded(self.exchange)
         client = _upstream_client(timeout, asynchronous=True)
         token = BYPASS.set(True)
@@ -586,20 +618,44 @@ class Player:
                 async with client:
                     return upstream_of(await client.send(request))
             response = await client.send(request, stream=True)
-            self._upstream = (client, response, response.aiter_bytes())
-            return response
+
+            async def close() -> None:
+                await response.aclose()
+                await client.aclose()
+
+            self._upstream = (close, response.aiter_bytes())
+            return response.status_code, list(response.headers.raw)
         except httpx.TransportError as exc:
             await client.aclose()
             raise self._fetch_failed(exc) from None
         finally:
             BYPASS.reset(token)
 
+    async def _fetch_with(self, fetcher: Fetcher, effect: _Effect) -> Any:
+        """Fetch the real answer through the seam's own client (the proxy's pool)."""
+        req = self.exchange.request
+        try:
+            fetched = await fetcher.open(req, connect_timeout=self.exchange.connect_timeout,
+                                         read_timeout=self.exchange.read_timeout)
+        except FetchFailed as exc:
+            raise self.failure(exc.kind) from None
+        if isinstance(effect, _Fetch):
+            try:
+                body = b"".join([chunk async for chunk in fetched.chunks()])
+            except FetchFailed as exc:
+                raise self.failure(exc.kind) from None
+            finally:
+                await fetched.aclose()
+            headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in fetched.headers if k.lower() not in _FRAMING)
+            return Upstream(fetched.status, headers, body)
+        self._upstream = (fetched.aclose, fetched.chunks())
+        return fetched.status, fetched.headers
+
     async def _close_upstream_async(self) -> None:
         if self._upstream is not None:
-            client, response, _ = self._upstream
+            close, _ = self._upstream
             self._upstream = None
-            await response.aclose()
-            await client.aclose()
+            await close()
 
 
 # ---- chaoskit's own fetches of a real answer ----------------------------------------------------
