@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from .._errors import ChaosConfigError
+from .._errors import ChaosError
 from ..engine import Engine
 from ..seams._proxy import Receive, Scope, Send
 from ._board import FaultBoard, FaultLimit
@@ -96,7 +96,7 @@ class ControlApi:
                     active = self.board.add(_parsed(body))
                 except FaultLimit as exc:
                     raise _Refusal(409, str(exc)) from None
-                except ChaosConfigError as exc:
+                except ChaosError as exc:
                     raise _Refusal(400, f"POST /faults: {exc}") from None
                 await _json(send, 201, active.to_dict(now))
                 return
@@ -115,7 +115,7 @@ class ControlApi:
                     active = self.board.renew(fault_id, ttl)
                 except KeyError:
                     raise _Refusal(404, f"no fault {fault_id!r} is on (it may have expired); put it on again") from None
-                except ChaosConfigError as exc:
+                except ChaosError as exc:
                     raise _Refusal(400, f"PATCH /faults/{fault_id}: {exc}") from None
                 await _json(send, 200, active.to_dict(now))
                 return

@@ -231,7 +231,6 @@ class ProxySeam:
             return
         task = asyncio.current_task()
         state = _Exchange(send)
-        watcher = asyncio.ensure_future(_on_disconnect(receive, state, task))
         if task is not None:
             self._tasks.add(task)
         try:
@@ -242,7 +241,8 @@ class ProxySeam:
             elif not state.gone:
                 raise
         finally:
-            watcher.cancel()
+            if state.watcher is not None:
+                state.watcher.cancel()
             self._tasks.discard(task)  # type: ignore[arg-type]
 
     def stop(self) -> int:
@@ -264,9 +264,11 @@ class ProxySeam:
                                     f"this proxy forwards only to its allow-list: {known}. Set the app's base URL to "
                                     f"http://PROXY/{next(iter(self.upstreams), 'NAME')}/... or add --upstream {name}=URL")
             return
-        body = await _body(receive, state)
+        body = await _body(receive)
         if body is None:
             return  # the app went away while sending
+        # only now, with the body read: from here receive() says when the app disconnects
+        state.watcher = asyncio.ensure_future(_on_disconnect(receive, state, asyncio.current_task()))
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = scope.get("query_string") or b""
         url = f"{upstream.url}/{rest}" + (f"?{query.decode('latin-1')}" if query else "")
@@ -330,7 +332,7 @@ class ProxySeam:
         try:
             assert self.faults_of is not None
             return self.faults_of(headers[FAULT_HEADER].strip(), params), None
-        except ChaosConfigError as exc:
+        except ChaosError as exc:
             return None, f"chaoskit proxy: x-chaoskit-fault: {exc}"
 
     async def _relay(self, req: CallRequest, upstream: Upstream, decision: Any, send: Send, state: _Exchange) -> None:
@@ -374,12 +376,13 @@ class _Exchange:
     """The state of one request on the app's leg: whether the app went away, whether the
     response is ending (its last message is being sent), and the send that reaches its socket."""
 
-    __slots__ = ("send", "gone", "finishing")
+    __slots__ = ("send", "gone", "finishing", "watcher")
 
     def __init__(self, send: Send) -> None:
         self.send = send
         self.gone = False
         self.finishing = False
+        self.watcher: asyncio.Future[None] | None = None
 
 
 async def _on_disconnect(receive: Receive, state: _Exchange, task: asyncio.Task[Any] | None) -> None:
@@ -393,9 +396,7 @@ async def _on_disconnect(receive: Receive, state: _Exchange, task: asyncio.Task[
             return
 
 
-async def _body(receive: Receive, state: _Exchange) -> bytes | None:
-    # The watcher reads receive() too, but only once the handler has read the body: the first
-    # receive() here always comes first since the watcher task starts on the next loop turn.
+async def _body(receive: Receive) -> bytes | None:
     chunks = []
     while True:
         message = await receive()
