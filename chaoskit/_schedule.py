@@ -1,9 +1,9 @@
 """When a fault fires: a schedule kept apart from the fault itself.
 
 Decision order (as in Polly's chaos strategies): skip the first ``after`` matching calls,
-then the time ``window``, then an explicit ``sequence`` if given, then the ``times``
-budget, then one draw against ``rate``. A draw is made only when everything else allows
-the fault, so the seeded RNG stream depends only on the calls that could fail.
+then the time ``window``, then an explicit ``sequence`` if given, else one draw against
+``rate``, then the ``times`` budget. Each call draws from an RNG of its own (derived from the
+seed and the call), so no call's draw moves another's.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import math
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ._errors import ChaosConfigError
 
-__all__ = ["Schedule", "ScheduleState"]
+__all__ = ["Counts", "LocalCounts", "Schedule", "ScheduleState"]
 
 _SEQUENCE_WORDS: dict[object, bool] = {"fail": True, "pass": False, True: True, False: False}
 
@@ -91,34 +92,80 @@ def _parse_sequence(items: Iterable[object]) -> tuple[bool, ...]:
     return tuple(parsed)
 
 
-class ScheduleState:
-    """Counters for one live injection: matching calls seen and faults fired."""
+class Counts(Protocol):
+    """Where an injection's counters live: in this process (:class:`LocalCounts`), or in a store
+    that replicas of the chaos proxy share, so ``times=5`` means five across all of them."""
 
-    __slots__ = ("schedule", "seen", "fired")
+    def next_index(self) -> int:
+        """Count one more matching call; return its place among them (0 for the first)."""
+        ...
 
-    def __init__(self, schedule: Schedule) -> None:
-        self.schedule = schedule
+    def take(self, limit: int | None) -> bool:
+        """Count one firing, unless ``limit`` firings were counted already (then False)."""
+        ...
+
+    def totals(self) -> tuple[int, int]:
+        """(matching calls seen, firings counted)."""
+        ...
+
+
+class LocalCounts:
+    """Counters in this process (the engine decides under its lock)."""
+
+    __slots__ = ("seen", "fired")
+
+    def __init__(self) -> None:
         self.seen = 0
         self.fired = 0
 
-    def decide(self, elapsed: float, rng: random.Random) -> bool:
-        """Whether the fault fires for this matching call; updates the counters."""
-        s = self.schedule
-        index = self.seen
+    def next_index(self) -> int:
         self.seen += 1
+        return self.seen - 1
+
+    def take(self, limit: int | None) -> bool:
+        if limit is not None and self.fired >= limit:
+            return False
+        self.fired += 1
+        return True
+
+    def totals(self) -> tuple[int, int]:
+        return self.seen, self.fired
+
+
+class ScheduleState:
+    """Counters for one live injection: matching calls seen and faults fired (see :class:`Counts`)."""
+
+    __slots__ = ("schedule", "counts")
+
+    def __init__(self, schedule: Schedule, counts: Counts | None = None) -> None:
+        self.schedule = schedule
+        self.counts: Counts = counts if counts is not None else LocalCounts()
+
+    @property
+    def seen(self) -> int:
+        return self.counts.totals()[0]
+
+    @property
+    def fired(self) -> int:
+        return self.counts.totals()[1]
+
+    def decide(self, elapsed: float, rng: random.Random) -> bool:
+        """Whether the fault fires for this matching call; updates the counters.
+
+        The ``times`` budget is taken last, in one step with the count, so replicas sharing
+        their counters never fire more than ``times`` between them.
+        """
+        s = self.schedule
+        index = self.counts.next_index()
         if index < s.after:
             return False
         if s.window is not None:
             start, end = s.window
             if elapsed < start or (end is not None and elapsed >= end):
                 return False
-        if s.times is not None and self.fired >= s.times:
-            return False
         if s.sequence is not None:
             position = index - s.after
             fire = position < len(s.sequence) and s.sequence[position]
         else:
             fire = s.rate >= 1.0 or (s.rate > 0.0 and rng.random() < s.rate)
-        if fire:
-            self.fired += 1
-        return fire
+        return fire and self.counts.take(s.times)

@@ -43,8 +43,13 @@ class ChaosProxy:
         _require()
         self.config = config
         self.engine = Engine(seed=config.seed, scope="proxy", clock=RealClock(), journal_keep=config.journal_keep)
+        state = None
+        if config.state:
+            from ._state import RedisState
+
+            state = RedisState(config.state)
         self.board = FaultBoard(self.engine, config.upstreams, max_active=config.max_active_faults,
-                                default_ttl=config.default_ttl, max_ttl=config.max_ttl)
+                                default_ttl=config.default_ttl, max_ttl=config.max_ttl, state=state)
         self.metrics = Metrics(active=lambda: len(self.board), overflows=lambda: self.board.overflows)
         self.fetcher = PooledFetcher(connect_timeout=config.upstream_connect_timeout)
         self.seam = ProxySeam(self.engine, config.upstreams, self.fetcher, token=config.token, observer=self.metrics,
@@ -105,8 +110,9 @@ class ChaosProxy:
                 self.metrics.expired.inc()
 
     def stop(self) -> None:
-        """Take every fault off, reset the connections in flight, and stop serving (thread-safe)."""
-        self.board.reset()
+        """Take every fault off, reset the connections in flight, and stop serving (thread-safe).
+        With shared state, the faults stay on the other replicas (until their TTL)."""
+        self.board.forget()
         loop = self._loop
         if loop is None or loop.is_closed():
             self._clean()
@@ -121,7 +127,7 @@ class ChaosProxy:
             loop.call_soon_threadsafe(now)
 
     def _clean(self) -> None:
-        self.board.reset()
+        self.board.forget()
         self.engine.calls.close_all()
         if self._journal_file is not None:
             self._journal_file.close()
