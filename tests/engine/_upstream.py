@@ -2,7 +2,8 @@
 speaks the OpenAI Chat Completions, Anthropic Messages, Gemini ``generateContent`` and TGI
 (``/generate``, ``/generate_stream``, ``/``) wire formats, unary and streamed (SSE with a real
 pause between events). Its answer is :data:`TEXT`, word by word; a unary request
-that offers tools is answered with a call to the first one, with :data:`ARGUMENTS`."""
+that offers tools is answered with a call to the first one, with :data:`ARGUMENTS`, until the
+conversation holds the tool's result."""
 
 from __future__ import annotations
 
@@ -28,7 +29,13 @@ def _words() -> list[str]:
 
 
 def _tool(body: dict[str, Any]) -> str | None:
-    """The name of the first tool the request offers (OpenAI's or Anthropic's shape), or None."""
+    """The name of the first tool the request offers (OpenAI's or Anthropic's shape), or None;
+    None too once the conversation holds a tool's result: then the model answers in text."""
+    for message in body.get("messages") or ():
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else ()
+        if message.get("role") == "tool" or any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks):
+            return None
     for tool in body.get("tools") or ():
         return str((tool.get("function") or tool)["name"])
     return None
