@@ -21,11 +21,9 @@ __all__ = ["EndpointStats", "FailureCount", "LoadPoint", "LoadResult"]
 
 
 @dataclass(frozen=True)
-class EndpointStats:
-    """Requests to one endpoint (Locust's request name, the path template) and their latencies."""
+class _Totals:
+    """Requests, failures, throughput and latencies: of one endpoint, or of the whole run."""
 
-    method: str
-    name: str
     requests: int
     failures: int
     failure_ratio: float
@@ -35,6 +33,14 @@ class EndpointStats:
     p95_ms: float
     p99_ms: float
     max_ms: float
+
+
+@dataclass(frozen=True)
+class EndpointStats(_Totals):
+    """Requests to one endpoint (Locust's request name, the path template) and their latencies."""
+
+    method: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -66,21 +72,12 @@ class LoadPoint:
 
 
 @dataclass(frozen=True)
-class LoadResult:
+class LoadResult(_Totals):
     """Totals, latencies, per-endpoint rows, failure reasons and the time series of one load run.
 
     ``stopped_early``: ``stop()`` ended the run before its duration.
     """
 
-    requests: int
-    failures: int
-    failure_ratio: float
-    rps: float
-    avg_ms: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    max_ms: float
     endpoints: tuple[EndpointStats, ...]
     errors: tuple[FailureCount, ...]
     series: tuple[LoadPoint, ...]
