@@ -10,6 +10,8 @@
                                    run the embedded Toxiproxy-compatible server
     chaoskit proxy --upstream NAME=URL [...]
                                    run the chaos proxy between an app and its providers
+    chaoskit run SCENARIO [--dry-run] [--i-accept-production-risk]
+                                   run a scenario against a deployed app; the exit code is the verdict
 """
 
 from __future__ import annotations
@@ -132,13 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_doctor.add_argument("--catalog", action="append", default=[], metavar="FILE",
                           help="with --verify: check the faults of this catalog file instead of the shipped ones (repeatable)")
     from .proxy import _cli as proxy_cli
+    from .run import _cli as run_cli
 
     proxy_cli.add_parser(sub)
+    run_cli.add_parser(sub)
     ns = parser.parse_args(argv)
     from ._errors import ChaosError
 
     if ns.command == "proxy":
         return proxy_cli.main(ns)
+    if ns.command == "run":
+        return run_cli.main(ns)
 
     if ns.command == "toxiproxy":
         from .network._server import run

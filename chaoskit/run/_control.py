@@ -20,7 +20,8 @@ class ProxyControl:
 
     def __init__(self, url: str, token: str, *, timeout: float = 5.0) -> None:
         self.url = url.rstrip("/")
-        self._client = httpx.AsyncClient(base_url=self.url, headers={"authorization": f"Bearer {token}"},
+        self.headers = {"authorization": f"Bearer {token}"}
+        self._client = httpx.AsyncClient(base_url=self.url, headers=self.headers,
                                          timeout=timeout, trust_env=False)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
