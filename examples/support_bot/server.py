@@ -1,6 +1,6 @@
 """The support bot as a web service: what a staging deployment runs, and what ``chaoskit run`` tests.
 
-    POST /chat     {"message": "...", "conversation_id": "..."}
+    POST /chat     {"message": "...", "conversation_id": "...", "stream": false}
                    -> {"text": "...", "provider": "openai|anthropic|human", "handed_off": false,
                        "conversation_id": "..."}, with the provider in the ``x-answered-by`` header
     GET  /healthz  -> {"status": "ok"}
@@ -19,7 +19,7 @@ import json
 import os
 from typing import Any
 
-from .app import OPENAI_ERRORS, Answer, AsyncSupportBot
+from .app import OPENAI_ERRORS, Answer, AsyncSupportBot, SupportBot
 
 __all__ = ["app"]
 
@@ -30,7 +30,20 @@ def _fallback_on() -> bool:
     return os.environ.get("SUPPORT_BOT_FALLBACK", "on").lower() not in ("off", "0", "false", "no")
 
 
-async def _answer(bot: AsyncSupportBot, message: str) -> tuple[int, Answer | str]:
+def _streamed(message: str) -> Answer:
+    """The streamed path (``"stream": true``): the chunks as the customer would see them, joined."""
+    with SupportBot(timeout=float(os.environ.get("SUPPORT_BOT_TIMEOUT", "10"))) as bot:
+        stream = bot.stream_answer(message)
+        text = "".join(stream)
+        assert stream.answer is not None
+        return Answer(text, stream.answer.provider, stream.answer.handed_off)
+
+
+async def _answer(bot: AsyncSupportBot, message: str, stream: bool = False) -> tuple[int, Answer | str]:
+    if stream and _fallback_on():
+        import anyio
+
+        return 200, await anyio.to_thread.run_sync(_streamed, message)
     if _fallback_on():
         return 200, await bot.answer(message)
     try:  # the broken variant: OpenAI or nothing
@@ -80,7 +93,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _send(send, 400, {"error": 'send {"message": "..."}'})
         return
     assert _bot is not None, "serve with lifespan on"
-    status, answer = await _answer(_bot, question)
+    status, answer = await _answer(_bot, question, bool(request.get("stream")))
     if isinstance(answer, str):
         await _send(send, status, {"text": answer, "provider": None, "handed_off": False})
         return
