@@ -28,7 +28,7 @@ TOP = {
 }
 #: Packages and their layer.
 PACKAGES = {"providers": "providers", "engine": "engine", "seams": "seams", "network": "seams",
-            "fidelity": "front", "reports": "front"}
+            "fidelity": "front", "reports": "front", "scenario": "front"}
 
 
 def layer_of(module: str) -> str:
