@@ -95,6 +95,10 @@ class _Builder:
         name = format_path(path)
         return any(f == name or f.startswith((name + ".", name + "[")) or not name for f in self.broken)
 
+    def at(self, path: FieldPath) -> bool:
+        """The schema found a problem with ``path`` itself (a missing field, a wrong type)."""
+        return format_path(path) in self.broken
+
     def add(self, path: FieldPath, message: str, suggestion: str | None = None) -> None:
         self.problems.append(self.doc.problem(path, message, suggestion))
 
@@ -276,7 +280,7 @@ class _Builder:
         following = 0.0  # when a phase without start begins
         for index, raw in enumerate(items):
             path: FieldPath = ("method", index)
-            if not isinstance(raw, Mapping) or any(self.bad((*path, k)) for k in ("name", "start", "duration", "pause_after")):
+            if not isinstance(raw, Mapping) or self.at(path) or any(self.bad((*path, k)) for k in ("start", "duration", "pause_after")):
                 timeline = False
                 continue
             duration = parse_duration(raw["duration"])
@@ -381,10 +385,10 @@ class _Builder:
                 self.add((*path, "upstream"), f"no upstream {name!r} in proxy.upstreams ({', '.join(upstreams)})",
                          close[0] if close else None)
             elif upstreams and fault is not None and fault.provider not in ("http", upstreams[name].provider):
-                self.add((*path, "upstream"), f"{fault.id!r} is a {fault.provider} fault, but upstream {name!r} "
+                self.add((*path, "upstream"), f"{fault.id!r} is a fault of {fault.provider}, but upstream {name!r} "
                          f"serves {upstreams[name].provider}")
             return name
-        if not upstreams or fault is None:
+        if not upstreams or fault is None or fault.provider in _IN_PROCESS:
             return None
         serving = [u.name for u in upstreams.values() if u.provider == fault.provider]
         if len(serving) == 1:
@@ -432,10 +436,12 @@ class _Builder:
             for path, key, what in keys:
                 for other_key, other in seen + mine:
                     if other_key == key and other.start < phase.end and phase.start < other.end:
-                        where = "this phase" if other is phase else (
-                            f"phase {other.name!r} ({format_seconds(other.start)}-{format_seconds(other.end)})")
-                        self.add(path, f"{what} is already injected by {where}, which overlaps this one "
-                                 f"({format_seconds(phase.start)}-{format_seconds(phase.end)}): one injection at a time")
+                        if other is phase:
+                            self.add(path, f"{what} is in this phase twice: one injection at a time")
+                        else:
+                            self.add(path, f"{what} is already injected by phase {other.name!r} ({format_seconds(other.start)}-"
+                                     f"{format_seconds(other.end)}), which overlaps this one ({format_seconds(phase.start)}-"
+                                     f"{format_seconds(phase.end)}): one injection at a time")
                         break
                 mine.append((key, phase))
             seen += mine
@@ -492,7 +498,8 @@ class _Builder:
                 close = difflib.get_close_matches(raw["probe"], list(by_name), n=1)
                 self.add((*path, "probe"), f"no steady_state probe is called {raw['probe']!r}", close[0] if close else None)
             elif probe is not None and probe.mode not in ("continuous", "during_fault"):
-                self.add((*path, "probe"), f"probe {probe.name!r} runs only {probe.mode} the method (mode {probe.mode}): "
+                when = {"before": "before", "after": "after", "both": "before and after"}[probe.mode]
+                self.add((*path, "probe"), f"probe {probe.name!r} runs only {when} the method (mode {probe.mode}): "
                          "a stop condition watches a probe with mode continuous or during_fault")
             if "success_ratio_below" not in raw and "latency_above" not in raw and "percentile" in raw:
                 self.add((*path, "percentile"), "percentile goes with latency_above")

@@ -38,7 +38,8 @@ def loads(text: str, *, file: str = "<string>", env: Mapping[str, str] | None = 
     doc = read(text, file, os.environ if env is None else env)
     problems = list(doc.problems)
     if doc.data is not None:
-        problems += schema_problems(doc)
+        unresolved = {p.field for p in doc.problems}  # a value left as written: the schema's word on it is noise
+        problems += [p for p in schema_problems(doc) if p.field not in unresolved]
         scenario, found = build(doc, problems, path)
         problems += found
         if scenario is not None and not problems:

@@ -14,11 +14,11 @@ JsonValue: TypeAlias = "None | bool | int | float | str | Sequence[JsonValue] | 
 """JSON data as written in the file (request bodies, fault parameters, expected values)."""
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)?$")
 
 
 def parse_duration(value: float | int | str) -> float:
-    """Seconds from a number (seconds) or a string such as ``250ms``, ``30s``, ``5m``, ``1h``."""
+    """Seconds from a number (seconds) or a string such as ``250ms``, ``30s``, ``5m``, ``1h`` (no unit: seconds)."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")
     if isinstance(value, (int, float)):
@@ -28,7 +28,7 @@ def parse_duration(value: float | int | str) -> float:
     m = _DURATION.match(value)
     if m is None:
         raise ValueError(f"{value!r} is not a duration (seconds, or a string such as 250ms, 30s, 5m, 1h)")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
 
 
 def format_seconds(seconds: float) -> str:

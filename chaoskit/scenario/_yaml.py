@@ -78,6 +78,9 @@ def read(text: str, file: str, env: Mapping[str, str]) -> Document:
         message = exc.problem or "invalid YAML"
         if exc.context and exc.context_mark is not None:
             message += f" ({exc.context} on line {exc.context_mark.line + 1})"
+        line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        if "but got '{'" in message and "${" in line:
+            message += "; inside [...] or {...}, quote a value that uses ${VAR}"
         doc.problems.append(Problem(file, mark.line + 1 if mark else 1, "", message))
         return doc
     except yaml.YAMLError as exc:  # a reader error: bytes that are not text
@@ -98,6 +101,7 @@ class _Builder:
         self.env = env
         self.declared: dict[str, str] = {}
         self.substituted: set[int] = set()  # an aliased node is one node: substitute it once
+        self.own: dict[int, set[int]] = {}  # a mapping's own key nodes, before merging
         self.loader = _Loader("")
 
     def build(self, root: yaml.Node) -> None:
@@ -120,6 +124,10 @@ class _Builder:
                     self.declared[key.value] = value.value
 
     def _flatten(self, node: yaml.MappingNode, path: FieldPath) -> None:
+        """Merge ``<<`` keys in; the node's own keys are remembered, as they override merged ones."""
+        if id(node) in self.own:
+            return
+        self.own[id(node)] = {id(k) for k, _ in node.value if k.tag != _MERGE}
         try:
             self.loader.flatten_mapping(node)
         except yaml.constructor.ConstructorError as exc:
@@ -145,6 +153,7 @@ class _Builder:
         assert isinstance(node, yaml.MappingNode)
         self._flatten(node, path)
         out: dict[str, object] = {}
+        firsts: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.doc.problems.append(Problem(
@@ -152,11 +161,14 @@ class _Builder:
                 continue
             key = key_node.value
             where = (*path, key)
-            if key in out:
+            if key in out and id(key_node) not in self.own[id(node)]:
+                continue  # merged in, and overridden by the node's own key
+            if key in out and id(firsts[key]) in self.own[id(node)]:
                 self.doc.problems.append(Problem(
                     self.doc.file, key_node.start_mark.line + 1, format_path(where),
                     f"duplicate field {key!r} (first on line {self.doc.lines[where]})"))
                 continue
+            firsts[key] = key_node
             self.doc.lines[where] = key_node.start_mark.line + 1
             out[key] = self._value(value_node, where, stack)
         return out
@@ -176,7 +188,7 @@ class _Builder:
                 continue
             inner = m.group(1)
             found = _INNER.match(inner) if inner is not None else None
-            if found is None:
+            if found is None or "${" in (found.group(2) or ""):
                 shown = m.group() if inner is not None else node.value[m.start():]
                 self.doc.problems.append(self.doc.problem(
                     path, f"bad variable reference {shown!r}: write ${{NAME}} or ${{NAME:-default}} (and $${{ for a literal ${{)"))
