@@ -10,8 +10,19 @@ import pytest
 
 from chaoskit import Schedule
 from chaoskit.scenario import (
-    Blackout, FaultSpec, HttpCheck, Match, Phase, Problem, Scenario, ScenarioError, StatusRanges, Upstream, load,
-    loads, production_refusal,
+    Blackout,
+    FaultSpec,
+    HttpCheck,
+    Match,
+    Phase,
+    Problem,
+    Scenario,
+    ScenarioError,
+    StatusRanges,
+    Upstream,
+    load,
+    loads,
+    production_refusal,
 )
 
 BASE = """\
