@@ -95,6 +95,14 @@ class _Builder:
         name = format_path(path)
         return any(f == name or f.startswith((name + ".", name + "[")) or not name for f in self.broken)
 
+    def items(self, parent: FieldPath, items: object) -> tuple[list[tuple[FieldPath, Raw]], bool]:
+        """The items of the list at ``parent`` that the schema found nothing wrong with, with their paths,
+        and whether that is all of them."""
+        if not isinstance(items, list) or self.at(parent):
+            return [], False
+        good = [((*parent, index), raw) for index, raw in enumerate(items) if not self.bad((*parent, index))]
+        return good, len(good) == len(items)
+
     def at(self, path: FieldPath) -> bool:
         """The schema found a problem with ``path`` itself (a missing field, a wrong type)."""
         return format_path(path) in self.broken
@@ -183,13 +191,8 @@ class _Builder:
     def _probes(self, section: str, items: list[Raw], *, actions: bool = False) -> tuple[Probe, ...] | None:
         probes: list[Probe] = []
         first: dict[str, int] = {}
-        ok = isinstance(items, list)
-        items = items if ok else []
-        for index, raw in enumerate(items):
-            path: FieldPath = (section, index)
-            if self.bad(path):
-                ok = False
-                continue
+        good, ok = self.items((section,), items)
+        for path, raw in good:
             name = raw["name"]
             if name in first:
                 self.add((*path, "name"), f"probe name {name!r} is used twice (first on line {first[name]})")
@@ -306,12 +309,8 @@ class _Builder:
 
     def _faults(self, phase: FieldPath, items: list[Raw], duration: float, has_proxy: bool) -> tuple[FaultSpec, ...] | None:
         specs = []
-        ok = isinstance(items, list) and not self.bad((*phase, "faults"))
-        for index, raw in enumerate(items if ok else []):
-            path = (*phase, "faults", index)
-            if self.bad(path):
-                ok = False
-                continue
+        good, ok = self.items((*phase, "faults"), items)
+        for path, raw in good:
             fault_id = raw["fault"]
             fault = self.catalog_fault(path, raw)
             params = raw.get("params") or {}
@@ -404,12 +403,8 @@ class _Builder:
         from ..network import TOXIC_TYPES
 
         specs = []
-        ok = isinstance(items, list) and not self.bad((*phase, "toxics"))
-        for index, raw in enumerate(items if ok else []):
-            path = (*phase, "toxics", index)
-            if self.bad(path):
-                ok = False
-                continue
+        good, ok = self.items((*phase, "toxics"), items)
+        for path, raw in good:
             kind = raw["type"]
             known = [f.name for f in dataclasses.fields(TOXIC_TYPES[kind]) if f.name not in _TOXIC_FIELDS]
             for key in raw.get("attributes") or {}:
