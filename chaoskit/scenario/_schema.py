@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ChaosConfigError
-from ._problems import FieldPath, Problem
+from ._problems import FieldPath, Problem, format_path
 from ._yaml import Document
 
 __all__ = ["schema", "schema_path", "schema_problems", "scenarios_dir", "shipped_scenarios"]
@@ -77,13 +77,11 @@ def schema_problems(doc: Document) -> list[Problem]:
             if problem not in found:
                 found.append(problem)
     if bad_types:  # an unknown probe type: its other fields are not "unknown" too
-        found = [p for p in found if not (p.message.startswith("unknown field") and _parent_in(p, bad_types, doc))]
+        found = [p for p in found if not (p.message.startswith("unknown field") and _parent_in(p, bad_types))]
     return found
 
 
-def _parent_in(problem: Problem, paths: set[FieldPath], doc: Document) -> bool:
-    from ._problems import format_path
-
+def _parent_in(problem: Problem, paths: set[FieldPath]) -> bool:
     return any(problem.field.startswith(format_path(p) + ".") for p in paths)
 
 
@@ -109,7 +107,7 @@ def _translate(error: Any, doc: Document, validator: Any) -> Iterator[Problem]:
                 close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
                 yield doc.problem((*path, key), f"unknown field {key!r}", close[0] if close else None)
     elif "propertyNames" in error.schema_path:
-        message = sub.get("errorMessage") or f"must match {sub.get('pattern')}"
+        message = sub.get("errorMessage") or f"it must match {sub.get('pattern')}"
         yield doc.problem((*path, instance), f"{instance!r} is not a valid name: {message}")
     elif keyword == "required":
         for name in error.validator_value:
@@ -119,7 +117,9 @@ def _translate(error: Any, doc: Document, validator: Any) -> Iterator[Problem]:
         yield doc.problem(path, f"{_show(instance)}: {custom}" if keyword != "minProperties" else custom)
     elif keyword == "type":
         expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        yield doc.problem(path, f"expected {' or '.join(_YAML_TYPES[t] for t in expected)}, got {_show(instance)}")
+        names = [_YAML_TYPES[t] for t in expected]
+        wanted = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        yield doc.problem(path, f"expected {wanted}, got {_show(instance)}")
     elif keyword == "enum":
         options = [str(o) for o in error.validator_value]
         close = difflib.get_close_matches(str(instance), options, n=1, cutoff=0.6)

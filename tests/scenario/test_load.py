@@ -291,6 +291,17 @@ def test_type_pattern_and_range_messages() -> None:
     ]
 
 
+def test_names_of_variables_headers_and_upstreams() -> None:
+    text = BASE.replace("anthropic: http://anthropic.test}", "'anth ropic': http://anthropic.test}") \
+        + 'variables: {1X: a, OK: [1]}\nload: {users: 1, duration: 1, headers: {"bad header": x}}\n'
+    assert problems(text) == [
+        "s.yaml:4: proxy.upstreams.anth ropic: 'anth ropic' is not a valid name: an upstream name is letters, digits, _, . and -",
+        "s.yaml:12: variables.1X: '1X' is not a valid name: a variable name is letters, digits and _, and does not start with a digit",
+        "s.yaml:12: variables.OK: expected a string, a number or true or false, got a list",
+        "s.yaml:13: load.headers.bad header: 'bad header' is not a valid name: an HTTP header name has no spaces or separators",
+    ]
+
+
 def test_alternatives_report_the_branch_that_fits() -> None:
     text = BASE.replace("anthropic: http://anthropic.test}", "anthropic: {url: http://a.test, provder: anthropic}}") \
         + "load: {users: 1, duration: 1, conversations: [[]]}\n"
