@@ -529,7 +529,7 @@ class _Builder:
             conversations = None
         return Load(
             users=raw["users"], spawn_rate=float(raw.get("spawn_rate", raw["users"])), duration=duration,
-            workers=raw.get("workers", 0), url=self.url(("load", "url"), raw.get("url", "/chat")),
+            workers=raw.get("workers", 0), path=raw.get("path", "/chat"),
             headers=_frozen(raw.get("headers")), body=_frozen(raw["body"]) if "body" in raw else None,
             conversations=tuple(tuple(c) for c in conversations or ()), conversations_file=file,
         )

@@ -366,14 +366,15 @@ class Safety:
 
 @dataclass(frozen=True)
 class Load:
-    """Traffic for the run (kept as data; Locust sends it). ``conversations`` are lists of user messages,
-    or they are in ``conversations_file``; with neither, the conversation probes' turns are used."""
+    """Traffic for the run (kept as data; Locust sends it to ``path`` on ``target.url``). ``conversations`` are
+    lists of user messages, or they are in ``conversations_file``; with neither, the conversation probes' turns
+    are used."""
 
     users: int
     spawn_rate: float
     duration: float
     workers: int = 0
-    url: str = "/chat"
+    path: str = "/chat"
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     body: Mapping[str, JsonValue] | None = None
     conversations: tuple[tuple[str, ...], ...] = ()

@@ -143,7 +143,7 @@ def test_a_full_scenario_becomes_the_model(tmp_path: Path) -> None:
     assert s.safety.max_duration == 7200 and s.safety.max_active_faults == 3
     assert s.safety.blackout == (Blackout((4,), dt.time(22), dt.time(6)),)
     assert s.safety.kill_switch == Path("/tmp/stop")
-    assert s.load is not None and (s.load.users, s.load.spawn_rate, s.load.duration, s.load.url) == (4, 4.0, 300.0, "http://app.test/chat")
+    assert s.load is not None and (s.load.users, s.load.spawn_rate, s.load.duration, s.load.path) == (4, 4.0, 300.0, "/chat")
     assert s.load.conversations_file == tmp_path / "convs.yaml" and s.load.conversations == ()
     assert (s.report.directory, s.report.formats) == (Path("out"), ("json",))
     assert (s.duration, len(s.faults), len(s.toxics), s.probe("health")) == (3601.0, 2, 1, health)
@@ -483,14 +483,15 @@ stop_conditions:
 
 def test_load_checks(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text(BASE + "load: {users: 2, duration: 2h, conversations: convs.yaml, url: chat}\n")
+    path.write_text(BASE + "load: {users: 2, duration: 2h, conversations: convs.yaml}\n")
     with pytest.raises(ScenarioError) as caught:
         load(path, env={})
     assert [str(p).replace(str(tmp_path), "T") for p in caught.value.problems] == [
         "T/s.yaml:12: load.conversations: no such file: T/convs.yaml",
         "T/s.yaml:12: load.duration: 7200 s is past safety.max_duration (3600 s)",
-        "T/s.yaml:12: load.url: 'chat' must be a path that starts with / or an http:// or https:// URL",
     ]
+    assert problems(BASE + "load: {users: 2, duration: 1, path: chat}\n") == [
+        "s.yaml:12: load.path: 'chat': must be a path that starts with /"]
 
 
 def test_all_problems_are_collected_in_line_order() -> None:
