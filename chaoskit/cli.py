@@ -131,11 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                           help="compare each fault with the same failure from a real server on loopback; exit 1 if any differs")
     p_doctor.add_argument("--catalog", action="append", default=[], metavar="FILE",
                           help="with --verify: check the faults of this catalog file instead of the shipped ones (repeatable)")
-    p_validate = sub.add_parser("validate", help="check scenario files, or print their JSON Schema")
-    p_validate.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario files to check")
-    p_validate.add_argument("--schema", action="store_true", help="print the scenario JSON Schema instead")
+    from .scenario import _cli as validate_cli
+
+    validate_cli.add_parser(sub)
     ns = parser.parse_args(argv)
     from ._errors import ChaosError
+
+    if ns.command == "validate":
+        return validate_cli.main(ns)
 
     if ns.command == "toxiproxy":
         from .network._server import run
@@ -150,14 +153,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     parser.error("usage: chaoskit faults show ID")
                 return _show(ns.args[1])
             return _list(ns.args[0] if ns.args else "*")
-        if ns.command == "validate":
-            from .scenario import _cli as scenario_cli
-
-            if ns.schema:
-                return scenario_cli.print_schema(sys.stdout)
-            if not ns.scenarios:
-                p_validate.error("give one or more SCENARIO files, or --schema")
-            return scenario_cli.validate(ns.scenarios, sys.stdout)
     except ChaosError as exc:
         print(f"chaoskit: {exc}", file=sys.stderr)
         return 2

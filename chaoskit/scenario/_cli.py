@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
+from .._errors import ChaosError
 from ._load import load
 from ._problems import ScenarioError
 from ._schema import schema_path
 
-__all__ = ["print_schema", "validate"]
+__all__ = ["add_parser", "main", "print_schema", "validate"]
+
+
+def add_parser(sub: Any) -> None:
+    """The ``validate`` subcommand on the ``chaoskit`` parser's subparsers."""
+    p = sub.add_parser("validate", help="check scenario files, or print their JSON Schema",
+                       description="Check scenario files: 'ok: FILE (...)', or every problem as file:line: field: "
+                                   "message. Exit 0: all valid; 2: a problem in any of them, or usage.")
+    p.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario files to check")
+    p.add_argument("--schema", action="store_true", help="print the scenario JSON Schema instead")
+
+
+def main(ns: argparse.Namespace) -> int:
+    """Run ``chaoskit validate`` with its parsed arguments."""
+    if ns.schema:
+        return print_schema(sys.stdout)
+    if not ns.scenarios:
+        print("usage: chaoskit validate [-h] [--schema] [SCENARIO ...]\n"
+              "chaoskit validate: error: give one or more SCENARIO files, or --schema", file=sys.stderr)
+        return 2
+    try:
+        return validate(ns.scenarios, sys.stdout)
+    except ChaosError as exc:  # jsonschema is not installed
+        print(f"chaoskit: {exc}", file=sys.stderr)
+        return 2
 
 
 def _count(n: int, word: str) -> str:
