@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ._session import Chaos
     from ._watch import Watch
 
-__all__ = ["assert_fallback", "assert_graceful", "assert_handoff", "assert_no_pii_sent", "deadline"]
+__all__ = ["assert_fallback", "assert_graceful", "assert_handoff", "assert_no_pii_sent", "deadline", "graceful_problem"]
 
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*File \"[^\"]+\", line \d+", re.M)
 _EXCEPTION_NAME = re.compile(r"\b(?:[A-Z][A-Za-z0-9]*(?:Error|Exception|Timeout)|JSONDecodeError|KeyError|StopIteration)\b")
@@ -133,24 +133,35 @@ def _error_fragments(session: Chaos) -> Iterator[str]:
 
 
 def assert_graceful(session: Chaos, text: object) -> None:
-    """``text`` is fit to show a user: not blank, nothing leaked.
+    """``text`` is fit to show a user, judged by :func:`graceful_problem` with this session's provider
+    errors, planted canaries and API keys."""
+    if isinstance(text, str):
+        session.user_texts.append(text)
+    problem = graceful_problem(text, error_fragments=_error_fragments(session), canaries=session.canaries,
+                               secrets=session.secrets)
+    if problem is not None:
+        _fail(f"assert_graceful: {problem}", session)
 
-    Fails on: blank or zero-width-only text; a traceback; an exception class name; a raw
-    provider error body or message the app received in this test; an API key the app
-    sent; a canary planted with ``chaos.canary()``; chaoskit's own markers
-    (``req_chaoskit…`` ids, SSE lines, ``[DONE]``).
+
+def graceful_problem(
+    text: object, *, error_fragments: Iterable[str] = (), canaries: Iterable[str] = (), secrets: Iterable[str] = ()
+) -> str | None:
+    """Why ``text`` is not fit to show a user, or None when it is.
+
+    Unfit: not text; blank or zero-width-only text; a traceback; an exception class name; a
+    library path; a raw provider error code; chaoskit's own markers (``req_chaoskit…`` ids, SSE
+    lines, ``[DONE]``); and, when given, a provider error message the app received
+    (``error_fragments``), a planted canary or an API key the app sent.
     """
     if not isinstance(text, str):
-        _fail(f"assert_graceful: the user would see {type(text).__name__} {text!r}, not text", session)
-        return
-    session.user_texts.append(text)
+        return f"the user would see {type(text).__name__} {text!r}, not text"
     if not visible(text):
-        _fail(f"assert_graceful: the text is blank: {text!r}", session)
-    for fragment in _error_fragments(session):  # the most specific finding first
+        return f"the text is blank: {text!r}"
+    for fragment in error_fragments:  # the most specific finding first
         needle = fragment if len(fragment) <= 60 else fragment[:60]
         if len(needle) >= 12 and needle in text:
             at = text.index(needle)
-            _fail(f"assert_graceful: the text repeats a provider error message: {_excerpt(text, at, at + len(needle))!r}", session)
+            return f"the text repeats a provider error message: {_excerpt(text, at, at + len(needle))!r}"
     checks = (
         (_TRACEBACK, "a traceback"),
         (_EXCEPTION_NAME, "an exception name"),
@@ -161,13 +172,13 @@ def assert_graceful(session: Chaos, text: object) -> None:
     for pattern, what in checks:
         m = pattern.search(text)
         if m:
-            _fail(f"assert_graceful: the text shows {what} {m.group()!r}: {_excerpt(text, m.start(), m.end())!r}", session)
-    for canary in session.canaries:
+            return f"the text shows {what} {m.group()!r}: {_excerpt(text, m.start(), m.end())!r}"
+    for canary in canaries:
         if canary in text:
-            _fail(f"assert_graceful: the text reveals the planted canary {canary!r}", session)
-    for secret in session.secrets:
-        if secret in text:
-            _fail("assert_graceful: the text contains an API key the app sent to a provider", session)
+            return f"the text reveals the planted canary {canary!r}"
+    if any(secret in text for secret in secrets):
+        return "the text contains an API key the app sent to a provider"
+    return None
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -28,7 +28,8 @@ TOP = {
 }
 #: Packages and their layer.
 PACKAGES = {"providers": "providers", "engine": "engine", "seams": "seams", "network": "seams",
-            "fidelity": "front", "reports": "front", "proxy": "front", "load": "front", "run": "front"}
+            "fidelity": "front", "reports": "front", "proxy": "front", "load": "front", "run": "front",
+            "scenario": "front"}
 
 
 def layer_of(module: str) -> str:

@@ -481,7 +481,7 @@ def _load_spec(scenario: Scenario) -> Any:
     if conversations is None:
         conversations = [[t.user for t in p.check.turns] for p in scenario.steady_state if isinstance(p.check, ConversationCheck)]
     kwargs: dict[str, Any] = {"users": load.users, "spawn_rate": load.spawn_rate, "duration": load.duration,
-                              "workers": load.workers, "path": load.url, "headers": dict(load.headers), "seed": scenario.seed or 0}
+                              "workers": load.workers, "path": load.path, "headers": dict(load.headers), "seed": scenario.seed or 0}
     if conversations:
         kwargs["conversations"] = conversations
     if load.body is not None:
