@@ -120,6 +120,7 @@ class Runner:
         self._rolled_back = False
         self._faults_on = 0  # phases with faults on now: during_fault probes run while > 0
         self._journal_from = 0  # the proxy journal's index when the run began
+        self._faults_off_at = 0.0  # when a phase last took its faults off
         self._calls: list[dict[str, Any]] = []
 
     # ---- from outside ------------------------------------------------------------------------
@@ -225,9 +226,15 @@ class Runner:
 
     # ---- probes ------------------------------------------------------------------------------
     async def _probe(self, probe: Probe, app: httpx.AsyncClient, when: str) -> ProbeResult:
-        from ..scenario import ProbeWindow, run_probe
+        from ..scenario import run_probe
 
         result = await run_probe(probe, app)
+        self._record(probe, result, when)
+        return result
+
+    def _record(self, probe: Probe, result: ProbeResult, when: str) -> None:
+        from ..scenario import ProbeWindow
+
         entry = {"at": round(self.log.at(result.started), 3), "when": when, "ok": result.ok, "detail": result.detail,
                  "duration": round(result.duration, 4), "attempts": result.attempts}
         self.result.probes.setdefault(probe.name, []).append(entry)
@@ -235,7 +242,6 @@ class Runner:
         window.add(result)
         mark = "ok" if result.ok else "FAILED"
         self.log.emit("probe", f"{probe.name} ({when}): {mark}: {result.detail}", probe=probe.name, ok=result.ok, when=when)
-        return result
 
     async def _steady(self, app: httpx.AsyncClient, when: Literal["before", "after"]) -> bool:
         probes = [p for p in self.scenario.steady_state if (p.before if when == "before" else p.after)]
@@ -248,13 +254,23 @@ class Runner:
         return held
 
     async def _watch(self, probe: Probe, app: httpx.AsyncClient) -> None:
-        """A continuous or during-fault probe, every ``interval``, until the method ends."""
+        """A continuous or during-fault probe, every ``interval``, until the method ends. A
+        during-fault check counts only if no fault came off while it ran."""
+        from ..scenario import run_probe
+
         while True:
             if probe.mode == "during_fault" and self._faults_on == 0:
                 await anyio.sleep(GUARD_SECONDS)
                 continue
             started = time.monotonic()
-            result = await self._probe(probe, app, probe.mode)
+            if probe.mode == "during_fault":
+                result = await run_probe(probe, app)
+                if self._faults_off_at > started:  # a fault came off while it ran: not a check of the fault
+                    self.log.emit("note", f"{probe.name}: not counted, a fault came off while it ran ({result.detail})")
+                    continue
+                self._record(probe, result, probe.mode)
+            else:
+                result = await self._probe(probe, app, probe.mode)
             self._judge(probe, result)
             await anyio.sleep(max(probe.interval - (time.monotonic() - started), 0.0))
 
@@ -327,6 +343,7 @@ class Runner:
                     await self._take_off(fault_id)
                 if phase.faults or phase.toxics:
                     self._faults_on -= 1
+                    self._faults_off_at = time.monotonic()
                 await self._toxics_off(phase.name)
             self.log.emit("phase.end", f"phase {phase.name} ended", phase=phase.name)
 

@@ -14,10 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from proxy._proxy import TOKEN
 from seams._servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "run-test-control-token-0123456789"
+__all__ = ["ROOT", "TOKEN", "addresses", "run", "start_run", "support_bot", "wait_port"]
 
 
 def wait_port(port: int, process: subprocess.Popen[Any], what: str, timeout: float = 20) -> None:

@@ -172,7 +172,8 @@ def test_a_production_target_is_refused_without_both_consents(upstream: str, tmp
     done = run(SCENARIO, env_for(upstream, "http://127.0.0.1:9", places, tmp_path, CHAOS_ENVIRONMENT="production"),
                "--i-accept-production-risk")
     assert done.returncode == 2
-    assert "refusing to run: the target is 'production' and the scenario does not allow it" in done.stdout
+    assert done.stderr.strip() == (f"{SCENARIO}:5: target.environment: the target is 'production': a scenario runs against "
+                                   "production only with target.allow_production: true (and --i-accept-production-risk on the command line)")
 
 
 def test_a_typo_in_the_scenario_exits_2_with_file_line_and_a_suggestion(tmp_path: Path) -> None:
@@ -193,14 +194,16 @@ def test_dry_run_prints_the_plan_and_touches_nothing(upstream: str, tmp_path: Pa
     assert not (tmp_path / "run.json").exists()
 
 
-def test_the_fault_and_seed_from_the_report_reproduce_the_failure_in_pytest(upstream: str, tmp_path: Path, pytester: pytest.Pytester) -> None:
+def test_the_fault_and_seed_from_the_report_reproduce_the_failure_in_pytest(
+    upstream: str, tmp_path: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     places = addresses()
     with support_bot(places["PROXY_LISTEN"]) as app:
         done = run(SCENARIO, env_for(upstream, app, places, tmp_path))
     assert done.returncode == 0, done.stderr
     (repro,) = report(tmp_path)["reproduce"]
     assert repro["marker"] == "@pytest.mark.chaos('openai.server_error')"
-    pytester.syspathinsert(ROOT / "examples")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "examples"))
     pytester.makepyfile(test_repro=f"""
 import pytest
 from support_bot.app import SupportBot
@@ -216,3 +219,31 @@ def test_openai_down(chaos):
     result = pytester.runpytest_subprocess(*repro["command"].split()[1:], "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "--chaos-seed 424242" in repro["command"]
+
+
+def test_load_runs_during_the_run_and_its_figures_reach_the_report(upstream: str, tmp_path: Path) -> None:
+    places = addresses()
+    text = SCENARIO.read_text().replace("safety:", "load:\n  users: 2\n  spawn_rate: 2\n  duration: 2s\n"
+                                        "  headers: {x-chaos-target: synthetic}\nsafety:")
+    scenario = tmp_path / "with-load.yaml"
+    scenario.write_text(text)
+    with support_bot(places["PROXY_LISTEN"]) as app:
+        done = run(scenario, env_for(upstream, app, places, tmp_path / "reports"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    load = report(tmp_path / "reports")["load"]
+    assert load["requests"] > 0 and load["failures"] == 0  # the fallback answered the load too
+    assert "load: 2 users for 2 s" in done.stderr
+    html = (tmp_path / "reports" / "run.html").read_text()
+    assert f"{load['requests']} requests, 0 failed" in html
+
+
+def test_a_steady_state_that_fails_before_puts_no_fault_on(upstream: str, proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    scenario = on_running_proxy(tmp_path, control, **{"expect: {handoff: false}": "expect: {contains: 'no app says this'}"})
+    with support_bot(listen) as app:
+        done = run(scenario, env_for(upstream, app, {}, tmp_path / "reports"))
+    assert done.returncode == 1
+    doc = report(tmp_path / "reports")
+    assert doc["reasons"][-1] == "the steady state did not hold before the method: no fault was put on"
+    assert "fault.on" not in [e["kind"] for e in doc["events"]]
+    assert doc["injections"]["count"] == 0
