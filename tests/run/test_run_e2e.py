@@ -247,3 +247,26 @@ def test_a_steady_state_that_fails_before_puts_no_fault_on(upstream: str, proxy:
     assert doc["reasons"][-1] == "the steady state did not hold before the method: no fault was put on"
     assert "fault.on" not in [e["kind"] for e in doc["events"]]
     assert doc["injections"]["count"] == 0
+
+
+def test_the_kill_switch_file_stops_the_run_with_every_fault_off(upstream: str, proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    switch = tmp_path / "stop-now"
+    scenario = on_running_proxy(tmp_path, control, **{"${OUTAGE:-2s}": "60s"})
+    with support_bot(listen) as app:
+        runner = start_run(scenario, env_for(upstream, app, {}, tmp_path / "reports", KILL_SWITCH=str(switch)))
+        deadline = time.monotonic() + 20
+        while not faults_on(control):
+            assert time.monotonic() < deadline and runner.poll() is None, "the run never put its fault on"
+            time.sleep(0.05)
+        switch.touch()
+        touched = time.monotonic()
+        while faults_on(control):
+            assert time.monotonic() - touched < 1.0, "a fault was still on a second after the kill switch"
+            time.sleep(0.02)
+        out, err = runner.communicate(timeout=30)
+    assert runner.returncode == 1, out + err
+    assert report(tmp_path / "reports")["reasons"][0] == f"stopped: the kill-switch file {switch} appeared"
+    done = run(scenario, env_for(upstream, "http://127.0.0.1:9", {}, tmp_path / "again", KILL_SWITCH=str(switch)))
+    assert done.returncode == 2
+    assert f"refusing to run: the kill-switch file {switch} exists; remove it to allow runs" in done.stdout
