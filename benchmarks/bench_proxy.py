@@ -40,8 +40,11 @@ called in this process with no server, no socket and a canned upstream answer. P
 inflate small Python calls (pyinstrument about 5x here): read their shares, and the unprofiled
 figures for µs. Needs ``pip install pyinstrument``.
 
+Each request is a one-line question; ``--history-kib N`` adds N KiB of earlier conversation,
+as a chat app's requests carry (the proxy parses, digests and journals every body).
+
 Run: ``make bench`` (or ``.venv/bin/python benchmarks/bench_proxy.py [--calls N] [--burst N]
-[--streams N] [--rounds N] [--profile DIR]``).
+[--streams N] [--rounds N] [--history-kib N] [--profile DIR]``).
 """
 
 from __future__ import annotations
@@ -77,9 +80,9 @@ from seams._servers import free_port  # noqa: E402
 TOKEN = "bench-proxy-token-0123456789"
 CONCURRENCY = 32
 HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench"}
-UNARY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Where is order A100?"}]}).encode()
-STREAMED = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Where is order A100?"}],
-                       "stream": True}).encode()
+QUESTION = "Where is order A100?"
+UNARY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": QUESTION}]}).encode()
+STREAMED = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": QUESTION}], "stream": True}).encode()
 #: The ways compared (see the docstring).
 WAYS = ("direct", "proxy", "nodelay", "httpx2")
 #: Sequential calls are made in blocks of this many per way: call-by-call interleaving lets one
@@ -137,6 +140,20 @@ def chaoskit_proxy(fast: str, paced: str) -> list[str]:
 def script_proxy(fast: str, paced: str, *args: str) -> list[str]:
     return [sys.executable, str(HERE / "_proxy_process.py"), "--upstream", f"openai={fast}",
             "--upstream", f"paced:openai={paced}", *args]
+
+
+def with_history(kib: int) -> None:
+    """Make every request carry about ``kib`` KiB of earlier conversation (8 turns of plain words)
+    before the question, as a chat app's requests do; 0 leaves the one-line question."""
+    global UNARY, STREAMED
+    if kib <= 0:
+        return
+    words = ("order", "shipped", "refund", "the", "parcel", "tracking", "number", "is", "delayed", "thanks")
+    turn = " ".join(words[(i * 7) % len(words)] for i in range(kib * 1024 // 8 // 6))
+    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": turn} for i in range(8)]
+    messages.append({"role": "user", "content": QUESTION})
+    UNARY = json.dumps({"model": "gpt-4o-mini", "messages": messages}).encode()
+    STREAMED = json.dumps({"model": "gpt-4o-mini", "messages": messages, "stream": True}).encode()
 
 
 def _wait_for(url: str, process: subprocess.Popen[Any]) -> None:
@@ -302,7 +319,7 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
           f"{a['streams_per_s']:.0f} streams/s ({100 * h['streams_per_s'] / a['streams_per_s']:.0f}%); sequential p50 "
           f"{h['p50_ms']:.2f} against {a['p50_ms']:.2f} ms; time to first token {h['ttft_ms']:.2f} against {a['ttft_ms']:.2f} ms")
     print(json.dumps({
-        "calls": args.calls, "burst": args.burst, "rounds": args.rounds, "streams": args.streams, "concurrency": CONCURRENCY,
+        "calls": args.calls, "burst": args.burst, "request_bytes": len(UNARY), "rounds": args.rounds, "streams": args.streams, "concurrency": CONCURRENCY,
         **{w: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in f.items()} for w, f in figures.items()},
         "python": platform.python_version(), "aiohttp_version": aiohttp.__version__, "httpx2_version": httpx2.__version__,
         "uvicorn_http": _uvicorn_http(), "cores": os.cpu_count(),
@@ -541,9 +558,12 @@ def main() -> None:
                         help="unary calls per way per round at 32 concurrent; half as many streams (default: 2000)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds at 32 concurrent, best kept (default: 3)")
     parser.add_argument("--streams", type=int, default=60, help="streams per way for the time to first token (default: 60)")
+    parser.add_argument("--history-kib", type=int, default=0,
+                        help="KiB of earlier conversation in every request (default: 0, a one-line question)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR", help="profile the proxy instead of comparing")
     parser.add_argument("--top", type=int, default=12, help="functions listed per profile (default: 12)")
     args = parser.parse_args()
+    with_history(args.history_kib)
     with model_server_process() as paced, fast_upstream() as (fast, upstream_pid):
         if args.profile is not None:
             profile(fast, paced, args.profile, args)
