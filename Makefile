@@ -76,6 +76,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_network.py
 	$(BIN)/python benchmarks/bench_virtual_time.py
 	$(BIN)/python benchmarks/bench_passthrough.py
+	$(BIN)/python benchmarks/bench_proxy.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check chaoskit tests examples benchmarks
