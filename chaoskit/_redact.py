@@ -46,6 +46,8 @@ QUERY_NAMES = frozenset({"key", "sig", "signature", "xamzsignature"})
 #: Seen values shorter than this are not remembered: hiding every later "secret" or "test"
 #: would redact ordinary words, and real keys are far longer.
 MIN_KNOWN = 8
+#: How many learnt secrets a redactor keeps (the newest): each one is another scan of every string.
+MAX_KNOWN = 256
 #: Shorter strings cannot hold a key shape (the shortest, a ``Bearer`` token, takes 15).
 _MIN_SHAPE = 15
 
@@ -153,8 +155,8 @@ class Redactor:
         """Remember ``value`` as a secret (ignored when shorter than :data:`MIN_KNOWN`)."""
         if len(value) >= MIN_KNOWN and value not in self._known:
             with self._lock:
-                if value not in self._known:
-                    self._known = (*self._known, value)
+                if value not in self._known:  # the newest MAX_KNOWN: a proxy sees many keys over a night
+                    self._known = (*self._known[-(MAX_KNOWN - 1):], value)
 
     def text(self, text: str) -> str:
         """A string with its secrets hidden (see :func:`redact_text`), the known values included."""

@@ -66,16 +66,23 @@ class Engine:
 
     ``on_real(what)`` is called before a request is let through to the real network (a front
     end refuses it there under virtual time). ``journal_keep``: how many journal entries a
-    long-running engine (the proxy's) keeps; None: all.
+    long-running engine (the proxy's) keeps; None: all. ``passed_bodies``: journal the request
+    body of a call passed to a real server with no fault (False: a summary, its model, message
+    count and size, so the proxy does not redact every body of live traffic).
     """
 
+    #: How many distinct requests the call keys count before the counts start again (a long-running
+    #: engine sees endless distinct requests; identical ones in a burst still get distinct keys).
+    KEY_MEMORY = 100_000
+
     def __init__(self, *, seed: int, scope: str = "", enabled: bool = True, clock: Clock,
-                 allow_hosts: Iterable[str] = (), journal_keep: int | None = None) -> None:
+                 allow_hosts: Iterable[str] = (), journal_keep: int | None = None, passed_bodies: bool = True) -> None:
         self.seed = seed
         self.scope = scope
         self.enabled = enabled
         self.clock = clock
         self.calls = Journal(keep=journal_keep)
+        self.passed_bodies = passed_bodies
         self.injections: list[Injection] = []
         self.scripts: list[Script] = []
         self.replies: dict[str, ReplyQueue] = {}
@@ -170,6 +177,8 @@ class Engine:
         concurrent calls interleave, the n-th of them gets the same key, and so the same decisions."""
         base = f"{place} {digest}"
         with self._lock:
+            if len(self._keys) >= self.KEY_MEMORY:
+                self._keys.clear()
             self._keys[base] += 1
             return f"{base} #{self._keys[base]}"
 
@@ -339,9 +348,10 @@ class Engine:
             fault = choice.fault
             if fault is None and real:
                 self.on_real(self._shown(req))
+                extra: dict[str, Any] = {} if self.passed_bodies else {"request_body": _summary(req, profile.model_of(req))}
                 call = self._open(req, provider=profile.name, fault=None, now=now, read_timeout=read_timeout,
                                   stream=req.stream, endpoint=profile.endpoint(req), request_key=digest,
-                                  model=profile.model_of(req), detail="passed through to the real server")
+                                  model=profile.model_of(req), detail="passed through to the real server", **extra)
                 meter = profile.usage_meter(req)
                 return Decision("pass", call=call, reason=f"no fault for this call to {req.host}: the real server answers",
                                 on_end=self._ending(now, meter), meter=meter)
@@ -484,6 +494,12 @@ def _scoped_profiles() -> dict[str, Any]:
     from ..providers._mcp import McpProfile
 
     return {"http": HttpProfile(), "mcp": McpProfile()}
+
+
+def _summary(req: CallRequest, model: str | None) -> dict[str, Any]:
+    """What the journal keeps of a passed call's body when bodies are not kept: no text at all."""
+    messages = req.json.get("messages") if isinstance(req.json, dict) else None
+    return {"model": model, "messages": len(messages) if isinstance(messages, list) else None, "bytes": len(req.body)}
 
 
 def _in_blast(candidates: list[tuple[int, Injection]], req: CallRequest, model: str | None,

@@ -42,20 +42,24 @@ def main(ns: argparse.Namespace) -> int:
     from ._config import ProxyConfig, parse_address, parse_upstream
     from ._server import ChaosProxy
 
+    written: str | None = None
     try:
-        token, written = _token(ns)
+        upstreams = tuple(parse_upstream(u) for u in ns.upstream)
+        listen = parse_address(ns.listen, what="--listen", allow_remote=ns.allow_remote)
+        control = parse_address(ns.control, what="--control", allow_remote=ns.allow_remote)
+        token, written = _token(ns)  # after the checks: a refused start writes no token file
         config = ProxyConfig(
-            upstreams=tuple(parse_upstream(u) for u in ns.upstream), token=token,
-            listen=parse_address(ns.listen, what="--listen", allow_remote=ns.allow_remote),
-            control=parse_address(ns.control, what="--control", allow_remote=ns.allow_remote),
+            upstreams=upstreams, token=token, listen=listen, control=control,
             seed=ns.seed, max_active_faults=ns.max_active_faults, default_ttl=ns.default_ttl, max_ttl=ns.max_ttl,
             journal_file=ns.journal, state=ns.state,
         )
         proxy = ChaosProxy(config)
     except ChaosConfigError as exc:
+        _forget(written)
         print(f"chaoskit proxy: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
+        _forget(written)
         print(exc.strerror or str(exc), file=sys.stderr)
         return 3
     routes = ", ".join(f"{proxy.url}/{u.name}/ -> {u.url} ({u.provider})" for u in config.upstreams)
@@ -65,6 +69,12 @@ def main(ns: argparse.Namespace) -> int:
     proxy.run()
     print("chaoskit proxy: stopped; every fault is off", flush=True)
     return 0
+
+
+def _forget(written: str | None) -> None:
+    """A proxy that did not start leaves no token file behind."""
+    if written:
+        Path(written).unlink(missing_ok=True)
 
 
 def _token(ns: argparse.Namespace) -> tuple[str, str | None]:

@@ -42,7 +42,8 @@ class ChaosProxy:
 
         _require()
         self.config = config
-        self.engine = Engine(seed=config.seed, scope="proxy", clock=RealClock(), journal_keep=config.journal_keep)
+        self.engine = Engine(seed=config.seed, scope="proxy", clock=RealClock(), journal_keep=config.journal_keep,
+                             passed_bodies=False)
         state = None
         if config.state:
             from ._state import RedisState
@@ -90,7 +91,7 @@ class ChaosProxy:
                 yield
 
         self._loop = asyncio.get_running_loop()
-        configs = [
+        configs = [  # http="auto": httptools when installed (the staging extra brings it), else h11
             uvicorn.Config(self.seam, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1),
             uvicorn.Config(self.control, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1),
         ]
@@ -145,7 +146,8 @@ class ChaosProxy:
                 loop.add_signal_handler(sig, self.stop)
             await self.serve()
 
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(main())
 
     @contextlib.contextmanager
     def running(self) -> Iterator[ChaosProxy]:
@@ -162,7 +164,8 @@ class ChaosProxy:
                 await task
 
             try:
-                asyncio.run(main())
+                with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                    runner.run(main())
             except BaseException as exc:  # noqa: BLE001 - reported to the caller
                 errors.append(exc)
                 ready.set()
@@ -177,6 +180,15 @@ class ChaosProxy:
         finally:
             self.stop()
             thread.join(10)
+
+
+def _loop_factory() -> Any:
+    """uvloop's event loop when it is installed (the staging extra brings it), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def _require() -> None:
@@ -195,7 +207,9 @@ def _resolve(faults: Any, fault_id: str, params: Mapping[str, Any]) -> Fault:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns TCP_NODELAY on only for sockets that say they are TCP, and
+    # without it a response written in pieces waits for the client's delayed ACK (~40 ms a call)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

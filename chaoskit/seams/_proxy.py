@@ -31,7 +31,7 @@ import socket
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -66,6 +66,9 @@ class Upstream:
     name: str
     url: str
     provider: str
+    #: The URL's host, and its own path before the app's (``""`` for a bare host).
+    host: str = field(init=False, repr=False, compare=False)
+    path: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -76,6 +79,9 @@ class Upstream:
         if not self.name or "/" in self.name:
             raise ChaosConfigError(f"upstream name {self.name!r} must be one path segment, such as 'openai'")
         object.__setattr__(self, "url", self.url.rstrip("/"))
+
+        object.__setattr__(self, "host", parts.hostname or "")
+        object.__setattr__(self, "path", parts.path.rstrip("/"))
 
 
 class ProxyFailure(Exception):
@@ -267,8 +273,7 @@ class ProxySeam:
         body = await _body(receive)
         if body is None:
             return  # the app went away while sending
-        # only now, with the body read: from here receive() says when the app disconnects
-        state.watcher = asyncio.ensure_future(_on_disconnect(receive, state, asyncio.current_task()))
+        watch = lambda: _on_disconnect(receive, state, asyncio.current_task())  # noqa: E731 - started once the body is read
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = scope.get("query_string") or b""
         url = f"{upstream.url}/{rest}" + (f"?{query.decode('latin-1')}" if query else "")
@@ -281,8 +286,7 @@ class ProxySeam:
                 return
         for name_ in CONTROL_HEADERS:
             headers.pop(name_, None)
-        host = urlsplit(upstream.url).hostname or ""
-        req = CallRequest(scope["method"], url, headers, body, host=host, path=urlsplit(url).path)
+        req = CallRequest(scope["method"], url, headers, body, host=upstream.host, path=upstream.path + "/" + rest)
         self.observer.request(upstream.name)
         try:
             decision = self.engine.decide(req, fault=forced, route=self._routes[upstream.name])
@@ -293,8 +297,11 @@ class ProxySeam:
             await _error(send, 502, f"chaoskit proxy: {decision.reason or 'refused'}")
             return
         if decision.action == "pass":
+            if req.stream:  # a stream the app may leave: stop relaying it when it does
+                state.watcher = asyncio.ensure_future(watch())
             await self._relay(req, upstream, decision, send, state)
             return
+        state.watcher = asyncio.ensure_future(watch())  # an injected wait ends when the app leaves
         exchange = Exchange(req, _failures, asynchronous=True, fetcher=self.fetcher)
         player = Player(exchange, self.engine.clock, decision.call, decision.on_end, decision.note,
                         decision.give_back, self.engine.config_errors, decision.meter)
@@ -354,14 +361,24 @@ class ProxySeam:
             call.status = fetched.status
             decision.on_end(call, final=False)
         headers = [(k, v) for k, v in fetched.headers if k.lower() not in _FRAMING]
+        left = _length(fetched.headers)  # a plain body of known length keeps it: its last piece ends the response
+        if left is not None:
+            headers.append((b"content-length", str(left).encode()))
         try:
             await send({"type": "http.response.start", "status": fetched.status, "headers": headers})
             async for chunk in fetched.chunks():
                 if meter is not None:
                     meter.feed(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            state.finishing = True
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                if left is not None:
+                    left -= len(chunk)
+                    if left <= 0:
+                        state.finishing = True
+                await send({"type": "http.response.body", "body": chunk, "more_body": left is None or left > 0})
+            if left is not None and left > 0:
+                raise FetchFailed("incomplete", "the real server closed before the whole body")
+            if left is None:
+                state.finishing = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except FetchFailed as exc:
             if call is not None:
                 call.error, call.complete = exc.kind, False
@@ -370,6 +387,18 @@ class ProxySeam:
             await fetched.aclose()
             if call is not None:
                 decision.on_end(call)
+
+
+def _length(headers: Sequence[tuple[bytes, bytes]]) -> int | None:
+    """The body's length when the real server gave one and no content encoding (which the pool decodes)."""
+    length = None
+    for name, value in headers:
+        lower = name.lower()
+        if lower == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            return None
+        if lower == b"content-length" and value.strip().isdigit():
+            length = int(value)
+    return length
 
 
 class _Exchange:

@@ -144,3 +144,35 @@ def test_a_stream_is_relayed_as_it_arrives_not_buffered(proxy: Any) -> None:
     words = len(TEXT.split(" "))
     assert len(arrivals) == words
     assert arrivals[-1] - arrivals[0] >= (words - 1) * PAUSE * 0.8  # spread out as the server paced them
+
+
+def _raw(server: Any, fault: str) -> tuple[bytes, BaseException | None]:
+    """What a raw socket reads from the proxy for one request under ``fault``: (bytes, the error that ended it)."""
+    import socket
+
+    host, port = server.url.removeprefix("http://").split(":")
+    body = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": true}'
+    request = (f"POST /openai/v1/chat/completions HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+               f"x-chaoskit-fault: {fault}\r\nx-chaoskit-token: {TOKEN}\r\ncontent-length: {len(body)}\r\n\r\n").encode() + body
+    got = b""
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(request)
+        try:
+            while chunk := sock.recv(65536):
+                got += chunk
+        except OSError as exc:
+            return got, exc
+    return got, None
+
+
+def test_a_reset_is_a_tcp_rst_and_an_unclean_cut_a_fin_on_the_apps_connection(proxy: Any) -> None:
+    server, _ = proxy
+    got, error = _raw(server, "openai.connection.reset")
+    assert (got, type(error)) == (b"", ConnectionResetError)
+    got, error = _raw(server, "openai.stream.reset")
+    assert got.startswith(b"HTTP/1.1 200") and isinstance(error, ConnectionResetError)
+    got, error = _raw(server, "openai.stream.cut.unclean")
+    assert got.startswith(b"HTTP/1.1 200") and error is None  # closed (FIN) ...
+    assert not got.endswith(b"0\r\n\r\n")  # ... without the chunked body's last chunk
+    got, error = _raw(server, "openai.stream.cut")
+    assert got.endswith(b"0\r\n\r\n") and error is None  # a clean end: the last chunk is there

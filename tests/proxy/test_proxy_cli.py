@@ -135,3 +135,12 @@ def test_a_port_in_use_exits_3(upstream: str) -> None:
     assert done.returncode == 3
     assert done.stderr.strip() == (f"chaoskit proxy: cannot listen on 127.0.0.1:{port}: Address already in use; "
                                    "choose another port (--listen/--control HOST:PORT)")
+
+
+def test_a_refused_start_leaves_no_token_file(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CHAOSKIT_PROXY_TOKEN"}
+    for args in (["--upstream", "openai=http://a", "--listen", "0.0.0.0:1"], ["--upstream", "openai=http://a", "--state", "redis://127.0.0.1:1/0"]):
+        done = subprocess.run([sys.executable, "-m", "chaoskit.cli", "proxy", *args], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path, env=env)
+        assert done.returncode == 2, done.stderr
+        assert list(tmp_path.iterdir()) == []
