@@ -3,10 +3,6 @@ proxy`` runs it, with what the benchmark varies.
 
 ``--leg httpx2`` swaps the proxy's aiohttp :class:`~chaoskit.seams._proxy.PooledFetcher` for
 :class:`Httpx2Fetcher`, one pooled ``httpx2.AsyncClient`` (``--leg aiohttp``: the proxy's own).
-``--nodelay`` sets TCP_NODELAY on the listening socket, which the apps' connections inherit:
-``chaoskit.proxy._server._bind`` makes it with ``proto=0``, so asyncio, which sets TCP_NODELAY
-only on ``IPPROTO_TCP`` sockets, leaves Nagle's algorithm on for them.
-``--loop uvloop``: the event loop is uvloop's (when it is installed).
 ``--profile pyinstrument|cprofile --profile-out PATH``: SIGUSR1 starts the profiler, SIGUSR2
 stops it and writes ``PATH`` (a pyinstrument session, or cProfile stats).
 Prints its URL and control URL on its first two lines, as ``chaoskit proxy`` does.
@@ -96,8 +92,6 @@ def main() -> None:
     parser.add_argument("--listen", default="127.0.0.1:0")
     parser.add_argument("--control", default="127.0.0.1:0")
     parser.add_argument("--leg", choices=("aiohttp", "httpx2"), default="aiohttp")
-    parser.add_argument("--nodelay", action="store_true")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--profile", choices=("none", "pyinstrument", "cprofile"), default="none")
     parser.add_argument("--profile-out", default=None, metavar="PATH")
     args = parser.parse_args()
@@ -110,17 +104,9 @@ def main() -> None:
         fetcher: Any = Httpx2Fetcher(connect_timeout=config.upstream_connect_timeout)
         proxy.fetcher = fetcher
         proxy.seam.fetcher = fetcher
-    if args.nodelay:
-        import socket
-
-        proxy._sockets[0].setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     routes = ", ".join(f"{proxy.url}/{u.name}/ -> {u.url} ({u.provider})" for u in config.upstreams)
     print(f"chaoskit proxy: {routes}", flush=True)
     print(f"chaoskit proxy: control API on {proxy.control_url} ({args.leg} upstream leg)", flush=True)
-    if args.loop == "uvloop":
-        import uvloop
-
-        uvloop.install()  # asyncio.run in ChaosProxy.run makes a uvloop loop
     if args.profile != "none":
         _profile_on_signals(args.profile, args.profile_out)
     proxy.run()

@@ -8,11 +8,11 @@ Real processes, loopback only, no two of them sharing an interpreter:
   for unary calls and throughput;
 * the proxies, each ``--upstream openai=FAST --upstream paced:openai=PACED``:
 
-  - ``proxy``: ``chaoskit proxy`` as users run it (its upstream leg is aiohttp);
-  - ``nodelay``: ``_proxy_process.py --nodelay``, the same ``ChaosProxy`` with TCP_NODELAY on
-    the apps' connections (``chaoskit proxy`` leaves Nagle's algorithm on for them; see there);
-  - ``httpx2``: as ``nodelay``, with the upstream leg on one pooled ``httpx2.AsyncClient``
-    (issue 16: "measure httpx2 against aiohttp for the upstream leg");
+  - ``proxy``: ``chaoskit proxy`` as users run it (uvloop and httptools when installed, as
+    the staging extra brings them; its upstream leg is aiohttp);
+  - ``httpx2``: ``_proxy_process.py --leg httpx2``, the same ``ChaosProxy`` with the upstream
+    leg on one pooled ``httpx2.AsyncClient`` (issue 16: "measure httpx2 against aiohttp for
+    the upstream leg");
 
 * this process, the client of every way (the same aiohttp code for each), the ways interleaved.
 
@@ -32,7 +32,7 @@ proxy's p99 less direct's), at least 50% of direct throughput at 32 concurrent, 
 token within 2 ms of direct. Each figure is printed with its target and whether it is met,
 then a JSON line.
 
-``--profile DIR`` runs no comparison: it profiles the ``nodelay`` proxy under the sequential
+``--profile DIR`` runs no comparison: it profiles the same proxy (``_proxy_process.py``) under the sequential
 load, then under the 32-concurrent load, with pyinstrument (time) and cProfile (call counts),
 writes both to DIR and prints the proxy's busy time by package and the costliest functions
 inside chaoskit; then chaoskit's own cost per request without a profiler: the proxy's ASGI app
@@ -84,7 +84,7 @@ QUESTION = "Where is order A100?"
 UNARY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": QUESTION}]}).encode()
 STREAMED = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": QUESTION}], "stream": True}).encode()
 #: The ways compared (see the docstring).
-WAYS = ("direct", "proxy", "nodelay", "httpx2")
+WAYS = ("direct", "proxy", "httpx2")
 #: Sequential calls are made in blocks of this many per way: call-by-call interleaving lets one
 #: way's stalls (a 40 ms delayed ACK) leave the cores idle, and the next way pays to wake them.
 SEQUENTIAL_BLOCK = 50
@@ -298,8 +298,7 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
     labels = {"p50_ms": "sequential p50 (ms)", "p99_ms": "sequential p99 (ms)", "rps": "unary at 32 concurrent (/s)",
               "streams_per_s": "streams at 32 concurrent (/s)", "ttft_ms": "time to first token (ms)"}
     titles = {"proxy": "chaoskit proxy, as shipped (aiohttp upstream leg)",
-              "nodelay": "the same with TCP_NODELAY on the apps' connections",
-              "httpx2": "the same with TCP_NODELAY, upstream leg on httpx2"}
+              "httpx2": "the same, upstream leg on httpx2"}
     for way in WAYS[1:]:
         got = figures[way]
         print(f"-- {titles[way]}")
@@ -313,8 +312,8 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> None:
         print(f"   CPU µs per unary answer at 32 concurrent: {cpu} (direct: client {direct['cpu_client_us']:.0f}  "
               f"upstream {direct['cpu_upstream_us']:.0f})")
         got["targets_met"] = {key: _met(key, got, direct) for key in TARGETS}
-    a, h = figures["nodelay"], figures["httpx2"]
-    print(f"-- upstream leg, httpx2 against aiohttp (both with TCP_NODELAY): at 32 concurrent {h['rps']:.0f} against "
+    a, h = figures["proxy"], figures["httpx2"]
+    print(f"-- upstream leg, httpx2 against aiohttp: at 32 concurrent {h['rps']:.0f} against "
           f"{a['rps']:.0f} unary/s ({100 * h['rps'] / a['rps']:.0f}%), {h['streams_per_s']:.0f} against "
           f"{a['streams_per_s']:.0f} streams/s ({100 * h['streams_per_s'] / a['streams_per_s']:.0f}%); sequential p50 "
           f"{h['p50_ms']:.2f} against {a['p50_ms']:.2f} ms; time to first token {h['ttft_ms']:.2f} against {a['ttft_ms']:.2f} ms")
@@ -531,7 +530,7 @@ def profile(fast: str, paced: str, out: Path, args: argparse.Namespace) -> None:
         for profiler, suffix in (("pyinstrument", "pyisession"), ("cprofile", "prof")):
             path = out / f"proxy-{kind}.{suffix}"
             path.unlink(missing_ok=True)
-            command = script_proxy(fast, paced, "--nodelay", "--profile", profiler, "--profile-out", str(path))
+            command = script_proxy(fast, paced, "--profile", profiler, "--profile-out", str(path))
             with proxy_process(command) as (base, process):
                 requests = asyncio.run(load(base, kind, args, process))
                 deadline = time.monotonic() + 30
@@ -569,10 +568,8 @@ def main() -> None:
             profile(fast, paced, args.profile, args)
             return
         with proxy_process(chaoskit_proxy(fast, paced)) as (proxy, p1), \
-                proxy_process(script_proxy(fast, paced, "--nodelay")) as (nodelay, p2), \
-                proxy_process(script_proxy(fast, paced, "--nodelay", "--leg", "httpx2")) as (httpx2_, p3):
+                proxy_process(script_proxy(fast, paced, "--leg", "httpx2")) as (httpx2_, p3):
             ways = {"direct": (fast, paced, None), "proxy": (f"{proxy}/openai", f"{proxy}/paced", p1.pid),
-                    "nodelay": (f"{nodelay}/openai", f"{nodelay}/paced", p2.pid),
                     "httpx2": (f"{httpx2_}/openai", f"{httpx2_}/paced", p3.pid)}
             figures = asyncio.run(compare(ways, upstream_pid, args))
     report(figures, args)

@@ -222,7 +222,8 @@ class Engine:
         if req.headers:
             fields.setdefault("request_headers", req.headers)  # the journal redacts them
             fields.setdefault("retry_count", retry_count(req.headers))
-        fields.setdefault("request_body", journal_body(req))
+        if "request_body" not in fields:  # a passed call's summary is given: its body is not copied
+            fields["request_body"] = journal_body(req)
         if plan:
             fields.setdefault("retry_after", retry_after(plan))
             if status is not None and status >= 400:

@@ -23,11 +23,13 @@ Labels hold upstream names and catalog ids only: never a header, a URL or a body
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from .._fault import Fault
 
 __all__ = ["Metrics"]
 
+_CLASSES = {n: f"{n}xx" for n in range(1, 6)}
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -52,17 +54,27 @@ class Metrics:
         overflow = Gauge("chaoskit_proxy_faults_overflow_total", "Fault adds refused for max_active_faults", registry=r)
         overflow.set_function(overflows)
 
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, kept: a label lookup costs more than the increment."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     # ---- the seam's observer ----
     def request(self, upstream: str) -> None:
-        self.requests.labels(upstream).inc()
+        self._child(self.requests, upstream).inc()
 
     def answered(self, upstream: str, status: int | None, fault: Fault | None, upstream_seconds: float | None) -> None:
-        self.responses.labels(upstream, "broken" if status is None else f"{status // 100}xx").inc()
+        self._child(self.responses, upstream, "broken" if status is None else _CLASSES.get(status // 100, "other")).inc()
         if fault is not None:
             self.injected.labels(fault.id, upstream).inc()
             (self.delays if fault.effect.startswith("latency") else self.aborts).labels(upstream).inc()
         elif upstream_seconds is not None:
-            self.latency.labels(upstream).observe(upstream_seconds)
+            self._child(self.latency, upstream).observe(upstream_seconds)
 
     def refused(self, reason: str) -> None:
         self.refusals.labels(reason).inc()

@@ -92,7 +92,10 @@ class ChaosProxy:
 
         self._loop = asyncio.get_running_loop()
         configs = [  # http="auto": httptools when installed (the staging extra brings it), else h11
-            uvicorn.Config(self.seam, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1),
+            # the real server's own date and server headers pass through: uvicorn adds none of its own,
+            # and reads no X-Forwarded-* (the proxy does not look at the client's address)
+            uvicorn.Config(self.seam, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1,
+                           server_header=False, date_header=False, proxy_headers=False),
             uvicorn.Config(self.control, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1),
         ]
         self._servers = [_Server(c) for c in configs]

@@ -158,18 +158,20 @@ class PooledFetcher:
             import aiohttp
 
             connector = aiohttp.TCPConnector(limit=self.limit, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, trust_env=False,
+            self._session = aiohttp.ClientSession(  # no cookie jar: one app's cookies never reach another's calls
+                connector=connector, auto_decompress=True, trust_env=False, cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout, sock_read=self.read_timeout),
             )
         return self._session
 
     async def open(self, request: CallRequest, *, connect_timeout: float | None = None,
                    read_timeout: float | None = None) -> _Fetched:
+        import yarl
+
         headers = [(k, v) for k, v in _items(request.headers) if k.lower() not in _HOP]
         try:
-            response = await self._pool().request(
-                request.method, request.url, headers=headers, data=request.body or None, allow_redirects=False,
+            response = await self._pool().request(  # the app's URL as it sent it: not quoted again
+                request.method, yarl.URL(request.url, encoded=True), headers=headers, data=request.body or None, allow_redirects=False,
                 skip_auto_headers=("User-Agent", "Content-Type"),
             )
         except Exception as exc:  # noqa: BLE001 - mapped to the neutral kind
