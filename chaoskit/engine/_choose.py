@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .._fault import Fault
-from ..providers._coldstart import ColdStarts, Phase
+from ..providers._coldstart import Loads, Phase
 from ._injections import Injection, Script
 
 __all__ = ["Choice", "choose", "decision_rng"]
@@ -49,7 +49,7 @@ def choose(
     now: float,
     elapsed: float,
     idle: float | None,
-    cold: ColdStarts,
+    cold: Loads,
     rng: Callable[[str], random.Random],
     scripts: Sequence[Script] = (),
     scripted: str | None = None,
@@ -80,7 +80,7 @@ def choose(
     return NONE
 
 
-def _cold_or_not(fault: Fault, place: str, now: float, idle: float | None, cold: ColdStarts,
+def _cold_or_not(fault: Fault, place: str, now: float, idle: float | None, cold: Loads,
                  rng: Callable[[str], random.Random]) -> Choice | None:
     phase = _phase(fault, place, now, idle, cold)
     if phase is None and fault.effect == "latency.cold_start":
@@ -88,7 +88,7 @@ def _cold_or_not(fault: Fault, place: str, now: float, idle: float | None, cold:
     return Choice(fault, _commit(fault, place, phase, now, cold, rng))
 
 
-def _phase(fault: Fault, place: str, now: float, idle: float | None, cold: ColdStarts) -> Phase | None:
+def _phase(fault: Fault, place: str, now: float, idle: float | None, cold: Loads) -> Phase | None:
     """The phase a cold-start fault finds the model in on this call; None for other faults,
     and for a warm model without warm latency."""
     if fault.effect != "latency.cold_start":
@@ -96,6 +96,6 @@ def _phase(fault: Fault, place: str, now: float, idle: float | None, cold: ColdS
     return cold.peek(f"{fault.id} {place}", fault.params, now, idle)
 
 
-def _commit(fault: Fault, place: str, phase: Phase | None, now: float, cold: ColdStarts,
+def _commit(fault: Fault, place: str, phase: Phase | None, now: float, cold: Loads,
             rng: Callable[[str], random.Random]) -> Phase | None:
     return None if phase is None else cold.commit(f"{fault.id} {place}", phase, fault.params, now, rng("cold start"))

@@ -26,7 +26,7 @@ from .._journal import Call, Journal
 from .._replies import ReplyQueue, ToolCall
 from .._schedule import Schedule
 from .._urls import UrlPattern
-from ..providers._coldstart import ColdStarts
+from ..providers._coldstart import ColdStarts, Loads
 from ..providers._plan import Forward, Plan, Relay, Upstream, plan_status, respond_with
 from ..providers._profile import CallRequest, RenderContext, UpstreamAnswer
 from ..providers._usage import UsageMeter
@@ -68,7 +68,8 @@ class Engine:
     end refuses it there under virtual time). ``journal_keep``: how many journal entries a
     long-running engine (the proxy's) keeps; None: all. ``passed_bodies``: journal the request
     body of a call passed to a real server with no fault (False: a summary, its model, message
-    count and size, so the proxy does not redact every body of live traffic).
+    count and size, so the proxy does not redact every body of live traffic). ``loads``: where
+    cold-start loads are kept (the proxy's replicas share them); None: in memory.
     """
 
     #: How many distinct requests the call keys count before the counts start again (a long-running
@@ -76,7 +77,8 @@ class Engine:
     KEY_MEMORY = 100_000
 
     def __init__(self, *, seed: int, scope: str = "", enabled: bool = True, clock: Clock,
-                 allow_hosts: Iterable[str] = (), journal_keep: int | None = None, passed_bodies: bool = True) -> None:
+                 allow_hosts: Iterable[str] = (), journal_keep: int | None = None, passed_bodies: bool = True,
+                 loads: Loads | None = None) -> None:
         self.seed = seed
         self.scope = scope
         self.enabled = enabled
@@ -98,7 +100,7 @@ class Engine:
         self.on_real: Callable[[str], None] = _nothing
         self.started = clock.now()
         self._last_call: dict[str, float] = {}
-        self._cold = ColdStarts()
+        self._cold: Loads = loads if loads is not None else ColdStarts()
         self._keys: Counter[str] = Counter()
         self._lock = threading.RLock()
 

@@ -15,11 +15,11 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ._plan import Note, Plan, Wait
 
-__all__ = ["ColdStarts", "Phase", "cold_start_plan"]
+__all__ = ["ColdStarts", "Loads", "Phase", "cold_start_plan", "load_seconds", "phase_of"]
 
 #: The placeholder a ``loading`` error uses for the seconds of loading left.
 REMAINING = "{remaining}"
@@ -39,6 +39,34 @@ class Phase:
         return f"cold start: {'loading began' if self.began else 'still loading'}, {self.seconds:.1f} s left"
 
 
+class Loads(Protocol):
+    """Where the loads of cold-start faults are kept: in memory (:class:`ColdStarts`), or shared by
+    the proxy's replicas (``chaoskit.proxy._state.RedisColdStarts``). ``key`` names the fault and
+    the place its model lives; ``idle`` is the engine's own count, which a shared store may replace
+    with the time since any replica's previous call."""
+
+    def peek(self, key: str, p: Mapping[str, Any], now: float, idle: float | None) -> Phase | None: ...
+
+    def commit(self, key: str, phase: Phase, p: Mapping[str, Any], now: float, rng: random.Random) -> Phase: ...
+
+
+def phase_of(p: Mapping[str, Any], idle: float | None) -> Phase | None:
+    """The phase of a call to a model no load is running for: a load begins when it is the first
+    call or the model has been idle past ``idle``; else warm (None: warm with no latency)."""
+    idle_after = p.get("idle")
+    threshold = math.inf if idle_after is None else float(idle_after)
+    if idle is None or idle >= threshold:
+        return Phase(True, float(p.get("seconds", 0.0)), began=True)
+    warm = float(p.get("warm") or 0.0)
+    return Phase(False, warm) if warm > 0 else None
+
+
+def load_seconds(phase: Phase, p: Mapping[str, Any], rng: random.Random) -> float:
+    """How long a load that ``phase`` begins takes: ``seconds``, give or take ``jitter``."""
+    jitter = float(p.get("jitter") or 0.0)
+    return max(0.0, phase.seconds + rng.uniform(-jitter, jitter)) if jitter else phase.seconds
+
+
 class ColdStarts:
     """The loads in one session, by model: when each current load ends. Callers hold the lock."""
 
@@ -53,19 +81,13 @@ class ColdStarts:
         until = self._until.get(key)
         if until is not None and now < until:
             return Phase(True, until - now)
-        idle_after = p.get("idle")
-        threshold = math.inf if idle_after is None else float(idle_after)
-        if idle is None or idle >= threshold:
-            return Phase(True, float(p.get("seconds", 0.0)), began=True)
-        warm = float(p.get("warm") or 0.0)
-        return Phase(False, warm) if warm > 0 else None
+        return phase_of(p, idle)
 
     def commit(self, key: str, phase: Phase, p: Mapping[str, Any], now: float, rng: random.Random) -> Phase:
         """Record the phase of a call the fault fired on; a call that begins a load sets its length."""
         if not phase.began:
             return phase
-        jitter = float(p.get("jitter") or 0.0)
-        seconds = max(0.0, phase.seconds + rng.uniform(-jitter, jitter)) if jitter else phase.seconds
+        seconds = load_seconds(phase, p, rng)
         self._until[key] = now + seconds
         return Phase(True, seconds, began=True)
 

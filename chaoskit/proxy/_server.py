@@ -42,13 +42,14 @@ class ChaosProxy:
 
         _require()
         self.config = config
-        self.engine = Engine(seed=config.seed, scope="proxy", clock=RealClock(), journal_keep=config.journal_keep,
-                             passed_bodies=False)
-        state = None
+        state = loads = None
         if config.state:
-            from ._state import RedisState
+            from ._state import RedisColdStarts, RedisState
 
             state = RedisState(config.state)
+            loads = RedisColdStarts(state)
+        self.engine = Engine(seed=config.seed, scope="proxy", clock=RealClock(), journal_keep=config.journal_keep,
+                             passed_bodies=False, loads=loads)
         self.board = FaultBoard(self.engine, config.upstreams, max_active=config.max_active_faults,
                                 default_ttl=config.default_ttl, max_ttl=config.max_ttl, state=state)
         self.metrics = Metrics(active=lambda: len(self.board), overflows=lambda: self.board.overflows)

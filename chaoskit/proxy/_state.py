@@ -8,17 +8,24 @@ seed and the request). What needs counting or must be seen by all is kept in Red
   the TTL, so faults expire even when every proxy and controller is gone;
 - the fault ids, from one counter;
 - each fault's counters (``PREFIX:count:ID:seen`` and ``:fired``): ``times`` is taken in one
-  atomic step, so ``times=5`` across replicas is five injections.
+  atomic step, so ``times=5`` across replicas is five injections;
+- cold-start state (``PREFIX:cold:KEY:until`` and ``:last``): when the model's current load
+  ends and when any replica last called it, on the wall clock, so one replica's first call
+  begins the load the others' calls then wait for.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RedisCounts", "RedisState", "SharedFault"]
+from ..providers._coldstart import Phase, load_seconds, phase_of
+
+__all__ = ["RedisColdStarts", "RedisCounts", "RedisState", "SharedFault"]
 
 #: Count one firing unless the limit is reached: atomic, so replicas never overshoot.
 _TAKE = """
@@ -27,6 +34,27 @@ if fired >= tonumber(ARGV[1]) then return 0 end
 redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
+"""
+
+#: Where a call finds a cold-start model, and the call noted as the model's latest: a load
+#: running ("loading", seconds left), never called ("first"), or idle for "idle" seconds.
+_PEEK = """
+local now = tonumber(ARGV[1])
+local ends = tonumber(redis.call('GET', KEYS[1]) or '0')
+local last = redis.call('GET', KEYS[2])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+if now < ends then return {'loading', tostring(ends - now)} end
+if not last then return {'first', '0'} end
+return {'idle', tostring(now - tonumber(last))}
+"""
+
+#: Begin a load unless a replica began one meanwhile (then: its seconds left).
+_BEGIN = """
+local now = tonumber(ARGV[1])
+local ends = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now < ends then return tostring(ends - now) end
+redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'PX', ARGV[3])
+return ''
 """
 
 
@@ -131,6 +159,35 @@ class RedisCounts:
     def totals(self) -> tuple[int, int]:
         seen, fired = self.state.client.mget([f"{self.key}:seen", f"{self.key}:fired"])
         return int(seen or 0), int(fired or 0)
+
+
+class RedisColdStarts:
+    """Cold-start loads shared by the replicas (:class:`chaoskit.providers._coldstart.Loads`):
+    timed on the wall clock, since replicas' monotonic clocks do not agree. A model's idle time
+    is the time since any replica called it; the engine's ``now`` and ``idle`` are not used."""
+
+    def __init__(self, state: RedisState) -> None:
+        self.state = state
+        self._peek = state.client.register_script(_PEEK)
+        self._begin = state.client.register_script(_BEGIN)
+
+    def _keys(self, key: str) -> list[str]:
+        return [f"{self.state.prefix}:cold:{key}:until", f"{self.state.prefix}:cold:{key}:last"]
+
+    def peek(self, key: str, p: Mapping[str, Any], now: float, idle: float | None) -> Phase | None:
+        where, seconds = self._peek(keys=self._keys(key), args=[repr(time.time()), self.state.keep_counts_ms])
+        if where == "loading":
+            return Phase(True, float(seconds))
+        return phase_of(p, None if where == "first" else float(seconds))
+
+    def commit(self, key: str, phase: Phase, p: Mapping[str, Any], now: float, rng: random.Random) -> Phase:
+        if not phase.began:
+            return phase
+        seconds = load_seconds(phase, p, rng)
+        joined = self._begin(keys=self._keys(key)[:1], args=[repr(time.time()), repr(seconds), self.state.keep_counts_ms])
+        if joined:  # another replica's call began it first: this one waits for the rest of it
+            return Phase(True, float(joined))
+        return Phase(True, seconds, began=True)
 
 
 def _shown(url: str) -> str:

@@ -4,6 +4,7 @@ fault by its TTL with no proxy left to do it."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -119,3 +120,22 @@ def test_a_redis_that_is_not_there_is_a_clear_error(upstream: str) -> None:
     assert done.stderr.startswith(f"chaoskit proxy: --state redis://:<redacted>@127.0.0.1:{port}/0: cannot reach Redis: ")
     assert done.stderr.strip().endswith("start it, or run without --state (one proxy alone keeps its state in memory)")
     assert "hunter2secret" not in done.stderr
+
+
+#: While the model loads, a call gets this at once (so the test reads the phase without waiting).
+LOADING = {"status": 503, "json": {"error": {"message": "model loading, {remaining} s left", "type": "loading"}}, "headers": {}}
+
+
+def test_a_cold_start_begun_on_one_replica_is_loading_on_the_other(replicas: list[tuple[str, str]]) -> None:
+    (a_url, a_control), (b_url, b_control) = replicas
+    added = httpx.post(a_control + "/faults", headers=AUTH, json={
+        "fault": "openai.cold_start", "ttl": 60, "params": {"seconds": 1.5, "idle": None, "loading": LOADING},
+    }).json()
+    eventually(lambda: listed(b_control) == [added["id"]])
+    assert ask(b_url) == "InternalServerError"  # the first call anywhere begins the load (a 503)
+    assert ask(a_url) == "InternalServerError"  # the other replica's model is the same one, still loading
+    time.sleep(1.6)
+    assert [ask(url) for url in (a_url, b_url)] == [TEXT, TEXT]  # loaded, for both
+    journal = [json.loads(line) for c in (a_control, b_control) for line in httpx.get(c + "/journal", headers=AUTH).text.splitlines()]
+    details = sorted(e["detail"] for e in journal if e["fault"] == "openai.cold_start")
+    assert [d.split(",")[0] for d in details] == ["cold start: loading began", "cold start: still loading"], details
