@@ -11,15 +11,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from engine._upstream import PAUSE, TEXT, model_server
+from engine._upstream import PAUSE, TEXT
 
 from ._proxy import TOKEN, journal, proxy_for, put_on
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with model_server() as base:
-        yield base
 
 
 @pytest.fixture

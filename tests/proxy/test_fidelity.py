@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from engine._upstream import TEXT, model_server
+from engine._upstream import TEXT
 from engine.test_passthrough import QUICK, call, status_of
 
 import chaoskit
@@ -29,12 +29,6 @@ FAULTS = [
     "stream.cut", "stream.cut.unclean", "stream.stall", "stream.error", "stream.reset", "stream.invalid_event",
 ]
 PROVIDERS = ["openai", "anthropic"]
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with model_server() as base:
-        yield base
 
 
 @pytest.fixture(scope="module")

@@ -11,22 +11,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
-from engine._upstream import TEXT, model_server
+from engine._upstream import TEXT
 
 from ._proxy import TOKEN
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with model_server() as base:
-        yield base
 
 
 def start(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[subprocess.Popen[str], str, str]:

@@ -13,19 +13,13 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from engine._upstream import TEXT, model_server
+from engine._upstream import TEXT
 from network._dbservers import redis_server
 
 from ._proxy import TOKEN
 from .test_proxy_cli import start
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with model_server() as base:
-        yield base
 
 
 @pytest.fixture
