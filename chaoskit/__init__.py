@@ -7,6 +7,8 @@ check that fallbacks, handoffs and error handling work.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import faults
 from ._clock import Clock, RealClock
 from ._errors import ChaosConfigError, ChaosError, ChaosWarning, UnknownFaultError, UnroutedRequestError
@@ -18,6 +20,10 @@ from ._schedule import Schedule
 from ._session import Chaos, Injection, Script
 from ._virtual import LoopClock, VirtualClock
 from ._watch import Watch, WatchedCall
+
+if TYPE_CHECKING:
+    from .gameday import GameDay as GameDay
+    from .gameday import SyncGameDay as SyncGameDay
 
 __all__ = [
     "Call",
@@ -44,6 +50,17 @@ __all__ = [
     "WatchedCall",
     "faults",
     "tool_call",
+    "GameDay",
+    "SyncGameDay",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``GameDay`` and ``SyncGameDay`` load on first use: a pytest run does not pay for them."""
+    if name in ("GameDay", "SyncGameDay"):
+        from . import gameday
+
+        return getattr(gameday, name)
+    raise AttributeError(f"module 'chaoskit' has no attribute {name!r}")
 
 __version__ = "0.1.0"

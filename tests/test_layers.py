@@ -29,7 +29,7 @@ TOP = {
 #: Packages and their layer.
 PACKAGES = {"providers": "providers", "engine": "engine", "seams": "seams", "network": "seams",
             "fidelity": "front", "reports": "front", "proxy": "front", "load": "front", "run": "front",
-            "scenario": "front"}
+            "scenario": "front", "gameday": "front"}
 
 
 def layer_of(module: str) -> str:

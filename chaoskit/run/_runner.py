@@ -362,8 +362,9 @@ class Runner:
         if match.percent < 100 or match.headers or match.models or match.routes:
             body["match"] = {"percent": match.percent, "headers": dict(match.headers), "models": list(match.models),
                              "routes": list(match.routes)}
-        added = await self.control.add(body)
-        self.on_proxy[added["id"]] = _OnProxy(added["id"], spec, phase, body)
+        with anyio.CancelScope(shield=True):  # an abort mid-add must still learn the id, to take it off
+            added = await self.control.add(body)
+            self.on_proxy[added["id"]] = _OnProxy(added["id"], spec, phase, body)
         self.log.emit("fault.on", f"{spec.fault} on ({added['id']}, phase {phase})", fault=spec.fault, id=added["id"], phase=phase)
         return str(added["id"])
 

@@ -1,0 +1,155 @@
+"""The game-day Python API on the real staging stack: the model server, a running chaos proxy
+(its own process), the support bot under uvicorn, and a game-day script stepping through the
+scenario's phases. The proxy's control API is the witness that faults come off."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from engine._upstream import model_server_process
+from run._stack import TOKEN, support_bot
+
+import chaoskit
+from chaoskit.gameday import GameDayAborted
+from chaoskit.scenario import load
+
+SCENARIO = Path(__file__).resolve().parent.parent / "run" / "outage.yaml"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    with model_server_process() as base:
+        yield base
+
+
+@pytest.fixture
+def proxy(upstream: str) -> Iterator[tuple[str, str]]:
+    from proxy.test_proxy_cli import start
+
+    process, url, control = start("--upstream", f"openai={upstream}", "--upstream", f"anthropic={upstream}")
+    try:
+        yield url.removeprefix("http://"), control
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+
+
+def scenario(tmp_path: Path, control: str, app: str, **env: str) -> Any:
+    text = SCENARIO.read_text().replace("  listen: ${PROXY_LISTEN}\n  control: ${PROXY_CONTROL}\n", f"  url: {control}\n")
+    path = tmp_path / "gameday.yaml"
+    path.write_text(text)
+    return load(path, env={"APP_URL": app, "UPSTREAM": "http://127.0.0.1:9", "REPORTS": str(tmp_path / "reports"),
+                           "CHAOSKIT_PROXY_TOKEN": TOKEN, **env})
+
+
+def faults_on(control: str) -> list[dict[str, Any]]:
+    return httpx.get(control + "/faults", headers=AUTH).json()["faults"]  # type: ignore[no-any-return]
+
+
+def report(tmp_path: Path) -> dict[str, Any]:
+    return json.loads((tmp_path / "reports" / "run.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_a_script_steps_through_phases_probes_and_notes_and_the_report_has_them(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    seen: list[str] = []
+    with support_bot(listen) as app:
+        async def script() -> tuple[Any, bool]:
+            async with chaoskit.GameDay(scenario(tmp_path, control, app, OUTAGE="1.5s"), on_event=lambda e: seen.append(e.kind)) as day:
+                outcome = await day.phase("openai-down")
+                assert faults_on(control) == []  # the phase's fault is off when phase() returns
+                held = await day.probe("order-question")
+                await day.note("the fallback answered every question")
+            return outcome, held
+
+        outcome, held = anyio.run(script)
+    assert outcome.name == "openai-down" and outcome.completed and outcome.held, outcome
+    assert 1.4 < outcome.seconds < 5
+    assert held
+    doc = report(tmp_path)
+    assert doc["status"] == "held", doc["reasons"]
+    notes = [e for e in doc["events"] if e["kind"] == "note" and e["data"].get("observer")]
+    assert [n["text"] for n in notes] == ["the fallback answered every question"]
+    assert [e for e in doc["events"] if e["kind"] == "fault.on"][0]["data"]["fault"] == "openai.server_error"
+    assert [r["when"] for r in doc["probes"]["order-question"]] == ["before", "gameday", "after"]
+    assert seen[0] == "run.start" and seen[-1] == "run.end" and "rollback" in seen
+    assert faults_on(control) == []
+
+
+def test_abort_during_a_phase_takes_its_faults_off_within_a_second(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    timings: dict[str, float] = {}
+    with support_bot(listen) as app:
+        async def script() -> None:
+            async with chaoskit.GameDay(scenario(tmp_path, control, app, OUTAGE="60s")) as day:
+                async def watch() -> None:
+                    while not faults_on(control):
+                        await anyio.sleep(0.05)
+                    timings["aborted"] = time.monotonic()
+                    day.abort("the on-call engineer pulled the plug")
+                    while faults_on(control):
+                        await anyio.sleep(0.02)
+                    timings["off"] = time.monotonic()
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(watch)
+                    with pytest.raises(GameDayAborted, match="the on-call engineer pulled the plug"):
+                        await day.phase("openai-down")
+                with pytest.raises(GameDayAborted, match="no step runs after an abort"):
+                    await day.phase("baseline")
+
+        anyio.run(script)
+    assert timings["off"] - timings["aborted"] < 1.0
+    doc = report(tmp_path)
+    assert doc["status"] == "aborted"
+    assert doc["reasons"] == ["stopped: the on-call engineer pulled the plug"]
+    assert faults_on(control) == []
+
+
+def test_the_sync_api_sees_the_broken_fallback_and_still_writes_the_report(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    with support_bot(listen, fallback=False) as app, chaoskit.SyncGameDay(scenario(tmp_path, control, app, OUTAGE="1.5s")) as day:
+        outcome = day.phase("openai-down")
+        assert outcome.completed and not outcome.held
+        assert outcome.failed_probes == ("anthropic-answers",)
+        day.note("fallback failed")
+    assert day.result.status == "deviated"
+    assert report(tmp_path)["status"] == "deviated"
+    assert faults_on(control) == []
+
+
+def test_a_script_that_raises_still_takes_every_fault_off_and_reports(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    with support_bot(listen) as app:
+        day = chaoskit.SyncGameDay(scenario(tmp_path, control, app, OUTAGE="60s"))
+
+        def interrupt() -> None:
+            while not faults_on(control):
+                time.sleep(0.05)
+            day.abort("SIGINT")  # what a signal handler does
+
+        threading.Thread(target=interrupt, daemon=True).start()
+        with pytest.raises(GameDayAborted), day:
+            day.phase("openai-down")
+    assert faults_on(control) == []
+    assert report(tmp_path)["status"] == "aborted"
+
+
+def test_unknown_phase_and_probe_names_say_which_there_are(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    with support_bot(listen) as app, chaoskit.SyncGameDay(scenario(tmp_path, control, app)) as day:
+        with pytest.raises(chaoskit.ChaosConfigError, match="no phase named 'openai-dwon'.*its phases: baseline, openai-down"):
+            day.phase("openai-dwon")
+        with pytest.raises(chaoskit.ChaosConfigError, match="no probe named 'helth'.*its probes: health, order-question"):
+            day.probe("helth")
+    assert faults_on(control) == []
