@@ -12,6 +12,8 @@
                                    run the chaos proxy between an app and its providers
     chaoskit run SCENARIO [--dry-run] [--i-accept-production-risk]
                                    run a scenario against a deployed app; the exit code is the verdict
+    chaoskit gameday SCENARIO [--auto]
+                                   a game day: each phase after you confirm it, notes, a kill switch
     chaoskit validate SCENARIO...  check scenario files: ok, or file:line: field: problem (exit 2)
     chaoskit validate --schema     print the scenario files' JSON Schema
 """
@@ -135,12 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                           help="compare each fault with the same failure from a real server on loopback; exit 1 if any differs")
     p_doctor.add_argument("--catalog", action="append", default=[], metavar="FILE",
                           help="with --verify: check the faults of this catalog file instead of the shipped ones (repeatable)")
+    from .gameday import _cli as gameday_cli
     from .proxy import _cli as proxy_cli
     from .run import _cli as run_cli
     from .scenario import _cli as validate_cli
 
     proxy_cli.add_parser(sub)
     run_cli.add_parser(sub)
+    gameday_cli.add_parser(sub)
     validate_cli.add_parser(sub)
     ns = parser.parse_args(argv)
     from ._errors import ChaosError
@@ -149,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return proxy_cli.main(ns)
     if ns.command == "run":
         return run_cli.main(ns)
+    if ns.command == "gameday":
+        return gameday_cli.main(ns)
     if ns.command == "validate":
         return validate_cli.main(ns)
 

@@ -214,6 +214,10 @@ class GameDay:
         """Stop: the phase running (if any) ends at once with its faults off; no phase runs after."""
         self._runner.abort(reason)
 
+    def emergency_off(self) -> None:
+        """Take this game day's faults off at once, synchronously (a second Ctrl-C: no time for the rest)."""
+        self._runner.emergency_off()
+
     @property
     def result(self) -> RunResult:
         return self._runner.result

@@ -1,0 +1,84 @@
+"""``chaoskit gameday`` as a subprocess on the real stack, answered on its stdin as a person at
+the prompt would: run a phase, type a note, skip, abort; and SIGINT mid-phase."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from run._stack import TOKEN, support_bot
+
+from .test_script_api import SCENARIO, faults_on, proxy, upstream  # noqa: F401 - fixtures
+
+__all__ = ["proxy", "upstream"]
+
+
+def scenario_file(tmp_path: Path, control: str) -> Path:
+    text = SCENARIO.read_text().replace("  listen: ${PROXY_LISTEN}\n  control: ${PROXY_CONTROL}\n", f"  url: {control}\n")
+    path = tmp_path / "gameday.yaml"
+    path.write_text(text)
+    return path
+
+
+def gameday(path: Path, app: str, tmp_path: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    environ = {**os.environ, "APP_URL": app, "UPSTREAM": "http://127.0.0.1:9", "REPORTS": str(tmp_path / "reports"),
+               "CHAOSKIT_PROXY_TOKEN": TOKEN, **env}
+    return subprocess.Popen([sys.executable, "-m", "chaoskit.cli", "gameday", str(path), *args], env=environ, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def report(tmp_path: Path) -> dict[str, Any]:
+    return json.loads((tmp_path / "reports" / "run.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_confirm_note_and_run_each_phase_at_the_prompt(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    with support_bot(listen) as app:
+        process = gameday(scenario_file(tmp_path, control), app, tmp_path, OUTAGE="1s")
+        out, err = process.communicate("\nthe dashboards are quiet\n\n", timeout=60)
+    assert process.returncode == 0, out + err
+    assert "next: phase baseline for 0.5 s: no fault." in err
+    assert "next: phase openai-down for 1 s: openai.server_error." in err
+    assert "OpenAI outage (test): held (exit 0)" in out
+    events = report(tmp_path)["events"]
+    kinds = [e["kind"] for e in events]
+    assert kinds.index("phase.start") < [i for i, e in enumerate(events) if e["data"].get("observer")][0] < kinds.index("fault.on")
+    assert faults_on(control) == []
+
+
+def test_abort_at_the_prompt_puts_nothing_on_and_still_reports(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    with support_bot(listen) as app:
+        process = gameday(scenario_file(tmp_path, control), app, tmp_path)
+        out, err = process.communicate("s\na\n", timeout=60)
+    assert process.returncode == 1, out + err
+    doc = report(tmp_path)
+    assert doc["status"] == "aborted" and doc["reasons"] == ["stopped: aborted at the prompt"]
+    assert "fault.on" not in [e["kind"] for e in doc["events"]]
+    assert any(e["text"] == "phase baseline skipped" for e in doc["events"])
+
+
+def test_sigint_mid_phase_takes_every_fault_off_within_a_second(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    with support_bot(listen) as app:
+        process = gameday(scenario_file(tmp_path, control), app, tmp_path, "--auto", OUTAGE="60s")
+        deadline = time.monotonic() + 30
+        while not faults_on(control):
+            assert time.monotonic() < deadline and process.poll() is None, "the game day never put its fault on"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        while faults_on(control):
+            assert time.monotonic() - sent < 1.0, "a fault was still on a second after SIGINT"
+            time.sleep(0.02)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 1, out + err
+    doc = report(tmp_path)
+    assert doc["status"] == "aborted" and doc["reasons"][0].startswith("stopped: SIGINT")
+    assert "rollback" in [e["kind"] for e in doc["events"]]
