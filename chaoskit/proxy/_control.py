@@ -10,6 +10,10 @@
 ``PATCH /faults/ID``       renew it: ``{"ttl": S}`` (or its own TTL again)
 ``DELETE /faults/ID``      take it off
 ``POST /reset``            take every fault off; ``{"seed": N}`` also reseeds decisions
+``POST /halt``             the kill switch: every fault off, and no fault put on until
+                           ``POST /resume``; ``{"reason": TEXT}``. A run or game day using this
+                           proxy sees it in ``/health`` and stops (faults off, rollback, report)
+``POST /resume``           take faults again after a halt
 ``GET /journal``           the journal as JSON lines (secrets redacted); ``?since=INDEX``
 =========================  =====================================================================
 """
@@ -31,7 +35,8 @@ from ._metrics import Metrics
 __all__ = ["ControlApi"]
 
 _MAX_BODY = 1 << 20
-_ROUTES = "GET /health, GET /metrics, GET|POST /faults, GET|PATCH|DELETE /faults/ID, POST /reset, GET /journal"
+_ROUTES = ("GET /health, GET /metrics, GET|POST /faults, GET|PATCH|DELETE /faults/ID, POST /reset, POST /halt, "
+           "POST /resume, GET /journal")
 
 
 class _Refusal(Exception):
@@ -50,6 +55,8 @@ class ControlApi:
         self.metrics = metrics
         self.token = token
         self.health = health
+        #: Why the kill switch was pulled (``POST /halt``), or None.
+        self.halted: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -62,7 +69,7 @@ class ControlApi:
         method, path = scope["method"], scope["path"].rstrip("/") or "/"
         try:
             if path == "/health" and method == "GET":
-                await _json(send, 200, self.health())
+                await _json(send, 200, {**self.health(), "halted": self.halted})
                 return
             if path == "/metrics" and method == "GET":
                 body, kind = self.metrics.render()
@@ -92,6 +99,9 @@ class ControlApi:
                 await _json(send, 200, {"faults": [a.to_dict(now) for a in self.board.list()]})
                 return
             if method == "POST":
+                if self.halted is not None:
+                    raise _Refusal(409, f"the proxy is halted ({self.halted}): it puts no fault on; "
+                                        "POST /resume when it is safe to go on")
                 try:
                     active = self.board.add(_parsed(body))
                 except FaultLimit as exc:
@@ -134,6 +144,16 @@ class ControlApi:
             if seed is not None:
                 self.engine.seed = seed
             await _json(send, 200, {"removed": [a.id for a in removed], "seed": self.engine.seed})
+            return
+        if path == "/halt" and method == "POST":
+            reason = _parsed(body).get("reason") if body else None
+            self.halted = str(reason or "the kill switch on the proxy's control API")[:200]
+            removed = self.board.reset()
+            await _json(send, 200, {"halted": self.halted, "removed": [a.id for a in removed]})
+            return
+        if path == "/resume" and method == "POST":
+            was, self.halted = self.halted, None
+            await _json(send, 200, {"resumed": was is not None})
             return
         if path == "/journal" and method == "GET":
             query = parse_qs((scope.get("query_string") or b"").decode())

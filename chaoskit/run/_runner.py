@@ -45,6 +45,8 @@ EXIT_CODES: dict[str, int] = {"held": EXIT_HELD, "deviated": EXIT_DEVIATED, "abo
                               "invalid": EXIT_INVALID, "infrastructure": EXIT_INFRA}
 #: How often the guards look at the kill switch, the clock and the abort flag.
 GUARD_SECONDS = 0.05
+#: How often the guard asks the proxy whether its kill switch (POST /halt) was pulled.
+HALT_POLL_SECONDS = 0.5
 
 
 def _utcnow() -> dt.datetime:
@@ -268,6 +270,9 @@ class Runner:
                 if self._faults_off_at > started:  # a fault came off while it ran: not a check of the fault
                     self.log.emit("note", f"{probe.name}: not counted, a fault came off while it ran ({result.detail})")
                     continue
+                if not result.ok and self.control is not None and await self._halted() is not None:
+                    self.log.emit("note", f"{probe.name}: not counted, the proxy was halted: its faults are off ({result.detail})")
+                    continue
                 self._record(probe, result, probe.mode)
             else:
                 result = await self._probe(probe, app, probe.mode)
@@ -314,9 +319,16 @@ class Runner:
                 tg.cancel_scope.cancel()
 
     async def _guard(self) -> None:
-        """The kill switch, the safety clock and the abort flag, looked at every few ms."""
+        """The kill switch (its file, and the proxy's ``POST /halt`` every 0.5 s), the safety
+        clock and the abort flag, looked at every few ms."""
         safety = self.scenario.safety
+        next_health = 0.0
         while True:
+            if self.control is not None and time.monotonic() >= next_health:
+                next_health = time.monotonic() + HALT_POLL_SECONDS
+                halted = await self._halted()
+                if halted is not None:
+                    self.abort(f"the proxy was halted: {halted}")
             if self._abort is not None:
                 self._stop(f"stopped: {self._abort}", "aborted")
             elif safety.kill_switch_engaged():
@@ -324,6 +336,17 @@ class Runner:
             elif time.monotonic() - self.log.started > safety.max_duration:
                 self._stop(f"stopped: the run passed safety.max_duration ({safety.max_duration:g} s)", "aborted")
             await anyio.sleep(GUARD_SECONDS)
+
+    async def _halted(self) -> str | None:
+        """Why the proxy's kill switch was pulled, or None (also when the proxy does not answer:
+        the faults' leases cover a proxy that is gone)."""
+        assert self.control is not None
+        try:
+            health = await self.control.health()
+        except ControlError:
+            return None
+        halted = health.get("halted")
+        return str(halted) if halted else None
 
     async def _phase(self, phase: Phase) -> None:
         await anyio.sleep(max(phase.start - (time.monotonic() - self.log.started), 0.0))

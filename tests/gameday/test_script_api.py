@@ -153,3 +153,28 @@ def test_unknown_phase_and_probe_names_say_which_there_are(proxy: tuple[str, str
         with pytest.raises(chaoskit.ChaosConfigError, match="no probe named 'helth'.*its probes: health, order-question"):
             day.probe("helth")
     assert faults_on(control) == []
+
+
+def test_the_proxys_kill_switch_stops_the_game_day(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    with support_bot(listen) as app:
+        async def script() -> None:
+            async with chaoskit.GameDay(scenario(tmp_path, control, app, OUTAGE="60s")) as day:
+                async def pull() -> None:
+                    while not faults_on(control):
+                        await anyio.sleep(0.05)
+                    httpx.post(control + "/halt", headers=AUTH, json={"reason": "customer-facing errors"}).raise_for_status()
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(pull)
+                    with anyio.fail_after(5), pytest.raises(GameDayAborted, match="the proxy was halted: customer-facing errors"):
+                        await day.phase("openai-down")
+
+        try:
+            anyio.run(script)
+        finally:
+            httpx.post(control + "/resume", headers=AUTH)
+    doc = report(tmp_path)
+    assert doc["reasons"] == ["stopped: the proxy was halted: customer-facing errors"]
+    assert doc["status"] == "aborted"
+    assert faults_on(control) == []

@@ -113,7 +113,7 @@ def test_an_unknown_field_names_the_fields_there_are(proxy: Any) -> None:
     ("POST", "/faults", b"[1]", 400, "the request body must be a JSON object"),
     ("PUT", "/faults", b"", 405, "PUT /faults is not supported; use GET or POST"),
     ("GET", "/nowhere", b"", 404, "no route GET /nowhere; the control API has GET /health, GET /metrics, GET|POST /faults, "
-                                  "GET|PATCH|DELETE /faults/ID, POST /reset, GET /journal"),
+                                  "GET|PATCH|DELETE /faults/ID, POST /reset, POST /halt, POST /resume, GET /journal"),
     ("POST", "/reset", b'{"seed": "x"}', 400, "POST /reset: seed='x' must be a whole number"),
     ("GET", "/journal?since=x", b"", 400, "GET /journal: since must be a journal index (a whole number)"),
     ("PATCH", "/faults/f9", b"{}", 404, "no fault 'f9' is on (it may have expired); put it on again"),
@@ -191,3 +191,26 @@ def test_metrics_count_requests_injections_and_upstream_latency(proxy: Any) -> N
         'chaoskit_proxy_upstream_latency_seconds_count{upstream="openai"} 1.0',
     ]:
         assert line in metrics
+
+
+def test_halt_takes_every_fault_off_and_refuses_new_ones_until_resume(proxy: Any) -> None:
+    _, control = proxy
+    put_on(control, "openai.rate_limit")
+    halted = control.post("/halt", json={"reason": "incident INC-42 declared"})
+    assert halted.status_code == 200 and halted.json()["halted"] == "incident INC-42 declared"
+    assert len(halted.json()["removed"]) == 1
+    assert control.get("/faults").json()["faults"] == []
+    assert httpx.get(control.base_url.join("/health")).json()["halted"] == "incident INC-42 declared"  # no token needed
+    refused = control.post("/faults", json={"fault": "openai.rate_limit"})
+    assert refused.status_code == 409
+    assert refused.json()["error"] == ("the proxy is halted (incident INC-42 declared): it puts no fault on; "
+                                       "POST /resume when it is safe to go on")
+    assert control.post("/resume").json() == {"resumed": True}
+    assert httpx.get(control.base_url.join("/health")).json()["halted"] is None
+    put_on(control, "openai.rate_limit")
+
+
+def test_halt_and_resume_need_the_token(proxy: Any) -> None:
+    _, control = proxy
+    for path in ("/halt", "/resume"):
+        assert httpx.post(control.base_url.join(path)).status_code == 401
