@@ -154,6 +154,8 @@ def _raw(server: Any, fault: str) -> tuple[bytes, BaseException | None]:
         try:
             while chunk := sock.recv(65536):
                 got += chunk
+                if got.endswith(b"\r\n0\r\n\r\n"):  # the chunked body's end: the connection stays open (keep-alive)
+                    break
         except OSError as exc:
             return got, exc
     return got, None
