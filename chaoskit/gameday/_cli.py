@@ -42,6 +42,7 @@ def main(ns: argparse.Namespace) -> int:
     from ..run._cli import plan
     from ..run._progress import Progress
     from ..run._runner import EXIT_INVALID, RunOptions
+    from ..run._terminal import on_signals, print_verdict
     from ..scenario import ScenarioError, load
     from ._day import GameDay, GameDayAborted
 
@@ -61,24 +62,7 @@ def main(ns: argparse.Namespace) -> int:
                                                lease=ns.lease), on_event=Progress())
 
     async def go() -> None:
-        import asyncio
-        import os
-        import signal
-
-        loop = asyncio.get_running_loop()
-        count = {"n": 0}
-
-        def on_signal(name: str) -> None:
-            count["n"] += 1
-            if count["n"] == 1:
-                day.abort(f"{name}; taking every fault off (again to exit at once)")
-            else:
-                day.emergency_off()
-                print(f"chaoskit gameday: {name} again: faults taken off, exiting without reports", file=sys.stderr, flush=True)
-                os._exit(130)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal, sig.name)
+        on_signals("gameday", day.abort, day.emergency_off)
         try:
             async with day:
                 for phase in scenario.method:
@@ -103,10 +87,5 @@ def main(ns: argparse.Namespace) -> int:
             pass
 
     anyio.run(go)
-    result = day.result
-    print(f"chaoskit gameday: {scenario.title}: {result.status} (exit {result.exit_code})")
-    for reason in result.reasons:
-        print(f"  - {reason}")
-    for kind, path in result.reports.items():
-        print(f"  {kind}: {path}")
-    return result.exit_code
+    print_verdict("gameday", scenario.title, day.result)
+    return day.result.exit_code

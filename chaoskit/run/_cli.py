@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ def main(ns: argparse.Namespace) -> int:
     from ._progress import Progress
     from ._report import write_reports
     from ._runner import EXIT_INVALID, Runner, RunOptions
+    from ._terminal import on_signals, print_verdict
 
     try:
         scenario = load(ns.scenario)
@@ -55,24 +55,7 @@ def main(ns: argparse.Namespace) -> int:
     runner = Runner(scenario, RunOptions(accept_production_risk=ns.accept_production, report_dir=ns.report_dir, lease=ns.lease), log)
 
     async def go() -> Any:
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        signals = {"count": 0}
-
-        def on_signal(name: str) -> None:
-            signals["count"] += 1
-            if signals["count"] == 1:
-                runner.abort(f"{name}; taking every fault off (again to exit at once)")
-            else:
-                runner.emergency_off()
-                print(f"chaoskit run: {name} again: faults taken off, exiting without reports", file=sys.stderr, flush=True)
-                import os
-
-                os._exit(130)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal, sig.name)
+        on_signals("run", runner.abort, runner.emergency_off)
         return await runner.run()
 
     result = anyio.run(go)
@@ -82,11 +65,7 @@ def main(ns: argparse.Namespace) -> int:
     directory = ns.report_dir or scenario.report.directory
     if result.status != "invalid":
         result.reports = write_reports(result, directory, tuple(scenario.report.formats))
-    print(f"chaoskit run: {scenario.title}: {result.status} (exit {result.exit_code})")
-    for reason in result.reasons:
-        print(f"  - {reason}")
-    for kind, path in result.reports.items():
-        print(f"  {kind}: {path}")
+    print_verdict("run", scenario.title, result)
     return result.exit_code
 
 

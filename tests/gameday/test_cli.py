@@ -46,6 +46,8 @@ def test_confirm_note_and_run_each_phase_at_the_prompt(proxy: tuple[str, str], t
     assert "next: phase baseline for 0.5 s: no fault." in err
     assert "next: phase openai-down for 1 s: openai.server_error." in err
     assert "OpenAI outage (test): held (exit 0)" in out
+    assert "\033[" not in out + err  # piped: plain lines, no escape codes
+    assert "] phase.start" in err and "] fault.on" in err  # one timestamped line per event
     events = report(tmp_path)["events"]
     kinds = [e["kind"] for e in events]
     assert kinds.index("phase.start") < [i for i, e in enumerate(events) if e["data"].get("observer")][0] < kinds.index("fault.on")

@@ -5,7 +5,6 @@ scenario's phases. The proxy's control API is the witness that faults come off."
 from __future__ import annotations
 
 import json
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import anyio
 import httpx
 import pytest
 from engine._upstream import model_server_process
-from run._stack import TOKEN, support_bot
+from run._stack import TOKEN, running_proxy, support_bot
 
 import chaoskit
 from chaoskit.gameday import GameDayAborted
@@ -34,14 +33,9 @@ def upstream() -> Iterator[str]:
 
 @pytest.fixture
 def proxy(upstream: str) -> Iterator[tuple[str, str]]:
-    from proxy.test_proxy_cli import start
-
-    process, url, control = start("--upstream", f"openai={upstream}", "--upstream", f"anthropic={upstream}")
-    try:
-        yield url.removeprefix("http://"), control
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=10)
+    """A chaos proxy already running (as a deployed one would be): (its listen address, its control URL)."""
+    with running_proxy(upstream) as running:
+        yield running
 
 
 def scenario(tmp_path: Path, control: str, app: str, **env: str) -> Any:

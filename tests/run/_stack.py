@@ -18,7 +18,7 @@ from proxy._proxy import TOKEN
 from seams._servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-__all__ = ["ROOT", "TOKEN", "addresses", "run", "start_run", "support_bot", "wait_port"]
+__all__ = ["ROOT", "TOKEN", "addresses", "run", "running_proxy", "start_run", "support_bot", "wait_port"]
 
 
 def wait_port(port: int, process: subprocess.Popen[Any], what: str, timeout: float = 20) -> None:
@@ -49,6 +49,22 @@ def support_bot(proxy_listen: str, *, fallback: bool = True) -> Iterator[str]:
     finally:
         app.terminate()
         app.wait(10)
+
+
+@contextmanager
+def running_proxy(upstream: str) -> Iterator[tuple[str, str]]:
+    """A chaos proxy already running (as a deployed one would be), for OpenAI and Anthropic at
+    ``upstream``: (its listen address, its control URL); stopped with SIGTERM."""
+    import signal
+
+    from proxy.test_proxy_cli import start
+
+    process, url, control = start("--upstream", f"openai={upstream}", "--upstream", f"anthropic={upstream}")
+    try:
+        yield url.removeprefix("http://"), control
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
 
 
 def addresses() -> dict[str, str]:

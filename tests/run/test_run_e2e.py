@@ -15,7 +15,7 @@ import httpx
 import pytest
 from engine._upstream import model_server_process
 
-from ._stack import ROOT, TOKEN, addresses, run, start_run, support_bot
+from ._stack import ROOT, TOKEN, addresses, run, running_proxy, start_run, support_bot
 
 SCENARIO = Path(__file__).with_name("outage.yaml")
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -75,14 +75,8 @@ def test_the_app_without_its_fallback_makes_the_same_run_exit_1(upstream: str, t
 @pytest.fixture
 def proxy(upstream: str) -> Iterator[tuple[str, str]]:
     """A chaos proxy already running (as a deployed one would be): (its listen address, its control URL)."""
-    from proxy.test_proxy_cli import start
-
-    process, url, control = start("--upstream", f"openai={upstream}", "--upstream", f"anthropic={upstream}")
-    try:
-        yield url.removeprefix("http://"), control
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=10)
+    with running_proxy(upstream) as running:
+        yield running
 
 
 def on_running_proxy(tmp_path: Path, control: str, **changes: str) -> Path:
