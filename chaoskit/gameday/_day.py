@@ -82,18 +82,7 @@ class _StepRunner(Runner):
         now = self.log.at(time.monotonic())
         shifted = dataclasses.replace(phase, start=now)
         before = {name: len(results) for name, results in self.result.probes.items()}
-        watched = [p for p in self.scenario.steady_state if p.mode in ("continuous", "during_fault")]
-        completed = False
-        with anyio.CancelScope() as scope:
-            self._stop_scope = scope
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._guard)
-                for probe in watched:
-                    tg.start_soon(self._watch, probe, app)
-                await self._phase(shifted)
-                completed = True
-                tg.cancel_scope.cancel()
-        self._stop_scope = None
+        completed = await self._watched(app, lambda: self._phase(shifted))
         failed = tuple(sorted({
             name for name, results in self.result.probes.items() for r in results[before.get(name, 0):] if not r["ok"]
         }))

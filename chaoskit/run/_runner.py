@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -305,18 +305,31 @@ class Runner:
     # ---- the method --------------------------------------------------------------------------
     async def _method(self, app: httpx.AsyncClient) -> None:
         s = self.scenario
-        watched = [p for p in s.steady_state if p.mode in ("continuous", "during_fault")]
+
+        async def timeline() -> None:
+            async with anyio.create_task_group() as phases:
+                for phase in s.method:
+                    phases.start_soon(self._phase, phase)
+                await anyio.sleep(s.duration)
+
+        await self._watched(app, timeline)
+
+    async def _watched(self, app: httpx.AsyncClient, body: Callable[[], Awaitable[None]]) -> bool:
+        """``body`` with the guard and the continuous and during-fault probes running beside it;
+        a stop (see :meth:`_stop`) cancels it. Whether it ran to its end."""
+        watched = [p for p in self.scenario.steady_state if p.mode in ("continuous", "during_fault")]
+        completed = False
         with anyio.CancelScope() as scope:
             self._stop_scope = scope
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._guard)
                 for probe in watched:
                     tg.start_soon(self._watch, probe, app)
-                async with anyio.create_task_group() as phases:
-                    for phase in s.method:
-                        phases.start_soon(self._phase, phase)
-                    await anyio.sleep(s.duration)
+                await body()
+                completed = True
                 tg.cancel_scope.cancel()
+        self._stop_scope = None
+        return completed
 
     async def _guard(self) -> None:
         """The kill switch (its file, and the proxy's ``POST /halt`` every 0.5 s), the safety
