@@ -33,6 +33,7 @@ __all__ = [
     "ChaosWarning",
     "Clock",
     "Fault",
+    "GameDay",
     "Injection",
     "Journal",
     "JournalEvent",
@@ -41,6 +42,7 @@ __all__ = [
     "RealNetworkError",
     "Schedule",
     "Script",
+    "SyncGameDay",
     "ToolCall",
     "UnknownFaultError",
     "UnroutedRequestError",
@@ -50,8 +52,6 @@ __all__ = [
     "WatchedCall",
     "faults",
     "tool_call",
-    "GameDay",
-    "SyncGameDay",
 ]
 
 
