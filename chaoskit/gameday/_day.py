@@ -171,11 +171,20 @@ class GameDay:
             self._write_reports()
 
     def _write_reports(self) -> None:
-        from ..run import write_reports
+        import json
+
+        from .._redact import redact_text
+        from ..run import document, write_reports
+        from ._summary import render_markdown
 
         report = self.scenario.report
         directory = self._runner.options.report_dir or Path(report.directory)
         self.result.reports = write_reports(self.result, directory, tuple(report.formats))
+        summary = directory / "gameday.md"  # from the JSON as written: redacted once, like the rest
+        written = self.result.reports.get("json")
+        doc = json.loads(written.read_text()) if written else json.loads(redact_text(json.dumps(document(self.result), default=str)))
+        summary.write_text(render_markdown(doc))
+        self.result.reports["markdown"] = summary
 
     # ---- steps -------------------------------------------------------------------------------
     async def phase(self, name: str) -> PhaseOutcome:

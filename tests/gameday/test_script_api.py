@@ -5,6 +5,7 @@ scenario's phases. The proxy's control API is the witness that faults come off."
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -77,6 +78,13 @@ def test_a_script_steps_through_phases_probes_and_notes_and_the_report_has_them(
     assert [e for e in doc["events"] if e["kind"] == "fault.on"][0]["data"]["fault"] == "openai.server_error"
     assert [r["when"] for r in doc["probes"]["order-question"]] == ["before", "gameday", "after"]
     assert seen[0] == "run.start" and seen[-1] == "run.end" and "rollback" in seen
+    summary = (tmp_path / "reports" / "gameday.md").read_text()
+    assert summary.startswith("# Game day: OpenAI outage (test)\n\n- **Verdict**: held (exit 0)\n")
+    assert "openai.server_error on (" in summary  # what was injected, with its id
+    assert "Requests the proxy failed on purpose: " in summary
+    assert "| order-question | 3 | 0 |  |" in summary  # before, the script's check, after
+    assert "s: the fallback answered every question\n" in summary
+    assert "@pytest.mark.chaos('openai.server_error')\n" in summary and "`pytest --chaos-seed 424242`" in summary
     assert faults_on(control) == []
 
 
@@ -119,6 +127,11 @@ def test_the_sync_api_sees_the_broken_fallback_and_still_writes_the_report(proxy
         day.note("fallback failed")
     assert day.result.status == "deviated"
     assert report(tmp_path)["status"] == "deviated"
+    summary = day.result.reports["markdown"].read_text()
+    assert "- **Verdict**: deviated (exit 1)" in summary
+    assert re.search(r"^\| anthropic-answers \| \d+ \| [1-9]\d* \| \d+\.\d s \(during_fault\): turn 1 ", summary, re.M), summary
+    assert "not graceful: the text shows an exception name 'InternalServerError'" in summary  # why, as the probe said
+    assert "s: fallback failed" in summary
     assert faults_on(control) == []
 
 
