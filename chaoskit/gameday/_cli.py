@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
+
+from ..run._terminal import add_run_options, on_signals, print_verdict, read_scenario
 
 __all__ = ["add_parser", "main"]
 
@@ -19,13 +20,8 @@ def add_parser(sub: Any) -> None:
                        description="A game day from a scenario: the plan, then each phase after you confirm it (Enter "
                                    "runs it, s skips it, a aborts, any other text is a note), with the probes and the "
                                    "kill switch watching; rollback and the reports at the end. Exit codes as chaoskit run's.")
-    p.add_argument("scenario", help="the scenario file (YAML)")
+    add_run_options(p)
     p.add_argument("--auto", action="store_true", help="run every phase without asking")
-    p.add_argument("--i-accept-production-risk", action="store_true", dest="accept_production",
-                   help="allow a target whose environment is production (the scenario must allow it too)")
-    p.add_argument("--report-dir", type=Path, default=None, help="where the reports go (default: the scenario's report.directory)")
-    p.add_argument("--lease", type=float, default=10.0,
-                   help="seconds each fault is put on for, renewed while its phase lasts (default: 10)")
 
 
 def _ask(prompt: str) -> str:
@@ -42,20 +38,10 @@ def main(ns: argparse.Namespace) -> int:
     from ..run._cli import plan
     from ..run._progress import Progress
     from ..run._runner import EXIT_INVALID, RunOptions
-    from ..run._terminal import on_signals, print_verdict
-    from ..scenario import ScenarioError, load
     from ._day import GameDay, GameDayAborted
 
-    try:
-        scenario = load(ns.scenario)
-    except ScenarioError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_INVALID
-    except OSError as exc:
-        print(f"chaoskit gameday: {ns.scenario}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_INVALID
-    if ns.lease <= 0:
-        print(f"chaoskit gameday: --lease {ns.lease:g} must be more than 0 seconds", file=sys.stderr)
+    scenario = read_scenario("gameday", ns)
+    if scenario is None:
         return EXIT_INVALID
     print(plan(scenario), file=sys.stderr)
     day = GameDay(scenario, options=RunOptions(accept_production_risk=ns.accept_production, report_dir=ns.report_dir,

@@ -63,16 +63,9 @@ class _StepRunner(Runner):
     """The run's own steps (proxy, faults, probes, rollback), taken one at a time."""
 
     async def open(self, stack: AsyncExitStack) -> httpx.AsyncClient:
-        s = self.scenario
-        self.result.started = self.options.now().isoformat(timespec="seconds")
-        self.log.emit("run.start", f"game day: {s.title} (seed {s.seed})", target=s.target.url, seed=s.seed, gameday=True)
-        refusal = self._refusal()
-        if refusal is not None:
-            self.result.deviate(refusal, "invalid")
-            raise GameDayAborted(refusal)
-        await self._reach_proxy(stack)
-        app = await stack.enter_async_context(httpx.AsyncClient(base_url=s.target.url, trust_env=False, timeout=30))
-        await self._target_up(app)
+        app = await self._begin(stack, "game day: ", gameday=True)
+        if app is None:
+            raise GameDayAborted(self.result.reasons[-1])
         await self._steady(app, "before")  # a failure is a verdict; the team decides whether to go on
         return app
 
@@ -171,20 +164,15 @@ class GameDay:
             self._write_reports()
 
     def _write_reports(self) -> None:
-        import json
-
-        from .._redact import redact_text
-        from ..run import document, write_reports
+        from ..run._report import redacted_document, write_documents
         from ._summary import render_markdown
 
         report = self.scenario.report
         directory = self._runner.options.report_dir or Path(report.directory)
-        self.result.reports = write_reports(self.result, directory, tuple(report.formats))
-        summary = directory / "gameday.md"  # from the JSON as written: redacted once, like the rest
-        written = self.result.reports.get("json")
-        doc = json.loads(written.read_text()) if written else json.loads(redact_text(json.dumps(document(self.result), default=str)))
-        summary.write_text(render_markdown(doc))
-        self.result.reports["markdown"] = summary
+        doc = redacted_document(self.result)
+        self.result.reports = write_documents(doc, directory, tuple(report.formats))
+        self.result.reports["markdown"] = directory / "gameday.md"
+        self.result.reports["markdown"].write_text(render_markdown(doc))
 
     # ---- steps -------------------------------------------------------------------------------
     async def phase(self, name: str) -> PhaseOutcome:

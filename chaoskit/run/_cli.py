@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 from typing import Any
+
+from ._terminal import add_run_options, on_signals, print_verdict, read_scenario
 
 __all__ = ["add_parser", "main", "plan"]
 
@@ -16,40 +16,25 @@ def add_parser(sub: Any) -> None:
                                    "probes and stop conditions, rollback, steady state after, reports. Exit 0: the "
                                    "steady state held; 1: it deviated (or the run was stopped); 2: invalid scenario "
                                    "or usage; 3: infrastructure (proxy or target not there).")
-    p.add_argument("scenario", help="the scenario file (YAML)")
+    add_run_options(p)
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit; touch nothing")
-    p.add_argument("--i-accept-production-risk", action="store_true", dest="accept_production",
-                   help="allow a target whose environment is production (the scenario must allow it too)")
-    p.add_argument("--report-dir", type=Path, default=None, help="where the reports go (default: the scenario's report.directory)")
-    p.add_argument("--lease", type=float, default=10.0,
-                   help="seconds each fault is put on for, renewed while its phase lasts (default: 10)")
     p.add_argument("--quiet", action="store_true", help="print failed probes only, not every passing one")
 
 
 def main(ns: argparse.Namespace) -> int:
     import anyio
 
-    from ..scenario import ScenarioError, load
     from ._events import EventLog
     from ._progress import Progress
     from ._report import write_reports
     from ._runner import EXIT_INVALID, Runner, RunOptions
-    from ._terminal import on_signals, print_verdict
 
-    try:
-        scenario = load(ns.scenario)
-    except ScenarioError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_INVALID
-    except OSError as exc:
-        print(f"chaoskit run: {ns.scenario}: {exc.strerror or exc}", file=sys.stderr)
+    scenario = read_scenario("run", ns)
+    if scenario is None:
         return EXIT_INVALID
     if ns.dry_run:
         print(plan(scenario))
         return 0
-    if ns.lease <= 0:
-        print(f"chaoskit run: --lease {ns.lease:g} must be more than 0 seconds", file=sys.stderr)
-        return EXIT_INVALID
     log = EventLog()
     log.listen(Progress(quiet=ns.quiet))
     runner = Runner(scenario, RunOptions(accept_production_risk=ns.accept_production, report_dir=ns.report_dir, lease=ns.lease), log)

@@ -20,7 +20,7 @@ from .._redact import redact_text
 if TYPE_CHECKING:
     from ._runner import RunResult
 
-__all__ = ["SCHEMA", "document", "render_html", "render_junit", "write_reports"]
+__all__ = ["SCHEMA", "document", "redacted_document", "render_html", "render_junit", "write_documents", "write_reports"]
 
 SCHEMA = "chaoskit.run/1"
 
@@ -168,17 +168,24 @@ def _dot(result: dict[str, Any], left: str) -> str:
     return f'<span class="dot {"ok" if result["ok"] else "bad"}" style="left:{left}" title="{title}"></span>'
 
 
+def redacted_document(result: RunResult) -> dict[str, Any]:
+    """:func:`document` through the redaction policy once more: the proxy redacted its journal
+    already; this is for what the run itself wrote (probe details that echo an app's error, say)."""
+    return json.loads(redact_text(json.dumps(document(result), default=str)))  # type: ignore[no-any-return]
+
+
 def write_reports(result: RunResult, directory: Path, formats: tuple[str, ...]) -> dict[str, Path]:
     """Write the chosen reports into ``directory``; returns where each went."""
-    # the proxy redacted its journal already; the whole document goes through the policy once more,
-    # for what the run itself wrote (probe details that echo an app's error, say)
-    text = redact_text(json.dumps(document(result), indent=2, default=str))
-    doc = json.loads(text)
+    return write_documents(redacted_document(result), directory, formats)
+
+
+def write_documents(doc: dict[str, Any], directory: Path, formats: tuple[str, ...]) -> dict[str, Path]:
+    """Write the chosen reports of a redacted document (:func:`redacted_document`) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     if "json" in formats:
         written["json"] = directory / "run.json"
-        written["json"].write_text(text + "\n")
+        written["json"].write_text(json.dumps(doc, indent=2) + "\n")
     if "junit" in formats:
         written["junit"] = directory / "junit.xml"
         written["junit"].write_text(render_junit(doc))

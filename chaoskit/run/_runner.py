@@ -144,18 +144,11 @@ class Runner:
 
     # ---- the run -----------------------------------------------------------------------------
     async def run(self) -> RunResult:
-        s = self.scenario
-        self.result.started = self.options.now().isoformat(timespec="seconds")
-        self.log.emit("run.start", f"{s.title} (seed {s.seed})", target=s.target.url, seed=s.seed)
         try:
-            refusal = self._refusal()
-            if refusal is not None:
-                self.result.deviate(refusal, "invalid")
-                return self.result
             async with AsyncExitStack() as stack:
-                await self._reach_proxy(stack)
-                app = await stack.enter_async_context(httpx.AsyncClient(base_url=s.target.url, trust_env=False, timeout=30))
-                await self._target_up(app)
+                app = await self._begin(stack)
+                if app is None:
+                    return self.result
                 if not await self._steady(app, "before"):
                     self.result.deviate("the steady state did not hold before the method: no fault was put on")
                     return self.result
@@ -176,6 +169,22 @@ class Runner:
             with anyio.CancelScope(shield=True):
                 await self._rollback(None)
         return self.result
+
+    async def _begin(self, stack: AsyncExitStack, kind: str = "", **data: Any) -> httpx.AsyncClient | None:
+        """How every run starts (``kind`` names it on the timeline): the safety rules, the proxy,
+        the target up. The app's client, or None when the rules refused the run (the reason is
+        recorded, nothing was touched)."""
+        s = self.scenario
+        self.result.started = self.options.now().isoformat(timespec="seconds")
+        self.log.emit("run.start", f"{kind}{s.title} (seed {s.seed})", target=s.target.url, seed=s.seed, **data)
+        refusal = self._refusal()
+        if refusal is not None:
+            self.result.deviate(refusal, "invalid")
+            return None
+        await self._reach_proxy(stack)
+        app = await stack.enter_async_context(httpx.AsyncClient(base_url=s.target.url, trust_env=False, timeout=30))
+        await self._target_up(app)
+        return app
 
     def _refusal(self) -> str | None:
         from ..scenario import production_refusal

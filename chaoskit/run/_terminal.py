@@ -1,22 +1,56 @@
-"""What ``chaoskit run`` and ``chaoskit gameday`` share in the terminal: the signals that stop
-them, and the verdict printed at the end."""
+"""What ``chaoskit run`` and ``chaoskit gameday`` share in the terminal: their common options,
+reading the scenario, the signals that stop them, and the verdict printed at the end."""
 
 from __future__ import annotations
 
-import asyncio
+import argparse
 import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ._runner import RunResult
+if TYPE_CHECKING:  # the commands' parsers import this module: it stays light for ``chaoskit --help``
+    from ..scenario import Scenario
+    from ._runner import RunResult
 
-__all__ = ["on_signals", "print_verdict"]
+__all__ = ["add_run_options", "on_signals", "print_verdict", "read_scenario"]
+
+
+def add_run_options(p: Any) -> None:
+    """The options every run of a scenario takes: production consent, where reports go, the lease."""
+    p.add_argument("scenario", help="the scenario file (YAML)")
+    p.add_argument("--i-accept-production-risk", action="store_true", dest="accept_production",
+                   help="allow a target whose environment is production (the scenario must allow it too)")
+    p.add_argument("--report-dir", type=Path, default=None, help="where the reports go (default: the scenario's report.directory)")
+    p.add_argument("--lease", type=float, default=10.0,
+                   help="seconds each fault is put on for, renewed while its phase lasts (default: 10)")
+
+
+def read_scenario(command: str, ns: argparse.Namespace) -> Scenario | None:
+    """The scenario ``ns`` names, checked with the options; None after saying what is wrong."""
+    from ..scenario import ScenarioError, load
+
+    try:
+        scenario = load(ns.scenario)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return None
+    except OSError as exc:
+        print(f"chaoskit {command}: {ns.scenario}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+    if ns.lease <= 0:
+        print(f"chaoskit {command}: --lease {ns.lease:g} must be more than 0 seconds", file=sys.stderr)
+        return None
+    return scenario
 
 
 def on_signals(command: str, abort: Callable[[str], None], emergency_off: Callable[[], None]) -> None:
     """SIGINT/SIGTERM on the running loop: the first aborts (faults off, rollback, reports); the
     second takes the faults off and exits at once (130)."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     count = [0]
 

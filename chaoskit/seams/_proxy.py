@@ -152,10 +152,14 @@ class PooledFetcher:
         self.read_timeout = read_timeout
         self.limit = limit
         self._session: Any = None
+        self._url: Any = None  # yarl.URL, imported with the pool (aiohttp's dependency)
 
     def _pool(self) -> Any:
         if self._session is None:
             import aiohttp
+            import yarl
+
+            self._url = yarl.URL
 
             connector = aiohttp.TCPConnector(limit=self.limit, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(  # no cookie jar: one app's cookies never reach another's calls
@@ -166,12 +170,11 @@ class PooledFetcher:
 
     async def open(self, request: CallRequest, *, connect_timeout: float | None = None,
                    read_timeout: float | None = None) -> _Fetched:
-        import yarl
-
         headers = [(k, v) for k, v in _items(request.headers) if k.lower() not in _HOP]
+        pool = self._pool()
         try:
-            response = await self._pool().request(  # the app's URL as it sent it: not quoted again
-                request.method, yarl.URL(request.url, encoded=True), headers=headers, data=request.body or None, allow_redirects=False,
+            response = await pool.request(  # the app's URL as it sent it: not quoted again
+                request.method, self._url(request.url, encoded=True), headers=headers, data=request.body or None, allow_redirects=False,
                 skip_auto_headers=("User-Agent", "Content-Type"),
             )
         except Exception as exc:  # noqa: BLE001 - mapped to the neutral kind

@@ -8,22 +8,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from run._stack import TOKEN, support_bot
+from run._stack import TOKEN, all_off_within, faults_on, on_running_proxy, support_bot, until_a_fault
 
-from .test_script_api import SCENARIO, faults_on, proxy, upstream  # noqa: F401 - fixtures
+from .test_script_api import proxy, upstream  # noqa: F401 - fixtures
 
 __all__ = ["proxy", "upstream"]
-
-
-def scenario_file(tmp_path: Path, control: str) -> Path:
-    text = SCENARIO.read_text().replace("  listen: ${PROXY_LISTEN}\n  control: ${PROXY_CONTROL}\n", f"  url: {control}\n")
-    path = tmp_path / "gameday.yaml"
-    path.write_text(text)
-    return path
 
 
 def gameday(path: Path, app: str, tmp_path: Path, *args: str, **env: str) -> subprocess.Popen[str]:
@@ -40,7 +32,7 @@ def report(tmp_path: Path) -> dict[str, Any]:
 def test_confirm_note_and_run_each_phase_at_the_prompt(proxy: tuple[str, str], tmp_path: Path) -> None:
     listen, control = proxy
     with support_bot(listen) as app:
-        process = gameday(scenario_file(tmp_path, control), app, tmp_path, OUTAGE="1s")
+        process = gameday(on_running_proxy(tmp_path, control), app, tmp_path, OUTAGE="1s")
         out, err = process.communicate("\nthe dashboards are quiet\n\n", timeout=60)
     assert process.returncode == 0, out + err
     assert "next: phase baseline for 0.5 s: no fault." in err
@@ -57,7 +49,7 @@ def test_confirm_note_and_run_each_phase_at_the_prompt(proxy: tuple[str, str], t
 def test_abort_at_the_prompt_puts_nothing_on_and_still_reports(proxy: tuple[str, str], tmp_path: Path) -> None:
     listen, control = proxy
     with support_bot(listen) as app:
-        process = gameday(scenario_file(tmp_path, control), app, tmp_path)
+        process = gameday(on_running_proxy(tmp_path, control), app, tmp_path)
         out, err = process.communicate("s\na\n", timeout=60)
     assert process.returncode == 1, out + err
     doc = report(tmp_path)
@@ -69,16 +61,10 @@ def test_abort_at_the_prompt_puts_nothing_on_and_still_reports(proxy: tuple[str,
 def test_sigint_mid_phase_takes_every_fault_off_within_a_second(proxy: tuple[str, str], tmp_path: Path) -> None:
     listen, control = proxy
     with support_bot(listen) as app:
-        process = gameday(scenario_file(tmp_path, control), app, tmp_path, "--auto", OUTAGE="60s")
-        deadline = time.monotonic() + 30
-        while not faults_on(control):
-            assert time.monotonic() < deadline and process.poll() is None, "the game day never put its fault on"
-            time.sleep(0.05)
+        process = gameday(on_running_proxy(tmp_path, control), app, tmp_path, "--auto", OUTAGE="60s")
+        until_a_fault(control, process, "the game day", timeout=30)
         process.send_signal(signal.SIGINT)
-        sent = time.monotonic()
-        while faults_on(control):
-            assert time.monotonic() - sent < 1.0, "a fault was still on a second after SIGINT"
-            time.sleep(0.02)
+        all_off_within(control, 1.0, "SIGINT")
         out, err = process.communicate(timeout=30)
     assert process.returncode == 1, out + err
     doc = report(tmp_path)

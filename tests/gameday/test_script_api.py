@@ -16,13 +16,12 @@ import anyio
 import httpx
 import pytest
 from engine._upstream import model_server_process
-from run._stack import TOKEN, running_proxy, support_bot
+from run._stack import TOKEN, faults_on, on_running_proxy, running_proxy, support_bot
 
 import chaoskit
 from chaoskit.gameday import GameDayAborted
 from chaoskit.scenario import load
 
-SCENARIO = Path(__file__).resolve().parent.parent / "run" / "outage.yaml"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 
@@ -40,15 +39,15 @@ def proxy(upstream: str) -> Iterator[tuple[str, str]]:
 
 
 def scenario(tmp_path: Path, control: str, app: str, **env: str) -> Any:
-    text = SCENARIO.read_text().replace("  listen: ${PROXY_LISTEN}\n  control: ${PROXY_CONTROL}\n", f"  url: {control}\n")
-    path = tmp_path / "gameday.yaml"
-    path.write_text(text)
-    return load(path, env={"APP_URL": app, "UPSTREAM": "http://127.0.0.1:9", "REPORTS": str(tmp_path / "reports"),
-                           "CHAOSKIT_PROXY_TOKEN": TOKEN, **env})
+    return load(on_running_proxy(tmp_path, control), env={
+        "APP_URL": app, "UPSTREAM": "http://127.0.0.1:9", "REPORTS": str(tmp_path / "reports"), "CHAOSKIT_PROXY_TOKEN": TOKEN, **env,
+    })
 
 
-def faults_on(control: str) -> list[dict[str, Any]]:
-    return httpx.get(control + "/faults", headers=AUTH).json()["faults"]  # type: ignore[no-any-return]
+async def until_on(control: str) -> None:
+    """Wait (without blocking the game day's loop for long) until a fault is on the proxy."""
+    while not faults_on(control):
+        await anyio.sleep(0.05)
 
 
 def report(tmp_path: Path) -> dict[str, Any]:
@@ -95,8 +94,7 @@ def test_abort_during_a_phase_takes_its_faults_off_within_a_second(proxy: tuple[
         async def script() -> None:
             async with chaoskit.GameDay(scenario(tmp_path, control, app, OUTAGE="60s")) as day:
                 async def watch() -> None:
-                    while not faults_on(control):
-                        await anyio.sleep(0.05)
+                    await until_on(control)
                     timings["aborted"] = time.monotonic()
                     day.abort("the on-call engineer pulled the plug")
                     while faults_on(control):
@@ -168,8 +166,7 @@ def test_the_proxys_kill_switch_stops_the_game_day(proxy: tuple[str, str], tmp_p
         async def script() -> None:
             async with chaoskit.GameDay(scenario(tmp_path, control, app, OUTAGE="60s")) as day:
                 async def pull() -> None:
-                    while not faults_on(control):
-                        await anyio.sleep(0.05)
+                    await until_on(control)
                     httpx.post(control + "/halt", headers=AUTH, json={"reason": "customer-facing errors"}).raise_for_status()
 
                 async with anyio.create_task_group() as tg:

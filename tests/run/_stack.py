@@ -18,7 +18,11 @@ from proxy._proxy import TOKEN
 from seams._servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-__all__ = ["ROOT", "TOKEN", "addresses", "run", "running_proxy", "start_run", "support_bot", "wait_port"]
+__all__ = ["ROOT", "SCENARIO", "TOKEN", "addresses", "all_off_within", "faults_on", "on_running_proxy", "run", "running_proxy",
+           "start_run", "support_bot", "until_a_fault", "wait_port"]
+
+#: A short provider outage (every address from the environment), for runs and game days.
+SCENARIO = Path(__file__).with_name("outage.yaml")
 
 
 def wait_port(port: int, process: subprocess.Popen[Any], what: str, timeout: float = 20) -> None:
@@ -65,6 +69,39 @@ def running_proxy(upstream: str) -> Iterator[tuple[str, str]]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
+
+
+def on_running_proxy(tmp_path: Path, control: str, **changes: str) -> Path:
+    """The test scenario pointed at a running proxy (``proxy.url``), with text replaced."""
+    text = SCENARIO.read_text().replace("  listen: ${PROXY_LISTEN}\n  control: ${PROXY_CONTROL}\n", f"  url: {control}\n")
+    for old, new in changes.items():
+        text = text.replace(old, new)
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text)
+    return path
+
+
+def faults_on(control: str) -> list[dict[str, Any]]:
+    """The faults on the proxy now, as its control API lists them."""
+    import httpx
+
+    return httpx.get(control + "/faults", headers={"authorization": f"Bearer {TOKEN}"}).json()["faults"]  # type: ignore[no-any-return]
+
+
+def until_a_fault(control: str, process: subprocess.Popen[Any], what: str, timeout: float = 20) -> None:
+    """Wait until ``process`` (``what``: the run, the game day) has put a fault on."""
+    deadline = time.monotonic() + timeout
+    while not faults_on(control):
+        assert time.monotonic() < deadline and process.poll() is None, f"{what} never put its fault on"
+        time.sleep(0.05)
+
+
+def all_off_within(control: str, seconds: float, after: str) -> None:
+    """Every fault is off the proxy within ``seconds`` of now (``after``: what just happened)."""
+    since = time.monotonic()
+    while faults_on(control):
+        assert time.monotonic() - since < seconds, f"a fault was still on {seconds:g} s after {after}"
+        time.sleep(0.02)
 
 
 def addresses() -> dict[str, str]:

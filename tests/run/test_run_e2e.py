@@ -11,13 +11,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from engine._upstream import model_server_process
 
-from ._stack import ROOT, TOKEN, addresses, run, running_proxy, start_run, support_bot
+from ._stack import (
+    ROOT,
+    SCENARIO,
+    TOKEN,
+    addresses,
+    all_off_within,
+    faults_on,
+    on_running_proxy,
+    run,
+    running_proxy,
+    start_run,
+    support_bot,
+    until_a_fault,
+)
 
-SCENARIO = Path(__file__).with_name("outage.yaml")
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 
@@ -79,20 +90,6 @@ def proxy(upstream: str) -> Iterator[tuple[str, str]]:
         yield running
 
 
-def on_running_proxy(tmp_path: Path, control: str, **changes: str) -> Path:
-    """The test scenario pointed at a running proxy (``proxy.url``), with text replaced."""
-    text = SCENARIO.read_text().replace("  listen: ${PROXY_LISTEN}\n  control: ${PROXY_CONTROL}\n", f"  url: {control}\n")
-    for old, new in changes.items():
-        text = text.replace(old, new)
-    path = tmp_path / "scenario.yaml"
-    path.write_text(text)
-    return path
-
-
-def faults_on(control: str) -> list[dict[str, Any]]:
-    return httpx.get(control + "/faults", headers=AUTH).json()["faults"]  # type: ignore[no-any-return]
-
-
 def test_a_stop_condition_aborts_and_rollback_leaves_the_proxy_clean(upstream: str, proxy: tuple[str, str], tmp_path: Path) -> None:
     listen, control = proxy
     scenario = on_running_proxy(tmp_path, control, **{
@@ -115,15 +112,9 @@ def test_sigint_mid_run_takes_every_fault_off_and_still_writes_the_report(upstre
     scenario = on_running_proxy(tmp_path, control, **{"${OUTAGE:-2s}": "60s"})
     with support_bot(listen) as app:
         runner = start_run(scenario, env_for(upstream, app, {}, tmp_path / "reports"))
-        deadline = time.monotonic() + 20
-        while not faults_on(control):
-            assert time.monotonic() < deadline and runner.poll() is None, "the run never put its fault on"
-            time.sleep(0.05)
+        until_a_fault(control, runner, "the run")
         runner.send_signal(signal.SIGINT)
-        sent = time.monotonic()
-        while faults_on(control):
-            assert time.monotonic() - sent < 1.0, "a fault was still on a second after SIGINT"
-            time.sleep(0.02)
+        all_off_within(control, 1.0, "SIGINT")
         out, err = runner.communicate(timeout=30)
     assert runner.returncode == 1, out + err
     doc = report(tmp_path / "reports")
@@ -136,10 +127,7 @@ def test_a_runner_killed_with_sigkill_leaves_faults_that_expire_by_their_lease(u
     scenario = on_running_proxy(tmp_path, control, **{"${OUTAGE:-2s}": "60s"})
     with support_bot(listen) as app:
         runner = start_run(scenario, env_for(upstream, app, {}, tmp_path / "reports"), "--lease", "1")
-        deadline = time.monotonic() + 20
-        while not faults_on(control):
-            assert time.monotonic() < deadline and runner.poll() is None, "the run never put its fault on"
-            time.sleep(0.05)
+        until_a_fault(control, runner, "the run")
         time.sleep(1.5)  # renewed past its first lease: the runner keeps it on
         assert len(faults_on(control)) == 1
         runner.kill()
@@ -249,15 +237,9 @@ def test_the_kill_switch_file_stops_the_run_with_every_fault_off(upstream: str, 
     scenario = on_running_proxy(tmp_path, control, **{"${OUTAGE:-2s}": "60s"})
     with support_bot(listen) as app:
         runner = start_run(scenario, env_for(upstream, app, {}, tmp_path / "reports", KILL_SWITCH=str(switch)))
-        deadline = time.monotonic() + 20
-        while not faults_on(control):
-            assert time.monotonic() < deadline and runner.poll() is None, "the run never put its fault on"
-            time.sleep(0.05)
+        until_a_fault(control, runner, "the run")
         switch.touch()
-        touched = time.monotonic()
-        while faults_on(control):
-            assert time.monotonic() - touched < 1.0, "a fault was still on a second after the kill switch"
-            time.sleep(0.02)
+        all_off_within(control, 1.0, "the kill switch")
         out, err = runner.communicate(timeout=30)
     assert runner.returncode == 1, out + err
     assert report(tmp_path / "reports")["reasons"][0] == f"stopped: the kill-switch file {switch} appeared"
