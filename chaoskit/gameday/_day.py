@@ -31,7 +31,7 @@ from .._errors import ChaosConfigError
 from ..run._control import ControlError
 from ..run._events import EventLog, RunEvent
 from ..run._proxyproc import InfrastructureError
-from ..run._runner import Runner, RunOptions, RunResult
+from ..run._runner import GUARD_SECONDS, Runner, RunOptions, RunResult
 from ..scenario import Phase, Scenario
 
 __all__ = ["GameDay", "GameDayAborted", "PhaseOutcome", "SyncGameDay"]
@@ -52,6 +52,7 @@ class PhaseOutcome:
     completed: bool
     seconds: float
     failed_probes: tuple[str, ...]
+    skipped: bool = False  # the operator cut it short (GameDay.skip); the game day goes on
 
     @property
     def held(self) -> bool:
@@ -60,26 +61,94 @@ class PhaseOutcome:
 
 
 class _StepRunner(Runner):
-    """The run's own steps (proxy, faults, probes, rollback), taken one at a time."""
+    """The run's own steps (proxy, faults, probes, load, rollback), taken one at a time; a phase
+    can be paused (its faults off, its clock stopped), resumed and skipped while it runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.current: Phase | None = None  # the phase running now
+        self.phase_started = 0.0  # monotonic, when the current phase began
+        self.phase_left = 0.0  # of the current phase, as of phase_started or the pause
+        self.paused = False
+        self._skip = False
+        self._phase_scope: anyio.CancelScope | None = None
+        self._load: Any = None
 
     async def open(self, stack: AsyncExitStack) -> httpx.AsyncClient:
         app = await self._begin(stack, "game day: ", gameday=True)
         if app is None:
             raise GameDayAborted(self.result.reasons[-1])
         await self._steady(app, "before")  # a failure is a verdict; the team decides whether to go on
+        self._load = await self._start_load(stack)
         return app
 
     async def run_phase(self, phase: Phase, app: httpx.AsyncClient) -> PhaseOutcome:
         """``phase`` from now for its duration, watched by the continuous and during-fault probes
-        and the guard (abort, kill switch, max duration); its faults off when it ends or stops."""
-        now = self.log.at(time.monotonic())
-        shifted = dataclasses.replace(phase, start=now)
+        and the guard (abort, kill switch, max duration); its faults off when it ends or stops,
+        and while it is paused (the probes and the guard go on)."""
+        began = time.monotonic()
         before = {name: len(results) for name, results in self.result.probes.items()}
-        completed = await self._watched(app, lambda: self._phase(shifted))
+        self.current, self._skip, self.paused, self.phase_left = phase, False, False, phase.duration
+
+        async def body() -> None:
+            while self.phase_left > 0 and not self._skip:
+                self.phase_started = time.monotonic()
+                with anyio.CancelScope() as scope:
+                    self._phase_scope = scope
+                    await self._phase(dataclasses.replace(phase, start=self.log.at(self.phase_started), duration=self.phase_left))
+                self._phase_scope = None
+                if not self.paused:
+                    return
+                while self.paused and not self._skip:  # the guard cancels this on an abort
+                    await anyio.sleep(GUARD_SECONDS)
+
+        try:
+            completed = await self._watched(app, body)
+        finally:
+            self.current, self._phase_scope, self.paused = None, None, False
         failed = tuple(sorted({
             name for name, results in self.result.probes.items() for r in results[before.get(name, 0):] if not r["ok"]
         }))
-        return PhaseOutcome(phase.name, completed, self.log.at(time.monotonic()) - now, failed)
+        return PhaseOutcome(phase.name, completed and not self._skip, time.monotonic() - began, failed, skipped=self._skip)
+
+    def pause(self) -> None:
+        running = self._running("pause")
+        if self.paused:
+            raise ChaosConfigError(f"game day: phase {running.name!r} is already paused; resume it (r) or skip it (s)")
+        self.paused = True
+        self.phase_left -= time.monotonic() - self.phase_started
+        self.log.emit("pause", f"phase {running.name} paused with {self.phase_left:.1f} s left: its faults come off until it resumes",
+                      phase=running.name, left=round(self.phase_left, 3))
+        if self._phase_scope is not None:
+            self._phase_scope.cancel()
+
+    def resume(self) -> None:
+        running = self._running("resume")
+        if not self.paused:
+            raise ChaosConfigError(f"game day: phase {running.name!r} is not paused; nothing to resume")
+        self.paused = False
+        self.log.emit("resume", f"phase {running.name} resumed for its {self.phase_left:.1f} s left", phase=running.name,
+                      left=round(self.phase_left, 3))
+
+    def skip(self) -> None:
+        running = self._running("skip")
+        ran = running.duration - self.phase_left + (0.0 if self.paused else time.monotonic() - self.phase_started)
+        self._skip = True
+        self.log.emit("note", f"phase {running.name} skipped by the operator after {ran:.1f} s", phase=running.name)
+        if self._phase_scope is not None:
+            self._phase_scope.cancel()
+
+    def left(self) -> float:
+        """Seconds the current phase has left (its clock stands while it is paused)."""
+        if self.current is None:
+            return 0.0
+        return self.phase_left if self.paused else max(self.phase_left - (time.monotonic() - self.phase_started), 0.0)
+
+    def _running(self, verb: str) -> Phase:
+        if self.current is None:
+            raise ChaosConfigError(f"game day: no phase is running, so there is nothing to {verb}"
+                                   + ("; to skip the next phase, answer s before it starts" if verb == "skip" else ""))
+        return self.current
 
     async def check(self, name: str, app: httpx.AsyncClient) -> bool:
         probe = next((p for p in self.scenario.steady_state if p.name == name), None)
@@ -94,6 +163,8 @@ class _StepRunner(Runner):
             await self._rollback(app)
             if app is not None and not aborted and not await self._steady(app, "after"):
                 self.result.deviate("the steady state did not hold after the game day")
+            if self._load is not None:
+                self.result.load = await self._finish_load(self._load)
             try:
                 await self._collect_injections()
             except ControlError as exc:
@@ -184,9 +255,35 @@ class GameDay:
             raise ChaosConfigError(f"game day: no phase named {name!r} in {self.scenario.title!r}; its phases: {known}")
         async with self._lock:
             outcome = await self._runner.run_phase(phase, app)
-        if self._runner.aborted is not None or not outcome.completed:
+        if self._runner.aborted is not None or not (outcome.completed or outcome.skipped):
             raise GameDayAborted(f"game day stopped during phase {name!r}: {self._reason()}")
         return outcome
+
+    def pause(self) -> None:
+        """Hold the running phase: its faults come off and its clock stops; the probes and the
+        kill switch go on. Call it from the game day's event loop (a renderer, another task)."""
+        self._runner.pause()
+
+    def resume(self) -> None:
+        """Put the paused phase's faults back on for the time it had left."""
+        self._runner.resume()
+
+    def skip(self) -> None:
+        """End the running phase now (its faults off); :meth:`phase` returns, the game day goes on."""
+        self._runner.skip()
+
+    @property
+    def running(self) -> str | None:
+        """The phase running now, or None between phases."""
+        return self._runner.current.name if self._runner.current is not None else None
+
+    @property
+    def paused(self) -> bool:
+        return self._runner.paused
+
+    def left(self) -> float:
+        """Seconds the running phase has left (0 between phases)."""
+        return self._runner.left()
 
     async def probe(self, name: str) -> bool:
         """Run the steady-state probe ``name`` once now: whether it passed (recorded in the report)."""
@@ -269,6 +366,16 @@ class SyncGameDay:
     def abort(self, reason: str = "aborted by the game-day script") -> None:
         """Thread-safe: a signal handler or another thread may call it while a phase runs."""
         self._day.abort(reason)
+
+    def pause(self) -> None:
+        """From another thread while :meth:`phase` runs: its faults off, its clock stopped."""
+        self._call(self._day.pause)
+
+    def resume(self) -> None:
+        self._call(self._day.resume)
+
+    def skip(self) -> None:
+        self._call(self._day.skip)
 
     @property
     def result(self) -> RunResult:

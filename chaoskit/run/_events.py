@@ -12,10 +12,11 @@ __all__ = ["EventKind", "EventLog", "RunEvent"]
 
 #: ``run.start``/``run.end``; ``phase.start``/``phase.end``; ``fault.on``/``fault.off`` (on the
 #: proxy); ``toxic.on``/``toxic.off``; ``probe`` (a result); ``stop`` (a stop condition, the kill
-#: switch, a signal, a safety limit); ``rollback``; ``load``; ``note``.
+#: switch, a signal, a safety limit); ``rollback``; ``load``; ``note``; ``pause``/``resume`` (a game
+#: day's phase held by the operator, its faults off meanwhile).
 EventKind = Literal[
     "run.start", "run.end", "phase.start", "phase.end", "fault.on", "fault.off", "toxic.on", "toxic.off",
-    "probe", "stop", "rollback", "load", "note",
+    "probe", "stop", "rollback", "load", "note", "pause", "resume",
 ]
 
 

@@ -12,7 +12,7 @@ __all__ = ["Progress"]
 
 _COLOURS = {
     "run.start": "1", "run.end": "1", "phase.start": "36", "phase.end": "36", "fault.on": "31", "fault.off": "32",
-    "toxic.on": "31", "toxic.off": "32", "stop": "1;31", "rollback": "33", "load": "35", "note": "2",
+    "toxic.on": "31", "toxic.off": "32", "stop": "1;31", "rollback": "33", "load": "35", "note": "2", "pause": "33", "resume": "33",
 }
 
 
