@@ -1,27 +1,40 @@
-"""``chaoskit gameday SCENARIO``: the runbook in plain lines. It prints the plan, then before each
-phase what it will inject, and waits for a line on stdin: Enter (or ``y``) runs it, ``s`` skips
-it, ``a`` aborts, any other text is an observer's note. ``--auto`` runs every phase without
-asking. SIGINT and SIGTERM abort (faults off within a second, rollback, reports); a second one
-takes the faults off and exits at once. Exit codes as ``chaoskit run``'s."""
+"""``chaoskit gameday SCENARIO``: the runbook. On a terminal (stdin and stdout both), a full
+screen (Textual, the ``gameday`` extra) that refreshes in place and takes keys; otherwise, or
+with ``--plain``, or on a terminal too small for it, plain timestamped lines and a prompt per
+phase: Enter (or ``y``) runs it, ``s`` skips it, ``a`` aborts, any other text is an observer's
+note. ``--auto`` runs every phase without asking. SIGINT and SIGTERM abort (faults off within a
+second, rollback, reports); a second one takes the faults off and exits at once. Exit codes as
+``chaoskit run``'s."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..run._terminal import add_run_options, on_signals, print_verdict, read_scenario
 
-__all__ = ["add_parser", "main"]
+if TYPE_CHECKING:
+    from ..scenario import Scenario
+    from ._day import GameDay
+
+__all__ = ["MIN_SIZE", "add_parser", "full_screen_refusal", "main"]
+
+#: The smallest terminal the full screen is laid out for (columns, lines); smaller gets lines.
+MIN_SIZE = (80, 24)
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("gameday", help="run a scenario as a game day, phase by phase, with notes and a kill switch",
-                       description="A game day from a scenario: the plan, then each phase after you confirm it (Enter "
-                                   "runs it, s skips it, a aborts, any other text is a note), with the probes and the "
-                                   "kill switch watching; rollback and the reports at the end. Exit codes as chaoskit run's.")
+                       description="A game day from a scenario: the plan, then each phase after you confirm it, with the "
+                                   "probes and the kill switch watching; rollback and the reports at the end. On a terminal "
+                                   "a full screen (keys: Enter runs the next phase, p pause, r resume, s skip, n note, "
+                                   "a abort, q quit at the end); piped, plain lines and a prompt (Enter runs, s skips, "
+                                   "a aborts, other text is a note). Exit codes as chaoskit run's.")
     add_run_options(p)
     p.add_argument("--auto", action="store_true", help="run every phase without asking")
+    p.add_argument("--plain", action="store_true", help="plain lines and a prompt even on a terminal")
 
 
 def _ask(prompt: str) -> str:
@@ -32,30 +45,62 @@ def _ask(prompt: str) -> str:
     return "a" if line == "" else line.strip()
 
 
-def main(ns: argparse.Namespace) -> int:
-    import anyio
+def full_screen_refusal(plain: bool, size: tuple[int, int] | None = None) -> str | None:
+    """Why the full screen is not used (None: use it): not a terminal, ``--plain``, Textual
+    missing, or a terminal smaller than the screen's layout."""
+    if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return ""  # not a terminal, or asked for lines: nothing to explain
+    try:
+        import textual  # noqa: F401
+    except ImportError:
+        return "the full-screen runbook needs Textual (pip install 'chaoskit[gameday]'): plain lines instead"
+    columns, lines = size or os.get_terminal_size(sys.stdout.fileno())  # the terminal itself, not $COLUMNS
+    if columns < MIN_SIZE[0] or lines < MIN_SIZE[1]:
+        return (f"the terminal is {columns}x{lines}, too small for the full-screen runbook (it needs at least "
+                f"{MIN_SIZE[0]}x{MIN_SIZE[1]}): plain lines instead; widen it, or pass --plain to say so")
+    return None
 
+
+def main(ns: argparse.Namespace) -> int:
     from ..run._cli import plan
     from ..run._progress import Progress
     from ..run._runner import EXIT_INVALID, RunOptions
-    from ._day import GameDay, GameDayAborted
+    from ._day import GameDay
 
     scenario = read_scenario("gameday", ns)
     if scenario is None:
         return EXIT_INVALID
-    print(plan(scenario), file=sys.stderr)
-    day = GameDay(scenario, options=RunOptions(accept_production_risk=ns.accept_production, report_dir=ns.report_dir,
-                                               lease=ns.lease), on_event=Progress())
+    options = RunOptions(accept_production_risk=ns.accept_production, report_dir=ns.report_dir, lease=ns.lease)
+    refusal = full_screen_refusal(ns.plain)
+    if refusal is None:
+        from ._screen import Runbook
+
+        day = GameDay(scenario, options=options)
+        Runbook(day, auto=ns.auto).run()
+    else:
+        if refusal:
+            print(f"chaoskit gameday: {refusal}", file=sys.stderr)
+        print(plan(scenario), file=sys.stderr)
+        day = GameDay(scenario, options=options, on_event=Progress())
+        _lines(day, scenario, ns.auto)
+    print_verdict("gameday", scenario.title, day.result)
+    return day.result.exit_code
+
+
+def _lines(day: GameDay, scenario: Scenario, auto: bool) -> None:
+    """The runbook in plain lines: a prompt before each phase on stderr, answered on stdin."""
+    import anyio
+
+    from ._day import GameDayAborted
 
     async def go() -> None:
         on_signals("gameday", day.abort, day.emergency_off)
         try:
             async with day:
                 for phase in scenario.method:
-                    what = ", ".join([f.fault for f in phase.faults] + [f"toxic {t.type} on {t.name}" for t in phase.toxics])
-                    while not ns.auto:
+                    while not auto:
                         answer = await anyio.to_thread.run_sync(
-                            _ask, f"next: phase {phase.name} for {phase.duration:g} s: {what or 'no fault'}. "
+                            _ask, f"next: phase {phase.name} for {phase.duration:g} s: {phase.injects}. "
                                   "Enter runs it, s skips, a aborts, or type a note: ", abandon_on_cancel=True)
                         if answer.lower() in ("", "y", "yes", "s", "skip", "a", "abort"):
                             break
@@ -73,5 +118,3 @@ def main(ns: argparse.Namespace) -> int:
             pass
 
     anyio.run(go)
-    print_verdict("gameday", scenario.title, day.result)
-    return day.result.exit_code

@@ -281,6 +281,17 @@ class GameDay:
     def paused(self) -> bool:
         return self._runner.paused
 
+    @property
+    def current_phase(self) -> Phase | None:
+        """The scenario's phase running now, or None between phases."""
+        return self._runner.current
+
+    async def proxy_faults(self) -> list[dict[str, Any]]:
+        """The faults on the chaos proxy now, as its control API lists them (with ``expires_in``);
+        empty without a proxy. Raises ControlError when the proxy does not answer."""
+        control = self._runner.control
+        return [] if control is None else await control.faults()
+
     def left(self) -> float:
         """Seconds the running phase has left (0 between phases)."""
         return self._runner.left()

@@ -148,6 +148,11 @@ class Phase:
         """When its faults come off, in seconds after the run starts."""
         return self.start + self.duration
 
+    @property
+    def injects(self) -> str:
+        """What it puts on, in words: ``openai.server_error, toxic latency on redis`` or ``no fault``."""
+        return ", ".join([f.fault for f in self.faults] + [f"toxic {t.type} on {t.name}" for t in self.toxics]) or "no fault"
+
 
 # ---- probes ----------------------------------------------------------------------------------
 
