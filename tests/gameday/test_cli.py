@@ -70,3 +70,28 @@ def test_sigint_mid_phase_takes_every_fault_off_within_a_second(proxy: tuple[str
     doc = report(tmp_path)
     assert doc["status"] == "aborted" and doc["reasons"][0].startswith("stopped: SIGINT")
     assert "rollback" in [e["kind"] for e in doc["events"]]
+
+
+def test_the_kill_switch_file_stops_a_game_day_mid_phase(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    switch = tmp_path / "chaoskit.stop"
+    with support_bot(listen) as app:
+        process = gameday(on_running_proxy(tmp_path, control), app, tmp_path, "--auto", OUTAGE="60s", KILL_SWITCH=str(switch))
+        until_a_fault(control, process, "the game day", timeout=30)
+        switch.touch()
+        all_off_within(control, 1.0, "the kill-switch file appeared")
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 1, out + err
+    assert report(tmp_path)["reasons"] == [f"stopped: the kill-switch file {switch} appeared"]
+
+
+def test_a_scenario_that_fails_validation_touches_nothing(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    path = on_running_proxy(tmp_path, control, **{"duration: ${OUTAGE:-2s}": "duration: soon"})
+    process = gameday(path, "http://127.0.0.1:9", tmp_path)
+    out, err = process.communicate("", timeout=30)
+    assert process.returncode == 2, out + err
+    assert str(path) in err and "duration" in err and "soon" in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "reports").exists()
+    assert faults_on(control) == []
