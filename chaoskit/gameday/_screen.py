@@ -62,7 +62,7 @@ class Runbook(App[None]):
         Binding("ctrl+q", "quit_when_done", "quit", show=False, priority=True),
     ]
     DEFAULT_CSS = """
-    #top { height: 5; border: round $primary; padding: 0 1; }
+    #top { height: 7; border: round $primary; padding: 0 1; }
     #faults { height: auto; max-height: 25%; border: round $error; padding: 0 1; }
     #probes { height: auto; max-height: 35%; border: round $success; padding: 0 1; }
     #log { border: round $secondary; height: 1fr; min-height: 5; }
@@ -107,7 +107,9 @@ class Runbook(App[None]):
         top = phase_view(state, running, day.left(), self.next_phase)
         if self.state == "done":
             r = day.result
-            top = f"game day {r.status} (exit {r.exit_code}); reports in {next(iter(r.reports.values()), '-')}; q quits"
+            where = next(iter(r.reports.values()), None)
+            top = (f"game day {r.status} (exit {r.exit_code})" + "".join(f"\n  {reason}" for reason in r.reasons[:2])
+                   + (f"\nreports in {where.parent}" if where is not None else "") + "\nq quits")
         self.query_one("#top", Static).update(top)
         self.query_one("#faults", Static).update(faults_table(self._faults, time.monotonic() - self._polled))
         self.query_one("#probes", Static).update(probes_table(day.scenario, day.result.probes, day.log.at(time.monotonic())))
