@@ -58,7 +58,7 @@ class Runbook(App[None]):
         Binding("enter", "go", "run next phase"), Binding("p", "pause", "pause"), Binding("r", "resume", "resume"),
         Binding("s", "skip", "skip"), Binding("n", "note", "note"), Binding("a", "abort", "abort"),
         Binding("q", "quit_when_done", "quit"),
-        Binding("ctrl+c", "abort", "abort", show=False, priority=True),
+        Binding("ctrl+c", "abort_key", "abort", show=False, priority=True),
         Binding("ctrl+q", "quit_when_done", "quit", show=False, priority=True),
     ]
     DEFAULT_CSS = """
@@ -100,7 +100,8 @@ class Runbook(App[None]):
         log = self.query_one("#log", RichLog)
         pending, self._pending[:] = list(self._pending), []
         for event in pending:
-            log.write(event_line(event))
+            if not (event.kind == "probe" and event.data.get("ok")):  # passes are in the probes' history
+                log.write(event_line(event))
         day = self.day
         running = day.current_phase
         state = ("paused" if day.paused else "running") if running is not None else self.state
@@ -190,6 +191,10 @@ class Runbook(App[None]):
         self.day.abort("aborted from the screen (a)")
         self._reply("abort")
 
+    def action_abort_key(self) -> None:
+        """Ctrl-C: abort, also while the note dialog is open."""
+        self.action_abort()
+
     def action_note(self) -> None:
         def save(text: str | None) -> None:
             if text:
@@ -202,6 +207,12 @@ class Runbook(App[None]):
             self.exit()
         else:
             self._say("the game day is still running: a aborts it (faults off, rollback, reports), then q quits")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the note dialog is open its letters are the note's, never a step (Ctrl-C still aborts)."""
+        if isinstance(self.screen, NoteDialog) and action in ("go", "pause", "resume", "skip", "note", "abort", "quit_when_done"):
+            return False
+        return True
 
     def _act(self, step: Any) -> None:
         """A key's step on the game day; at the wrong moment, its reason in the event log."""

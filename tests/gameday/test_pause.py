@@ -8,15 +8,28 @@ import time
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import pytest
 from run._stack import faults_on
 
 import chaoskit
 from chaoskit import ChaosConfigError
+from chaoskit.gameday import PhaseOutcome
 
 from .test_script_api import proxy, report, scenario, support_bot, until_on, upstream  # noqa: F401 - fixtures
 
 __all__ = ["proxy", "upstream"]
+
+
+def phase_in_background(tg: anyio.abc.TaskGroup, day: chaoskit.GameDay, name: str) -> list[PhaseOutcome]:
+    """Start ``day.phase(name)`` in ``tg``; its outcome lands in the list returned."""
+    outcome: list[PhaseOutcome] = []
+
+    async def run() -> None:
+        outcome.append(await day.phase(name))
+
+    tg.start_soon(run)
+    return outcome
 
 
 async def until_off(control: str) -> None:
@@ -31,12 +44,7 @@ def test_pause_takes_the_faults_off_and_stops_the_clock_resume_puts_them_back(pr
         async def script() -> tuple[object, float, float, float]:
             async with chaoskit.GameDay(scenario(tmp_path, control, app, OUTAGE="3s")) as day:
                 async with anyio.create_task_group() as tg:
-                    outcome: list[object] = []
-
-                    async def run() -> None:
-                        outcome.append(await day.phase("openai-down"))
-
-                    tg.start_soon(run)
+                    outcome = phase_in_background(tg, day, "openai-down")
                     await until_on(control)
                     await anyio.sleep(1.0)
                     day.pause()
@@ -72,12 +80,7 @@ def test_skip_ends_the_phase_now_and_the_game_day_goes_on(proxy: tuple[str, str]
                         wrong()
                     errors.append(str(caught.value))
                 async with anyio.create_task_group() as tg:
-                    outcome: list[object] = []
-
-                    async def run() -> None:
-                        outcome.append(await day.phase("openai-down"))
-
-                    tg.start_soon(run)
+                    outcome = phase_in_background(tg, day, "openai-down")
                     await until_on(control)
                     with pytest.raises(ChaosConfigError, match="is not paused"):
                         day.resume()

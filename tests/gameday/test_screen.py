@@ -103,10 +103,19 @@ def test_the_screen_runs_a_phase_takes_a_note_pauses_resumes_and_aborts(proxy: t
 
 
 class Tmux:
-    """One tmux server of its own (its own socket), a window of a set size running a command."""
+    """One tmux server of its own (its own socket), a window of a set size running a command
+    whose exit status goes to ``status``."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, status: Path) -> None:
         self.socket = name
+        self.status = status
+
+    def exit_code(self, timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        while not self.status.exists() or not self.status.read_text().strip():
+            assert time.monotonic() < deadline, f"the command did not exit:\n{self.screen()}"
+            time.sleep(0.1)
+        return int(self.status.read_text())
 
     def __call__(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True).stdout
@@ -133,11 +142,14 @@ class Tmux:
 
 
 @contextmanager
-def tmux(command: list[str], env: dict[str, str], size: tuple[int, int], status: Path) -> Iterator[Tmux]:
+def gameday_in_tmux(scenario: Path, env: dict[str, str], size: tuple[int, int], status: Path) -> Iterator[Tmux]:
+    """``chaoskit gameday SCENARIO`` in a tmux window of ``size`` (columns, lines)."""
     if shutil.which("tmux") is None:
         pytest.fail("tmux is not installed: the full-screen runbook is tested in a real terminal (apt-get install tmux)", pytrace=False)
-    t = Tmux(f"chaoskit-test-{os.getpid()}-{time.monotonic_ns()}")
-    line = " ".join(shlex.quote(c) for c in command) + f"; echo $? > {shlex.quote(str(status))}; sleep 600"
+    t = Tmux(f"chaoskit-test-{os.getpid()}-{time.monotonic_ns()}", status)
+    command = [sys.executable, "-m", "chaoskit.cli", "gameday", str(scenario)]
+    # the window's own size, not the $COLUMNS/$LINES pytest's environment may carry into tmux
+    line = "unset COLUMNS LINES; " + " ".join(shlex.quote(c) for c in command) + f"; echo $? > {shlex.quote(str(status))}; sleep 600"
     exports = [arg for k, v in env.items() for arg in ("-e", f"{k}={v}")]
     t("new-session", "-d", "-s", "gd", "-x", str(size[0]), "-y", str(size[1]), *exports, "sh", "-c", line)
     try:
@@ -155,16 +167,16 @@ def gameday_env(app: str, tmp_path: Path) -> dict[str, str]:
 def test_in_a_real_terminal_keys_drive_it_and_abort_takes_every_fault_off_within_a_second(
         proxy: tuple[str, str], tmp_path: Path) -> None:
     listen, control = proxy
-    status = tmp_path / "exit"
     with support_bot(listen) as app:
-        command = [sys.executable, "-m", "chaoskit.cli", "gameday", str(on_running_proxy(tmp_path, control))]
-        with tmux(command, gameday_env(app, tmp_path), (120, 40), status) as t:
+        with gameday_in_tmux(on_running_proxy(tmp_path, control), gameday_env(app, tmp_path), (120, 40), tmp_path / "exit") as t:
             t.until("NEXT phase baseline")
             t.keys("Enter")
             t.until("NEXT phase openai-down")
             t.keys("n")
             t.until("Observer's note")
+            time.sleep(0.3)  # the dialog paints before its input takes the focus
             t.keys("-l", "error budget holding")
+            t.until("error budget holding")  # typed into the dialog
             t.keys("Enter")
             t.gone("Observer's note")
             t.until("error budget holding")  # in the event log
@@ -184,12 +196,8 @@ def test_in_a_real_terminal_keys_drive_it_and_abort_takes_every_fault_off_within
             all_off_within(control, 1.0, "a")
             t.until("game day aborted (exit 1)")
             t.keys("q")
-            shown = t.until("chaoskit gameday: OpenAI outage (test): aborted (exit 1)")
-            deadline = time.monotonic() + 10
-            while not status.exists() or not status.read_text().strip():
-                assert time.monotonic() < deadline, "the command did not exit"
-                time.sleep(0.1)
-    assert status.read_text().strip() == "1", shown
+            t.until("chaoskit gameday: OpenAI outage (test): aborted (exit 1)")
+            assert t.exit_code() == 1
     doc = json.loads((tmp_path / "reports" / "run.json").read_text())
     assert doc["status"] == "aborted" and doc["reasons"] == ["stopped: aborted from the screen (a)"]
     assert [e["text"] for e in doc["events"] if e["data"].get("observer")] == ["error budget holding"]
@@ -198,16 +206,10 @@ def test_in_a_real_terminal_keys_drive_it_and_abort_takes_every_fault_off_within
 
 def test_a_terminal_too_small_says_so_and_falls_back_to_lines(proxy: tuple[str, str], tmp_path: Path) -> None:
     listen, control = proxy
-    status = tmp_path / "exit"
     with support_bot(listen) as app:
-        command = [sys.executable, "-m", "chaoskit.cli", "gameday", str(on_running_proxy(tmp_path, control))]
-        with tmux(command, gameday_env(app, tmp_path), (60, 30), status) as t:
+        with gameday_in_tmux(on_running_proxy(tmp_path, control), gameday_env(app, tmp_path), (60, 30), tmp_path / "exit") as t:
             t.until("too small for the full-screen runbook")
             t.until("Enter runs it, s skips, a aborts")
             t.keys("a", "Enter")
-            deadline = time.monotonic() + 30
-            while not status.exists() or not status.read_text().strip():
-                assert time.monotonic() < deadline, f"the command did not exit:\n{t.screen()}"
-                time.sleep(0.1)
-    assert status.read_text().strip() == "1"
+            assert t.exit_code() == 1
     assert report(tmp_path)["reasons"] == ["stopped: aborted at the prompt"]
