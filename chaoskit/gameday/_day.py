@@ -148,6 +148,8 @@ class GameDay:
 
     async def _finish(self) -> None:
         runner = self._runner
+        if runner.aborted is not None and not any(e.kind == "stop" for e in self.log.events):
+            self.log.emit("stop", f"stopped: {runner.aborted}")  # aborted between phases: the moment, for the timeline
         try:
             await runner.close(self._app, runner.aborted is not None)
         finally:

@@ -56,6 +56,9 @@ def test_abort_at_the_prompt_puts_nothing_on_and_still_reports(proxy: tuple[str,
     assert doc["status"] == "aborted" and doc["reasons"] == ["stopped: aborted at the prompt"]
     assert "fault.on" not in [e["kind"] for e in doc["events"]]
     assert any(e["text"] == "phase baseline skipped" for e in doc["events"])
+    kinds = [e["kind"] for e in doc["events"]]
+    assert [e["text"] for e in doc["events"] if e["kind"] == "stop"] == ["stopped: aborted at the prompt"]  # the moment, on the timeline
+    assert kinds.index("stop") < kinds.index("rollback")
 
 
 def test_sigint_mid_phase_takes_every_fault_off_within_a_second(proxy: tuple[str, str], tmp_path: Path) -> None:
