@@ -43,6 +43,7 @@ def test_confirm_note_and_run_each_phase_at_the_prompt(proxy: tuple[str, str], t
     events = report(tmp_path)["events"]
     kinds = [e["kind"] for e in events]
     assert kinds.index("phase.start") < [i for i, e in enumerate(events) if e["data"].get("observer")][0] < kinds.index("fault.on")
+    assert f"  postmortem: {tmp_path / 'reports' / 'postmortem.html'}" in out
     assert faults_on(control) == []
 
 
