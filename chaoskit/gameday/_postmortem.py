@@ -122,16 +122,22 @@ def _error_rate(doc: dict[str, Any], end: float) -> tuple[list[float], list[floa
     return xs, ys, hover, width
 
 
+def _anchor(at: float, end: float) -> str:
+    """Labels near an edge of the chart grow inwards, so that none is cut off."""
+    return "left" if at < 0.15 * end else "right" if at > 0.85 * end else "center"
+
+
 def _levels(marks: list[tuple[float, str]], end: float) -> list[int]:
-    """A height for each label above the chart so that neighbours do not overlap (about 1000 px wide)."""
-    last: list[float] = []
+    """A height for each label above the chart so that no two overlap (the chart about 1000 px wide)."""
+    taken: list[list[tuple[float, float]]] = []
     levels = []
     for at, label in marks:
-        width = (len(label) * 6.5 + 24) * end / 1000
-        level = next((i for i, x in enumerate(last) if x < at), len(last))
-        if level == len(last):
-            last.append(0.0)
-        last[level] = at + width
+        width = (len(label) * 7 + 20) * end / 1000
+        left = {"left": at, "right": at - width, "center": at - width / 2}[_anchor(at, end)]
+        level = next((i for i, row in enumerate(taken) if all(left + width < a or left > b for a, b in row)), len(taken))
+        if level == len(taken):
+            taken.append([])
+        taken[level].append((left, left + width))
         levels.append(level)
     return levels
 
@@ -203,7 +209,8 @@ def figure(doc: dict[str, Any]) -> Any:
         colour = NOTE if e["kind"] == "note" else STOP if e["kind"] == "stop" else ROLLBACK
         shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": at, "x1": at, "y0": 0, "y1": 1,
                        "line": {"color": colour, "width": 1.5, "dash": "dot" if e["kind"] == "note" else "dash"}})
-        annotations.append({"x": at, "xref": "x", "y": 1, "yref": "paper", "text": _t(label), "showarrow": True,
+        annotations.append({"x": at, "xref": "x", "y": 1, "yref": "paper", "text": _t(label), "xanchor": _anchor(at, end),
+                            "showarrow": True,
                             "arrowhead": 0, "arrowwidth": 1.5, "arrowcolor": colour, "ax": 0, "ay": -(20 + 24 * level),
                             "font": {"color": colour, "size": 12}, "bgcolor": "rgba(255,255,255,0.92)",
                             "bordercolor": colour, "borderwidth": 1, "borderpad": 3, "captureevents": True,
@@ -339,7 +346,7 @@ pre{{background:var(--soft);border:1px solid var(--line);border-radius:6px;paddi
 .kind{{font:12px ui-monospace,monospace;padding:.05rem .45rem;border-radius:1rem;background:var(--soft);border:1px solid var(--line)}}
 .k-fault-on .kind,.k-toxic-on .kind{{background:{FAULTED};border-color:{FAULTED}}} .k-stop .kind{{background:{STOP};color:#fff;border-color:{STOP}}}
 .k-note .kind{{color:{NOTE};border-color:{NOTE}}} .k-probe td:last-child{{color:var(--muted)}}
-#events td{{font-size:.9rem}}
+#events td{{font-size:.9rem}} #verdicts td:first-child{{white-space:nowrap}}
 </style></head><body><main>
 <header>
 <p class="eyebrow">chaoskit game day · post-mortem</p>
