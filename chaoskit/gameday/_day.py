@@ -219,6 +219,8 @@ class GameDay:
 
     async def _finish(self) -> None:
         runner = self._runner
+        if runner.aborted is not None and not any(e.kind == "stop" for e in self.log.events):
+            self.log.emit("stop", f"stopped: {runner.aborted}")  # aborted between phases: the moment, for the timeline
         try:
             await runner.close(self._app, runner.aborted is not None)
         finally:
@@ -236,6 +238,7 @@ class GameDay:
 
     def _write_reports(self) -> None:
         from ..run._report import redacted_document, write_documents
+        from ._postmortem import write_postmortem
         from ._summary import render_markdown
 
         report = self.scenario.report
@@ -244,6 +247,9 @@ class GameDay:
         self.result.reports = write_documents(doc, directory, tuple(report.formats))
         self.result.reports["markdown"] = directory / "gameday.md"
         self.result.reports["markdown"].write_text(render_markdown(doc))
+        postmortem = write_postmortem(doc, directory)  # None without plotly: it warned with the install hint
+        if postmortem is not None:
+            self.result.reports["postmortem"] = postmortem
 
     # ---- steps -------------------------------------------------------------------------------
     async def phase(self, name: str) -> PhaseOutcome:

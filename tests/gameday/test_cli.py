@@ -43,6 +43,7 @@ def test_confirm_note_and_run_each_phase_at_the_prompt(proxy: tuple[str, str], t
     events = report(tmp_path)["events"]
     kinds = [e["kind"] for e in events]
     assert kinds.index("phase.start") < [i for i, e in enumerate(events) if e["data"].get("observer")][0] < kinds.index("fault.on")
+    assert f"  postmortem: {tmp_path / 'reports' / 'postmortem.html'}" in out
     assert faults_on(control) == []
 
 
@@ -56,6 +57,9 @@ def test_abort_at_the_prompt_puts_nothing_on_and_still_reports(proxy: tuple[str,
     assert doc["status"] == "aborted" and doc["reasons"] == ["stopped: aborted at the prompt"]
     assert "fault.on" not in [e["kind"] for e in doc["events"]]
     assert any(e["text"] == "phase baseline skipped" for e in doc["events"])
+    kinds = [e["kind"] for e in doc["events"]]
+    assert [e["text"] for e in doc["events"] if e["kind"] == "stop"] == ["stopped: aborted at the prompt"]  # the moment, on the timeline
+    assert kinds.index("stop") < kinds.index("rollback")
 
 
 def test_sigint_mid_phase_takes_every_fault_off_within_a_second(proxy: tuple[str, str], tmp_path: Path) -> None:

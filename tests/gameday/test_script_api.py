@@ -22,6 +22,8 @@ import chaoskit
 from chaoskit.gameday import GameDayAborted
 from chaoskit.scenario import load
 
+from ._postmortem_doc import plot_of, traces
+
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 
 
@@ -84,6 +86,15 @@ def test_a_script_steps_through_phases_probes_and_notes_and_the_report_has_them(
     assert "| order-question | 3 | 0 |  |" in summary  # before, the script's check, after
     assert "s: the fallback answered every question\n" in summary
     assert "@pytest.mark.chaos('openai.server_error')\n" in summary and "`pytest --chaos-seed 424242`" in summary
+    page = (tmp_path / "reports" / "postmortem.html").read_text(encoding="utf-8")
+    assert 'id="status">held' in page and "the fallback answered every question</li>" in page
+    plot = plot_of(page)
+    [started] = [e["at"] for e in doc["events"] if e["kind"] == "phase.start"]
+    phases = traces(plot)["phases"]
+    assert phases["text"] == ["openai-down"] and phases["base"] == [started]  # the phase the script ran, when it ran (baseline never did)
+    [note] = [a for a in plot["layout"]["annotations"] if a["name"].startswith("note")]
+    assert note["text"] == "✎ the fallback answered every question" and note["x"] == notes[0]["at"]
+    assert [y for y in traces(plot)["faults"]["y"] if y.startswith("openai.server_error (")], "the fault's row"
     assert faults_on(control) == []
 
 
@@ -130,6 +141,7 @@ def test_the_sync_api_sees_the_broken_fallback_and_still_writes_the_report(proxy
     assert re.search(r"^\| anthropic-answers \| \d+ \| [1-9]\d* \| \d+\.\d s \(during_fault\): turn 1 ", summary, re.M), summary
     assert "not graceful: the text shows an exception name 'InternalServerError'" in summary  # why, as the probe said
     assert "s: fallback failed" in summary
+    assert "fallback failed</li>" in day.result.reports["postmortem"].read_text(encoding="utf-8")
     assert faults_on(control) == []
 
 

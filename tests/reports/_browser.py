@@ -42,6 +42,11 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 def png_colours(data: bytes, rows: int) -> int:
     """How many distinct colours the top ``rows`` rows of an 8-bit RGB(A) PNG hold."""
+    return len({pixel for row in png_rows(data, rows) for pixel in row})
+
+
+def png_rows(data: bytes, rows: int) -> list[list[bytes]]:
+    """The top ``rows`` rows of an 8-bit RGB(A) PNG, each a list of its pixels' RGB bytes."""
     width, _ = png_size(data)
     bpp = {2: 3, 6: 4}[data[25]]
     assert data[24] == 8 and data[28] == 0, "8-bit, non-interlaced PNG expected"
@@ -52,7 +57,7 @@ def png_colours(data: bytes, rows: int) -> int:
             idat += data[pos + 8:pos + 8 + length]
         pos += 12 + length
     raw = zlib.decompressobj().decompress(idat, rows * (1 + width * bpp))
-    stride, previous, colours = width * bpp, bytearray(width * bpp), set()
+    stride, previous, out = width * bpp, bytearray(width * bpp), []
     for r in range(rows):
         kind, line = raw[r * (stride + 1)], bytearray(raw[r * (stride + 1) + 1:(r + 1) * (stride + 1)])
         for i in range(stride):
@@ -68,6 +73,6 @@ def png_colours(data: bytes, rows: int) -> int:
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
-        colours.update(bytes(line[i:i + 3]) for i in range(0, stride, bpp))
+        out.append([bytes(line[i:i + 3]) for i in range(0, stride, bpp)])
         previous = line
-    return len(colours)
+    return out
