@@ -1,8 +1,9 @@
 """``chaoskit gameday SCENARIO``: the runbook in plain lines. It prints the plan, then before each
 phase what it will inject, and waits for a line on stdin: Enter (or ``y``) runs it, ``s`` skips
 it, ``a`` aborts, any other text is an observer's note. ``--auto`` runs every phase without
-asking. SIGINT and SIGTERM abort (faults off within a second, rollback, reports); a second one
-takes the faults off and exits at once. Exit codes as ``chaoskit run``'s."""
+asking. SIGINT, SIGTERM and SIGHUP abort (faults off within a second, rollback, reports); a second
+one takes the faults off and exits at once. ``--resume JOURNAL`` goes on from an interrupted game
+day; ``--cleanup JOURNAL`` only removes what it left on (see _journal). Exit codes as ``chaoskit run``'s."""
 
 from __future__ import annotations
 
@@ -20,15 +21,25 @@ def add_parser(sub: Any) -> None:
                        description="A game day from a scenario: the plan, then each phase after you confirm it (Enter "
                                    "runs it, s skips it, a aborts, any other text is a note), with the probes and the "
                                    "kill switch watching; rollback and the reports at the end. Exit codes as chaoskit run's.")
-    add_run_options(p)
+    add_run_options(p, scenario_required=False)
     p.add_argument("--auto", action="store_true", help="run every phase without asking")
+    p.add_argument("--resume", metavar="JOURNAL", default=None,
+                   help="go on from an interrupted game day: remove what it left on, skip the phases its journal "
+                        "shows completed, append to that journal")
+    p.add_argument("--cleanup", metavar="JOURNAL", default=None,
+                   help="only remove what an interrupted game day left on the proxy and the Toxiproxy server (no SCENARIO needed)")
+    p.add_argument("--token", default=None,
+                   help="the proxy's control token (default: the scenario's, else $CHAOSKIT_PROXY_TOKEN, which is safer than this)")
 
 
 def _ask(prompt: str) -> str:
     """One line from stdin (EOF: abort, so a closed terminal never leaves a game day waiting)."""
     sys.stderr.write(prompt)
     sys.stderr.flush()
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except OSError:  # the terminal is gone (SIGHUP)
+        line = ""
     return "a" if line == "" else line.strip()
 
 
@@ -39,19 +50,29 @@ def main(ns: argparse.Namespace) -> int:
     from ..run._progress import Progress
     from ..run._runner import EXIT_INVALID, RunOptions
     from ._day import GameDay, GameDayAborted
+    from ._journal import JournalError, cleanup_command, remaining_phases
 
+    if ns.cleanup is not None:
+        return cleanup_command(ns.cleanup, token=ns.token, scenario=ns.scenario)
+    if ns.scenario is None:
+        print("chaoskit gameday: give the SCENARIO (or --cleanup JOURNAL alone)", file=sys.stderr)
+        return EXIT_INVALID
     scenario = read_scenario("gameday", ns)
     if scenario is None:
         return EXIT_INVALID
     print(plan(scenario), file=sys.stderr)
-    day = GameDay(scenario, options=RunOptions(accept_production_risk=ns.accept_production, report_dir=ns.report_dir,
-                                               lease=ns.lease), on_event=Progress())
+    try:
+        day = GameDay(scenario, options=RunOptions(accept_production_risk=ns.accept_production, report_dir=ns.report_dir,
+                                                   lease=ns.lease, token=ns.token), on_event=Progress(), resume=ns.resume)
+    except JournalError as exc:
+        print(f"chaoskit gameday: {exc}", file=sys.stderr)
+        return EXIT_INVALID
 
     async def go() -> None:
         on_signals("gameday", day.abort, day.emergency_off)
         try:
             async with day:
-                for phase in scenario.method:
+                for phase in remaining_phases(scenario, day.resumed):
                     what = ", ".join([f.fault for f in phase.faults] + [f"toxic {t.type} on {t.name}" for t in phase.toxics])
                     while not ns.auto:
                         answer = await anyio.to_thread.run_sync(
