@@ -59,7 +59,7 @@ def test_abort_at_the_prompt_puts_nothing_on_and_still_reports(proxy: tuple[str,
     assert any(e["text"] == "phase baseline skipped" for e in doc["events"])
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])  # SIGHUP: the SSH session was lost
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)  # SIGHUP: the SSH session was lost
 def test_a_signal_mid_phase_takes_every_fault_off_within_a_second(proxy: tuple[str, str], tmp_path: Path, sig: signal.Signals) -> None:
     listen, control = proxy
     with support_bot(listen) as app:

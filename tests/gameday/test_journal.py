@@ -161,6 +161,7 @@ def test_resume_after_a_kill_skips_the_completed_phase_and_ends_held(proxy: tupl
     assert [e["data"]["phase"] for e in first if e["kind"] == "phase.end"] == ["baseline"]
     assert second[0]["kind"] == "run.start" and second[0]["data"]["resumed_from"] == str(journal)
     assert [e["data"]["phase"] for e in second if e["kind"] == "phase.start"] == ["openai-down"]
+    assert [e for e in second if e["data"].get("phase") == "baseline"] == []  # not even offered: the loop goes past it
     assert f"resumed from {journal} after phase baseline" in [e["text"] for e in second]
     assert f"clean-up before resuming: removed fault openai.server_error ({left}, phase openai-down) from the chaos proxy at {control}" \
         in [e["text"] for e in second]
