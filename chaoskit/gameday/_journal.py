@@ -443,7 +443,7 @@ async def cleanup(journal: Journal, *, token: str | None, writer: JournalWriter 
     if faults:
         done_faults += await _faults_off(journal, faults, token, report)
     done_toxics = await anyio.to_thread.run_sync(_toxics_off, journal, toxics, report) if toxics else []
-    line = {"segment": journal.segments, "kind": "cleanup", "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    line = {"segment": writer.segment if writer is not None else journal.segments, "kind": "cleanup", "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "text": "clean-up: " + ("nothing left on" if report.clean else "; ".join(report.errors)),
             "data": {"faults": done_faults, "toxics": [list(t) for t in done_toxics], "stopped": stopped,
                      "removed": report.removed, "gone": report.gone, "left": report.left}}

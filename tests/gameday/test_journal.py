@@ -165,7 +165,7 @@ def test_resume_after_a_kill_skips_the_completed_phase_and_ends_held(proxy: tupl
     assert f"resumed from {journal} after phase baseline" in [e["text"] for e in second]
     assert f"clean-up before resuming: removed fault openai.server_error ({left}, phase openai-down) from the chaos proxy at {control}" \
         in [e["text"] for e in second]
-    assert [line["data"]["faults"] for line in lines(journal)[1:] if line["kind"] == "cleanup"] == [[left]]
+    assert [(line["segment"], line["data"]["faults"]) for line in lines(journal)[1:] if line["kind"] == "cleanup"] == [(2, [left])]
     assert second[-1]["kind"] == "run.end" and second[-1]["data"]["status"] == "held"
     doc = json.loads((tmp_path / "reports" / "run.json").read_text())
     assert doc["status"] == "held" and f"resumed from {journal} after phase baseline" in [e["text"] for e in doc["events"]]
