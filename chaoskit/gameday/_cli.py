@@ -2,9 +2,10 @@
 screen (Textual, the ``gameday`` extra) that refreshes in place and takes keys; otherwise, or
 with ``--plain``, or on a terminal too small for it, plain timestamped lines and a prompt per
 phase: Enter (or ``y``) runs it, ``s`` skips it, ``a`` aborts, any other text is an observer's
-note. ``--auto`` runs every phase without asking. SIGINT and SIGTERM abort (faults off within a
-second, rollback, reports); a second one takes the faults off and exits at once. Exit codes as
-``chaoskit run``'s."""
+note. ``--auto`` runs every phase without asking. SIGINT, SIGTERM and SIGHUP abort (faults off
+within a second, rollback, reports); a second one takes the faults off and exits at once.
+``--resume JOURNAL`` goes on from an interrupted game day; ``--cleanup JOURNAL`` only removes what
+it left on (see _journal). Exit codes as ``chaoskit run``'s."""
 
 from __future__ import annotations
 
@@ -32,16 +33,26 @@ def add_parser(sub: Any) -> None:
                                    "a full screen (keys: Enter runs the next phase, p pause, r resume, s skip, n note, "
                                    "a abort, q quit at the end); piped, plain lines and a prompt (Enter runs, s skips, "
                                    "a aborts, other text is a note). Exit codes as chaoskit run's.")
-    add_run_options(p)
+    add_run_options(p, scenario_required=False)
     p.add_argument("--auto", action="store_true", help="run every phase without asking")
     p.add_argument("--plain", action="store_true", help="plain lines and a prompt even on a terminal")
+    p.add_argument("--resume", metavar="JOURNAL", default=None,
+                   help="go on from an interrupted game day: remove what it left on, skip the phases its journal "
+                        "shows completed, append to that journal")
+    p.add_argument("--cleanup", metavar="JOURNAL", default=None,
+                   help="only remove what an interrupted game day left on the proxy and the Toxiproxy server (no SCENARIO needed)")
+    p.add_argument("--token", default=None,
+                   help="the proxy's control token (default: the scenario's, else $CHAOSKIT_PROXY_TOKEN, which is safer than this)")
 
 
 def _ask(prompt: str) -> str:
     """One line from stdin (EOF: abort, so a closed terminal never leaves a game day waiting)."""
     sys.stderr.write(prompt)
     sys.stderr.flush()
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except OSError:  # the terminal is gone (SIGHUP)
+        line = ""
     return "a" if line == "" else line.strip()
 
 
@@ -66,22 +77,31 @@ def main(ns: argparse.Namespace) -> int:
     from ..run._progress import Progress
     from ..run._runner import EXIT_INVALID, RunOptions
     from ._day import GameDay
+    from ._journal import JournalError, cleanup_command
 
+    if ns.cleanup is not None:
+        return cleanup_command(ns.cleanup, token=ns.token, scenario=ns.scenario)
+    if ns.scenario is None:
+        print("chaoskit gameday: give the SCENARIO (or --cleanup JOURNAL alone)", file=sys.stderr)
+        return EXIT_INVALID
     scenario = read_scenario("gameday", ns)
     if scenario is None:
         return EXIT_INVALID
-    options = RunOptions(accept_production_risk=ns.accept_production, report_dir=ns.report_dir, lease=ns.lease)
+    options = RunOptions(accept_production_risk=ns.accept_production, report_dir=ns.report_dir, lease=ns.lease, token=ns.token)
     refusal = full_screen_refusal(ns.plain)
+    try:
+        day = GameDay(scenario, options=options, on_event=None if refusal is None else Progress(), resume=ns.resume)
+    except JournalError as exc:
+        print(f"chaoskit gameday: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     if refusal is None:
         from ._screen import Runbook
 
-        day = GameDay(scenario, options=options)
         Runbook(day, auto=ns.auto).run()
     else:
         if refusal:
             print(f"chaoskit gameday: {refusal}", file=sys.stderr)
         print(plan(scenario), file=sys.stderr)
-        day = GameDay(scenario, options=options, on_event=Progress())
         _lines(day, scenario, ns.auto)
     print_verdict("gameday", scenario.title, day.result)
     return day.result.exit_code
@@ -92,12 +112,13 @@ def _lines(day: GameDay, scenario: Scenario, auto: bool) -> None:
     import anyio
 
     from ._day import GameDayAborted
+    from ._journal import remaining_phases
 
     async def go() -> None:
         on_signals("gameday", day.abort, day.emergency_off)
         try:
             async with day:
-                for phase in scenario.method:
+                for phase in remaining_phases(scenario, day.resumed):
                     while not auto:
                         answer = await anyio.to_thread.run_sync(
                             _ask, f"next: phase {phase.name} for {phase.duration:g} s: {phase.injects}. "

@@ -10,7 +10,9 @@ notes and the kill switch in between, and the same journal, safety rules and rep
 
 Entering checks the safety rules (production, blackout, kill switch), reaches the proxy and the
 target and checks the steady state before; leaving takes every fault and toxic off, runs the
-rollback, checks the steady state after (unless aborted) and writes the reports.
+rollback, checks the steady state after (unless aborted) and writes the reports. Every event is
+also appended to ``journal.jsonl`` as it happens, so a game day that dies can be cleaned up or
+resumed (``GameDay(..., resume=JOURNAL)``; see :mod:`chaoskit.gameday._journal`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ from ..run._events import EventLog, RunEvent
 from ..run._proxyproc import InfrastructureError
 from ..run._runner import GUARD_SECONDS, Runner, RunOptions, RunResult
 from ..scenario import Phase, Scenario
+from ._journal import (
+    JOURNAL_NAME,
+    CleanupError,
+    Journal,
+    JournalError,
+    JournalWriter,
+    cleanup,
+    header_for,
+    read_journal,
+)
 
 __all__ = ["GameDay", "GameDayAborted", "PhaseOutcome", "SyncGameDay"]
 
@@ -53,6 +65,7 @@ class PhaseOutcome:
     seconds: float
     failed_probes: tuple[str, ...]
     skipped: bool = False  # the operator cut it short (GameDay.skip); the game day goes on
+    resumed: bool = False  # not run again: it completed before the resume; the rest is the journal's record of it
 
     @property
     def held(self) -> bool:
@@ -64,8 +77,11 @@ class _StepRunner(Runner):
     """The run's own steps (proxy, faults, probes, load, rollback), taken one at a time; a phase
     can be paused (its faults off, its clock stopped), resumed and skipped while it runs."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, scenario: Scenario, options: RunOptions | None, log: EventLog, journal: JournalWriter,
+                 resumed: Journal | None) -> None:
+        super().__init__(scenario, options, log)
+        self.journal = journal
+        self.resumed = resumed
         self.current: Phase | None = None  # the phase running now
         self.phase_started = 0.0  # monotonic, when the current phase began
         self.phase_left = 0.0  # of the current phase, as of phase_started or the pause
@@ -75,12 +91,33 @@ class _StepRunner(Runner):
         self._load: Any = None
 
     async def open(self, stack: AsyncExitStack) -> httpx.AsyncClient:
-        app = await self._begin(stack, "game day: ", gameday=True)
+        extra: dict[str, Any] = {"segment": self.journal.segment, "started": self.options.now().isoformat(timespec="seconds")}
+        if self.resumed is not None:
+            extra["resumed_from"] = str(self.resumed.path)
+        app = await self._begin(stack, "game day: ", gameday=True, **extra)
         if app is None:
             raise GameDayAborted(self.result.reasons[-1])
+        if self.resumed is not None:
+            last = self.resumed.last_completed()
+            self.log.emit("note", f"resumed from {self.resumed.path} " + (f"after phase {last}" if last else "before any phase completed"),
+                          resumed_from=str(self.resumed.path), after=last)
         await self._steady(app, "before")  # a failure is a verdict; the team decides whether to go on
         self._load = await self._start_load(stack)
         return app
+
+    async def _reach_proxy(self, stack: AsyncExitStack) -> None:
+        """Under a resume, first remove what the interrupted game day left on (its proxy's port
+        and its toxics' names are needed again); then the proxy as usual."""
+        self.journal.learn(self.proxy_token())
+        if self.resumed is not None:
+            report = await cleanup(self.resumed, token=self.proxy_token(), writer=self.journal)
+            for line in report.text().splitlines():
+                self.log.emit("note", f"clean-up before resuming: {line}")
+            if not report.clean:
+                raise CleanupError(f"could not clean up after the interrupted game day: {'; '.join(report.errors)}")
+        await super()._reach_proxy(stack)
+        if self.control is not None:  # a token made up for a proxy started here
+            self.journal.learn(self.control.headers["authorization"].removeprefix("Bearer "))
 
     async def run_phase(self, phase: Phase, app: httpx.AsyncClient) -> PhaseOutcome:
         """``phase`` from now for its duration, watched by the continuous and during-fault probes
@@ -179,19 +216,42 @@ class GameDay:
     """A game day driven by a script (async). ``scenario``: a path or a loaded
     :class:`~chaoskit.scenario.Scenario`; ``options``: as ``chaoskit run``'s (``report_dir``,
     ``lease``, ``token``, ``accept_production_risk``); ``on_event``: hears every event as it happens
-    (a renderer). The reports go to ``options.report_dir``, else the scenario's report directory."""
+    (a renderer). The reports and ``journal.jsonl`` go to ``options.report_dir``, else the scenario's
+    report directory.
+
+    ``resume``: the journal of an interrupted game day of the same scenario (its title): entering
+    first removes what it left on, then the game day appends to that journal as a new segment;
+    :meth:`phase` skips the phases it shows as completed. :class:`JournalError` (at once) for a
+    journal that is not one, another scenario's, or an unfinished one in the way of a new game day."""
 
     def __init__(self, scenario: str | os.PathLike[str] | Scenario, *, options: RunOptions | None = None,
-                 on_event: Callable[[RunEvent], None] | None = None) -> None:
+                 on_event: Callable[[RunEvent], None] | None = None, resume: str | os.PathLike[str] | None = None) -> None:
         if not isinstance(scenario, Scenario):
             from ..scenario import load
 
             scenario = load(scenario)
         self.scenario = scenario
         self.log = EventLog()
+        options = options or RunOptions()
+        #: The interrupted game day's journal under a resume, else None.
+        self.resumed: Journal | None = None
+        if resume is not None:
+            self.resumed = read_journal(resume)
+            if self.resumed.title != scenario.title:
+                raise JournalError(f"{resume}: the journal of {self.resumed.title!r} (scenario {self.resumed.header.get('scenario')}), "
+                                   f"not of {scenario.title!r}: resume it with its own scenario")
+            journal = JournalWriter(self.resumed.path, header=None, segment=self.resumed.segments + 1)
+        else:
+            path = (options.report_dir or Path(scenario.report.directory)) / JOURNAL_NAME
+            _refuse_unfinished(path)
+            journal = JournalWriter(path, header=header_for(scenario))
+        #: Where this game day's journal is written (the resumed one's, under a resume).
+        self.journal_path = journal.path
+        self._journal = journal
+        self.log.listen(journal)  # first: a renderer that fails must not cost the journal its line
         if on_event is not None:
             self.log.listen(on_event)
-        self._runner = _StepRunner(scenario, options, self.log)
+        self._runner = _StepRunner(scenario, options, self.log, journal, self.resumed)
         self._stack: AsyncExitStack | None = None
         self._app: httpx.AsyncClient | None = None
         self._lock = anyio.Lock()
@@ -200,6 +260,7 @@ class GameDay:
     # ---- the block ---------------------------------------------------------------------------
     async def __aenter__(self) -> GameDay:
         self._started = time.monotonic()
+        self._journal.open()
         self._stack = AsyncExitStack()
         try:
             self._app = await self._runner.open(self._stack)
@@ -233,6 +294,7 @@ class GameDay:
                 self.result.deviate(f"stopped: {runner.aborted}", "aborted")
             self.result.duration = time.monotonic() - self._started
             self.log.emit("run.end", f"game day {self.result.status}", status=self.result.status)
+            self._journal.close()
             self.result.events = list(self.log.events)
             self._write_reports()
 
@@ -252,13 +314,19 @@ class GameDay:
             self.result.reports["postmortem"] = postmortem
 
     # ---- steps -------------------------------------------------------------------------------
-    async def phase(self, name: str) -> PhaseOutcome:
-        """Run the scenario's phase ``name`` now, for its duration; its faults are off when it returns."""
+    async def phase(self, name: str, *, again: bool = False) -> PhaseOutcome:
+        """Run the scenario's phase ``name`` now, for its duration; its faults are off when it returns.
+        Under a resume, a phase the journal shows as completed is not run again (a note says so; its
+        outcome is the journal's, ``resumed=True``) unless ``again``."""
         app = self._ready()
         phase = next((p for p in self.scenario.method if p.name == name), None)
         if phase is None:
             known = ", ".join(p.name for p in self.scenario.method) or "none"
             raise ChaosConfigError(f"game day: no phase named {name!r} in {self.scenario.title!r}; its phases: {known}")
+        done = self.resumed.completed().get(name) if self.resumed is not None and not again else None
+        if done is not None:
+            self.log.emit("note", f"phase {name} not run again: it completed before the resume", phase=name)
+            return PhaseOutcome(name, True, done.seconds, done.failed_probes, resumed=True)
         async with self._lock:
             outcome = await self._runner.run_phase(phase, app)
         if self._runner.aborted is not None or not (outcome.completed or outcome.skipped):
@@ -337,13 +405,25 @@ class GameDay:
         return self._runner.aborted or (self.result.reasons[-1] if self.result.reasons else "stopped")
 
 
+def _refuse_unfinished(path: Path) -> None:
+    """A new game day must not overwrite the journal of one that died with things on."""
+    try:
+        old = read_journal(path)
+    except JournalError:
+        return  # none there, or not one: nothing to keep
+    if old.unfinished():
+        raise JournalError(f"{path}: the journal of an unfinished game day ({old.title!r}, run {old.header['run_id']}, started "
+                           f"{old.header.get('started')}): resume it (`chaoskit gameday SCENARIO --resume {path}`), clean up after it "
+                           f"(`chaoskit gameday --cleanup {path}`), or move it away")
+
+
 class SyncGameDay:
     """:class:`GameDay` for synchronous scripts: the same steps, run on an event loop in a
     thread of its own. ``with chaoskit.SyncGameDay("scenario.yaml") as day: day.phase("x")``."""
 
     def __init__(self, scenario: str | os.PathLike[str] | Scenario, *, options: RunOptions | None = None,
-                 on_event: Callable[[RunEvent], None] | None = None) -> None:
-        self._day = GameDay(scenario, options=options, on_event=on_event)
+                 on_event: Callable[[RunEvent], None] | None = None, resume: str | os.PathLike[str] | None = None) -> None:
+        self._day = GameDay(scenario, options=options, on_event=on_event, resume=resume)
         self._portal: Any = None
         self._portal_cm: Any = None
 
@@ -370,8 +450,8 @@ class SyncGameDay:
             raise ChaosConfigError("game day: not started; use it as `with SyncGameDay(...) as day:`")
         return self._portal.call(fn, *args)
 
-    def phase(self, name: str) -> PhaseOutcome:
-        outcome: PhaseOutcome = self._call(self._day.phase, name)
+    def phase(self, name: str, *, again: bool = False) -> PhaseOutcome:
+        outcome: PhaseOutcome = self._call(lambda: self._day.phase(name, again=again))
         return outcome
 
     def probe(self, name: str) -> bool:

@@ -131,12 +131,13 @@ class Runbook(App[None]):
     async def _run(self) -> None:
         from ..run._terminal import on_signals
         from ._day import GameDayAborted
+        from ._journal import remaining_phases
 
         day = self.day
         on_signals("gameday", day.abort, day.emergency_off)
         try:
             async with day:
-                for phase in day.scenario.method:
+                for phase in remaining_phases(day.scenario, day.resumed):
                     self.next_phase, self.state = phase, "waiting"
                     answer = "go" if self.auto else await self._ask()
                     if answer == "abort":

@@ -202,19 +202,26 @@ class Runner:
             return "the scenario has faults but no proxy section: say where the chaos proxy is or what it forwards to"
         return None
 
-    async def _reach_proxy(self, stack: AsyncExitStack) -> None:
+    def proxy_token(self) -> str | None:
+        """The proxy's control token: ``options.token``, else the scenario's, else ``$CHAOSKIT_PROXY_TOKEN``."""
         import os
 
         proxy = self.scenario.proxy
+        return self.options.token or (proxy.token if proxy else None) or os.environ.get("CHAOSKIT_PROXY_TOKEN")
+
+    async def _reach_proxy(self, stack: AsyncExitStack) -> None:
+        proxy = self.scenario.proxy
         if proxy is None:
             return
-        token = self.options.token or proxy.token or os.environ.get("CHAOSKIT_PROXY_TOKEN")
+        token = self.proxy_token()
         if proxy.url is None:
             token = token or secrets.token_urlsafe(24)
             process = ProxyProcess(proxy, token=token, seed=self.scenario.seed or 0)
             url = await anyio.to_thread.run_sync(process.start)
             stack.callback(process.stop)
-            self.log.emit("note", f"started a chaos proxy on {proxy.listen} (control {proxy.control})")
+            # pid and control: what a clean-up after a killed run needs to stop this proxy (its token is not kept)
+            self.log.emit("note", f"started a chaos proxy on {proxy.listen} (control {proxy.control})",
+                          pid=process.process.pid if process.process else None, control=url)
         elif not token:
             raise InfrastructureError(f"the chaos proxy at {proxy.url} needs its control token: set proxy.token in the "
                                       "scenario (as ${CHAOSKIT_PROXY_TOKEN}) or CHAOSKIT_PROXY_TOKEN")
@@ -374,6 +381,7 @@ class Runner:
         await anyio.sleep(max(phase.start - (time.monotonic() - self.log.started), 0.0))
         self.log.emit("phase.start", f"phase {phase.name} ({phase.duration:g} s)", phase=phase.name)
         mine: list[str] = []
+        completed = False
         if phase.faults or phase.toxics:
             self._faults_on += 1
         try:
@@ -382,6 +390,7 @@ class Runner:
             for toxic in phase.toxics:
                 await self._toxic_on(toxic, phase.name)
             await self._hold(mine, phase.end)
+            completed = True
         finally:
             with anyio.CancelScope(shield=True):
                 for fault_id in mine:
@@ -390,7 +399,8 @@ class Runner:
                     self._faults_on -= 1
                     self._faults_off_at = time.monotonic()
                 await self._toxics_off(phase.name)
-            self.log.emit("phase.end", f"phase {phase.name} ended", phase=phase.name)
+            # completed: it ran its whole duration (a stop, an abort or an error cut it short otherwise)
+            self.log.emit("phase.end", f"phase {phase.name} ended", phase=phase.name, completed=completed)
 
     async def _put_on(self, spec: FaultSpec, phase: str) -> str:
         assert self.control is not None
@@ -435,7 +445,8 @@ class Runner:
                     del self.on_proxy[fault_id]
                     mine[mine.index(fault_id)] = added["id"]
                     self.on_proxy[added["id"]] = _OnProxy(added["id"], on.spec, on.phase, on.body)
-                    self.log.emit("note", f"{on.spec.fault} lapsed and was put on again ({added['id']})")
+                    self.log.emit("fault.on", f"{on.spec.fault} lapsed and was put on again ({added['id']})", fault=on.spec.fault,
+                                  id=added["id"], phase=on.phase, replaces=fault_id)
 
     async def _take_off(self, fault_id: str) -> None:
         on = self.on_proxy.pop(fault_id, None)
@@ -467,7 +478,9 @@ class Runner:
         except ChaosError as exc:
             raise InfrastructureError(f"phase {phase}: the toxic {toxic.type} on {toxic.name} could not be added: {exc}") from None
         self.toxics.append((phase, proxy, handle, toxic))
-        self.log.emit("toxic.on", f"{toxic.type} on {toxic.name} (phase {phase})", toxic=toxic.type, proxy=toxic.name, phase=phase)
+        # name: the toxic's own name on the Toxiproxy server (proxy: the proxy's), what a clean-up removes
+        self.log.emit("toxic.on", f"{toxic.type} on {toxic.name} (phase {phase})", toxic=toxic.type, proxy=toxic.name,
+                      name=handle.name, phase=phase)
 
     async def _toxics_off(self, phase: str | None) -> None:
         keep = []
@@ -478,7 +491,8 @@ class Runner:
                 continue
             try:
                 await anyio.to_thread.run_sync(handle.remove)
-                self.log.emit("toxic.off", f"{toxic.type} off {toxic.name}", toxic=toxic.type, proxy=toxic.name, phase=on_phase)
+                self.log.emit("toxic.off", f"{toxic.type} off {toxic.name}", toxic=toxic.type, proxy=toxic.name, name=handle.name,
+                              phase=on_phase)
             except ChaosError as exc:
                 self.log.emit("note", f"could not remove the toxic {toxic.type} on {toxic.name}: {exc}")
         self.toxics = keep

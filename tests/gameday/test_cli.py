@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from run._stack import TOKEN, all_off_within, faults_on, on_running_proxy, support_bot, until_a_fault
 
 from .test_script_api import proxy, upstream  # noqa: F401 - fixtures
@@ -62,17 +63,18 @@ def test_abort_at_the_prompt_puts_nothing_on_and_still_reports(proxy: tuple[str,
     assert kinds.index("stop") < kinds.index("rollback")
 
 
-def test_sigint_mid_phase_takes_every_fault_off_within_a_second(proxy: tuple[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)  # SIGHUP: the SSH session was lost
+def test_a_signal_mid_phase_takes_every_fault_off_within_a_second(proxy: tuple[str, str], tmp_path: Path, sig: signal.Signals) -> None:
     listen, control = proxy
     with support_bot(listen) as app:
         process = gameday(on_running_proxy(tmp_path, control), app, tmp_path, "--auto", OUTAGE="60s")
         until_a_fault(control, process, "the game day", timeout=30)
-        process.send_signal(signal.SIGINT)
-        all_off_within(control, 1.0, "SIGINT")
+        process.send_signal(sig)
+        all_off_within(control, 1.0, sig.name)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 1, out + err
     doc = report(tmp_path)
-    assert doc["status"] == "aborted" and doc["reasons"][0].startswith("stopped: SIGINT")
+    assert doc["status"] == "aborted" and doc["reasons"][0].startswith(f"stopped: {sig.name}")
     assert "rollback" in [e["kind"] for e in doc["events"]]
 
 
