@@ -101,3 +101,18 @@ def test_a_scenario_that_fails_validation_touches_nothing(proxy: tuple[str, str]
     assert "Traceback" not in err
     assert not (tmp_path / "reports").exists()
     assert faults_on(control) == []
+
+
+def test_a_scenarios_load_runs_during_the_game_day_and_its_figures_reach_the_post_mortem(proxy: tuple[str, str], tmp_path: Path) -> None:
+    listen, control = proxy
+    path = on_running_proxy(tmp_path, control, **{"safety:": "load:\n  users: 2\n  spawn_rate: 2\n  duration: 2s\n"
+                                                               "  headers: {x-chaos-target: synthetic}\nsafety:"})
+    with support_bot(listen) as app:
+        process = gameday(path, app, tmp_path, "--auto", OUTAGE="1.5s")
+        out, err = process.communicate(timeout=90)
+    assert process.returncode == 0, out + err
+    assert "load: 2 users for 2 s" in err
+    load = report(tmp_path)["load"]
+    assert load["requests"] > 0 and load["failures"] == 0  # the fallback answered the load too
+    page = (tmp_path / "reports" / "postmortem.html").read_text()
+    assert f"<td class=num>{load['requests']}</td><td class=num>0</td>" in page  # the Locust figures on the page
