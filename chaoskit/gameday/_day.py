@@ -8,9 +8,12 @@ notes and the kill switch in between, and the same journal, safety rules and rep
             await day.note("fallback failed, aborting")
             await day.abort()
 
-Entering checks the safety rules (production, blackout, kill switch), reaches the proxy and the
-target and checks the steady state before; leaving takes every fault and toxic off, runs the
-rollback, checks the steady state after (unless aborted) and writes the reports.
+Entering checks the safety rules (production, blackout, kill switch), reaches the proxy, claims
+it (refused, status ``invalid``, when another run or game day holds it) and reaches the target,
+and checks the steady state before; leaving takes every fault and toxic off, runs the rollback,
+checks the steady state after (unless stopped), writes the reports and lets the proxy go. The
+claim is renewed for the whole block, between phases too; a proxy that stops answering stops
+the game day (status ``infrastructure``).
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ class PhaseOutcome:
 class _StepRunner(Runner):
     """The run's own steps (proxy, faults, probes, rollback), taken one at a time."""
 
+    KIND = "gameday"
+    NAME = "game day"
+
     async def open(self, stack: AsyncExitStack) -> httpx.AsyncClient:
         app = await self._begin(stack, "game day: ", gameday=True)
         if app is None:
@@ -75,7 +81,11 @@ class _StepRunner(Runner):
         now = self.log.at(time.monotonic())
         shifted = dataclasses.replace(phase, start=now)
         before = {name: len(results) for name, results in self.result.probes.items()}
-        completed = await self._watched(app, lambda: self._phase(shifted))
+        try:
+            completed = await self._watched(app, lambda: self._phase(shifted))
+        except (InfrastructureError, ControlError) as exc:
+            self._give_up(str(exc))
+            completed = False
         failed = tuple(sorted({
             name for name, results in self.result.probes.items() for r in results[before.get(name, 0):] if not r["ok"]
         }))
@@ -89,19 +99,20 @@ class _StepRunner(Runner):
         result = await self._probe(probe, app, "gameday")
         return result.ok
 
-    async def close(self, app: httpx.AsyncClient | None, aborted: bool) -> None:
+    async def close(self, app: httpx.AsyncClient | None, stopped: bool) -> None:
         with anyio.CancelScope(shield=True):
             await self._rollback(app)
-            if app is not None and not aborted and not await self._steady(app, "after"):
+            if app is not None and not stopped and not await self._steady(app, "after"):
                 self.result.deviate("the steady state did not hold after the game day")
-            try:
-                await self._collect_injections()
-            except ControlError as exc:
-                self.log.emit("note", f"could not read the proxy's journal: {exc}")
+            await self._collect_injections()
 
     @property
     def aborted(self) -> str | None:
         return self._abort
+
+    @property
+    def gave_up(self) -> str | None:
+        return self._gave_up
 
 
 class GameDay:
@@ -149,18 +160,28 @@ class GameDay:
     async def _finish(self) -> None:
         runner = self._runner
         try:
-            await runner.close(self._app, runner.aborted is not None)
+            await runner.close(self._app, runner.stopped is not None)
         finally:
-            if self._stack is not None:
-                with anyio.CancelScope(shield=True):
-                    await self._stack.aclose()
-                self._stack = None
-            self._app = None
-            if runner.aborted is not None:
-                self.result.deviate(f"stopped: {runner.aborted}", "aborted")
-            self.result.duration = time.monotonic() - self._started
-            self.log.emit("run.end", f"game day {self.result.status}", status=self.result.status)
-            self.result.events = list(self.log.events)
+            # not shielded: the tending task group's scope must be the current one when it ends
+            # (a cancellation pending for the block is raised there, after the rest has run)
+            try:
+                await runner.stop_tending()
+            finally:
+                await self._wrap_up()
+
+    async def _wrap_up(self) -> None:
+        runner = self._runner
+        if self._stack is not None:
+            with anyio.CancelScope(shield=True):
+                await self._stack.aclose()
+            self._stack = None
+        self._app = None
+        if runner.aborted is not None and runner.gave_up is None:
+            self.result.deviate(f"stopped: {runner.aborted}", "aborted")
+        self.result.duration = time.monotonic() - self._started
+        self.log.emit("run.end", f"game day {self.result.status}", status=self.result.status)
+        self.result.events = list(self.log.events)
+        if self.result.status != "invalid":  # refused, nothing touched: as chaoskit run, no report
             self._write_reports()
 
     def _write_reports(self) -> None:
@@ -184,7 +205,7 @@ class GameDay:
             raise ChaosConfigError(f"game day: no phase named {name!r} in {self.scenario.title!r}; its phases: {known}")
         async with self._lock:
             outcome = await self._runner.run_phase(phase, app)
-        if self._runner.aborted is not None or not outcome.completed:
+        if self._runner.stopped is not None or not outcome.completed:
             raise GameDayAborted(f"game day stopped during phase {name!r}: {self._reason()}")
         return outcome
 
@@ -212,7 +233,14 @@ class GameDay:
     def events(self) -> list[RunEvent]:
         return list(self.log.events)
 
+    @property
+    def stopped(self) -> str | None:
+        """Why the game day cannot go on (the proxy stopped answering, an abort), or None."""
+        return self._runner.stopped
+
     def _ready(self) -> httpx.AsyncClient:
+        if self._runner.gave_up is not None:
+            raise GameDayAborted(f"game day stopped ({self._runner.gave_up}): no step runs after it")
         if self._runner.aborted is not None:
             raise GameDayAborted(f"game day aborted ({self._runner.aborted}): no step runs after an abort")
         if self._app is None:
@@ -220,7 +248,7 @@ class GameDay:
         return self._app
 
     def _reason(self) -> str:
-        return self._runner.aborted or (self.result.reasons[-1] if self.result.reasons else "stopped")
+        return self._runner.stopped or (self.result.reasons[-1] if self.result.reasons else "stopped")
 
 
 class SyncGameDay:
@@ -232,24 +260,29 @@ class SyncGameDay:
         self._day = GameDay(scenario, options=options, on_event=on_event)
         self._portal: Any = None
         self._portal_cm: Any = None
+        self._block: Any = None
 
     def __enter__(self) -> SyncGameDay:
         from anyio.from_thread import start_blocking_portal
 
         self._portal_cm = start_blocking_portal()
         self._portal = self._portal_cm.__enter__()
+        # one task enters and leaves the block: the task that tends the proxy lives in it
+        self._block = self._portal.wrap_async_context_manager(self._day)
         try:
-            self._portal.call(self._day.__aenter__)
+            self._block.__enter__()
         except BaseException:
             self._portal_cm.__exit__(None, None, None)
+            self._portal = None
             raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
-            self._portal.call(self._day.__aexit__, kind, exc, tb)
+            self._block.__exit__(kind, exc, tb)
         finally:
             self._portal_cm.__exit__(None, None, None)
+            self._portal = None
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self._portal is None:
@@ -277,5 +310,10 @@ class SyncGameDay:
     @property
     def events(self) -> list[RunEvent]:
         return self._day.events
+
+    @property
+    def stopped(self) -> str | None:
+        """Why the game day cannot go on, or None (see :attr:`GameDay.stopped`)."""
+        return self._day.stopped
 
 
