@@ -3,15 +3,19 @@ screen (Textual, the ``gameday`` extra) that refreshes in place and takes keys; 
 with ``--plain``, or on a terminal too small for it, plain timestamped lines and a prompt per
 phase: Enter (or ``y``) runs it, ``s`` skips it, ``a`` aborts, any other text is an observer's
 note. ``--auto`` runs every phase without asking. SIGINT, SIGTERM and SIGHUP abort (faults off
-within a second, rollback, reports); a second one takes the faults off and exits at once.
-``--resume JOURNAL`` goes on from an interrupted game day; ``--cleanup JOURNAL`` only removes what
+within a second, rollback, reports); a second one takes the faults off and exits at once. A
+game day that stops while the prompt waits (a signal, the proxy's kill switch, a proxy that
+stopped answering) stops waiting. ``--resume JOURNAL`` goes on from an interrupted game day; ``--cleanup JOURNAL`` only removes what
 it left on (see _journal). Exit codes as ``chaoskit run``'s."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import queue
 import sys
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..run._terminal import add_run_options, on_signals, print_verdict, read_scenario
@@ -45,15 +49,42 @@ def add_parser(sub: Any) -> None:
                    help="the proxy's control token (default: the scenario's, else $CHAOSKIT_PROXY_TOKEN, which is safer than this)")
 
 
-def _ask(prompt: str) -> str:
-    """One line from stdin (EOF: abort, so a closed terminal never leaves a game day waiting)."""
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
-    try:
-        line = sys.stdin.readline()
-    except OSError:  # the terminal is gone (SIGHUP)
-        line = ""
-    return "a" if line == "" else line.strip()
+class _Prompt:
+    """Lines from stdin, read by one daemon thread (so a prompt the game day stopped waiting for
+    never keeps the process alive); EOF is an abort, so a closed terminal never leaves a game
+    day waiting."""
+
+    def __init__(self) -> None:
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader: threading.Thread | None = None
+
+    def _read(self) -> None:
+        while True:
+            try:
+                line = sys.stdin.readline()
+            except OSError:  # the terminal is gone (SIGHUP)
+                line = ""
+            self._lines.put("a" if line == "" else line.strip())
+            if line == "":
+                return
+
+    async def ask(self, prompt: str, stopped: Callable[[], str | None]) -> str:
+        """One answer; "a" when the game day stops while it waits."""
+        import anyio
+
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._read, name="chaoskit-gameday-stdin", daemon=True)
+            self._reader.start()
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+        while True:
+            try:
+                return self._lines.get_nowait()
+            except queue.Empty:
+                if stopped() is not None:
+                    sys.stderr.write("\n")
+                    return "a"
+                await anyio.sleep(0.05)
 
 
 def full_screen_refusal(plain: bool, size: tuple[int, int] | None = None) -> str | None:
@@ -114,20 +145,23 @@ def _lines(day: GameDay, scenario: Scenario, auto: bool) -> None:
     from ._day import GameDayAborted
     from ._journal import remaining_phases
 
+    prompt = _Prompt()
+
     async def go() -> None:
         on_signals("gameday", day.abort, day.emergency_off)
         try:
             async with day:
                 for phase in remaining_phases(scenario, day.resumed):
                     while not auto:
-                        answer = await anyio.to_thread.run_sync(
-                            _ask, f"next: phase {phase.name} for {phase.duration:g} s: {phase.injects}. "
-                                  "Enter runs it, s skips, a aborts, or type a note: ", abandon_on_cancel=True)
+                        answer = await prompt.ask(f"next: phase {phase.name} for {phase.duration:g} s: {phase.injects}. "
+                                                  "Enter runs it, s skips, a aborts, or type a note: ", lambda: day.stopped)
                         if answer.lower() in ("", "y", "yes", "s", "skip", "a", "abort"):
                             break
                         await day.note(answer)
                     else:
                         answer = ""
+                    if day.stopped is not None:
+                        break
                     if answer.lower() in ("a", "abort"):
                         day.abort("aborted at the prompt")
                         break

@@ -8,11 +8,14 @@ notes and the kill switch in between, and the same journal, safety rules and rep
             await day.note("fallback failed, aborting")
             await day.abort()
 
-Entering checks the safety rules (production, blackout, kill switch), reaches the proxy and the
-target and checks the steady state before; leaving takes every fault and toxic off, runs the
-rollback, checks the steady state after (unless aborted) and writes the reports. Every event is
-also appended to ``journal.jsonl`` as it happens, so a game day that dies can be cleaned up or
-resumed (``GameDay(..., resume=JOURNAL)``; see :mod:`chaoskit.gameday._journal`).
+Entering checks the safety rules (production, blackout, kill switch), reaches the proxy, claims
+it (refused, status ``invalid``, when another run or game day holds it) and reaches the target,
+and checks the steady state before; leaving takes every fault and toxic off, runs the rollback,
+checks the steady state after (unless stopped), writes the reports and lets the proxy go. The
+claim is renewed for the whole block, between phases too; a proxy that stops answering stops
+the game day (status ``infrastructure``). Every event is also appended to ``journal.jsonl`` as
+it happens, so a game day that dies can be cleaned up or resumed (``GameDay(..., resume=JOURNAL)``;
+see :mod:`chaoskit.gameday._journal`).
 """
 
 from __future__ import annotations
@@ -90,6 +93,9 @@ class _StepRunner(Runner):
         self._phase_scope: anyio.CancelScope | None = None
         self._load: Any = None
 
+    KIND = "gameday"
+    NAME = "game day"
+
     async def open(self, stack: AsyncExitStack) -> httpx.AsyncClient:
         extra: dict[str, Any] = {"segment": self.journal.segment, "started": self.options.now().isoformat(timespec="seconds")}
         if self.resumed is not None:
@@ -141,6 +147,9 @@ class _StepRunner(Runner):
 
         try:
             completed = await self._watched(app, body)
+        except (InfrastructureError, ControlError) as exc:
+            self._give_up(str(exc))
+            completed = False
         finally:
             self.current, self._phase_scope, self.paused = None, None, False
         failed = tuple(sorted({
@@ -195,21 +204,22 @@ class _StepRunner(Runner):
         result = await self._probe(probe, app, "gameday")
         return result.ok
 
-    async def close(self, app: httpx.AsyncClient | None, aborted: bool) -> None:
+    async def close(self, app: httpx.AsyncClient | None, stopped: bool) -> None:
         with anyio.CancelScope(shield=True):
             await self._rollback(app)
-            if app is not None and not aborted and not await self._steady(app, "after"):
+            if app is not None and not stopped and not await self._steady(app, "after"):
                 self.result.deviate("the steady state did not hold after the game day")
             if self._load is not None:
                 self.result.load = await self._finish_load(self._load)
-            try:
-                await self._collect_injections()
-            except ControlError as exc:
-                self.log.emit("note", f"could not read the proxy's journal: {exc}")
+            await self._collect_injections()
 
     @property
     def aborted(self) -> str | None:
         return self._abort
+
+    @property
+    def gave_up(self) -> str | None:
+        return self._gave_up
 
 
 class GameDay:
@@ -283,19 +293,29 @@ class GameDay:
         if runner.aborted is not None and not any(e.kind == "stop" for e in self.log.events):
             self.log.emit("stop", f"stopped: {runner.aborted}")  # aborted between phases: the moment, for the timeline
         try:
-            await runner.close(self._app, runner.aborted is not None)
+            await runner.close(self._app, runner.stopped is not None)
         finally:
-            if self._stack is not None:
-                with anyio.CancelScope(shield=True):
-                    await self._stack.aclose()
-                self._stack = None
-            self._app = None
-            if runner.aborted is not None:
-                self.result.deviate(f"stopped: {runner.aborted}", "aborted")
-            self.result.duration = time.monotonic() - self._started
-            self.log.emit("run.end", f"game day {self.result.status}", status=self.result.status)
-            self._journal.close()
-            self.result.events = list(self.log.events)
+            # not shielded: the tending task group's scope must be the current one when it ends
+            # (a cancellation pending for the block is raised there, after the rest has run)
+            try:
+                await runner.stop_tending()
+            finally:
+                await self._wrap_up()
+
+    async def _wrap_up(self) -> None:
+        runner = self._runner
+        if self._stack is not None:
+            with anyio.CancelScope(shield=True):
+                await self._stack.aclose()
+            self._stack = None
+        self._app = None
+        if runner.aborted is not None and runner.gave_up is None:
+            self.result.deviate(f"stopped: {runner.aborted}", "aborted")
+        self.result.duration = time.monotonic() - self._started
+        self.log.emit("run.end", f"game day {self.result.status}", status=self.result.status)
+        self._journal.close()
+        self.result.events = list(self.log.events)
+        if self.result.status != "invalid":  # refused, nothing touched: as chaoskit run, no report
             self._write_reports()
 
     def _write_reports(self) -> None:
@@ -329,7 +349,7 @@ class GameDay:
             return PhaseOutcome(name, True, done.seconds, done.failed_probes, resumed=True)
         async with self._lock:
             outcome = await self._runner.run_phase(phase, app)
-        if self._runner.aborted is not None or not (outcome.completed or outcome.skipped):
+        if self._runner.stopped is not None or not (outcome.completed or outcome.skipped):
             raise GameDayAborted(f"game day stopped during phase {name!r}: {self._reason()}")
         return outcome
 
@@ -394,7 +414,14 @@ class GameDay:
     def events(self) -> list[RunEvent]:
         return list(self.log.events)
 
+    @property
+    def stopped(self) -> str | None:
+        """Why the game day cannot go on (the proxy stopped answering, an abort), or None."""
+        return self._runner.stopped
+
     def _ready(self) -> httpx.AsyncClient:
+        if self._runner.gave_up is not None:
+            raise GameDayAborted(f"game day stopped ({self._runner.gave_up}): no step runs after it")
         if self._runner.aborted is not None:
             raise GameDayAborted(f"game day aborted ({self._runner.aborted}): no step runs after an abort")
         if self._app is None:
@@ -402,7 +429,7 @@ class GameDay:
         return self._app
 
     def _reason(self) -> str:
-        return self._runner.aborted or (self.result.reasons[-1] if self.result.reasons else "stopped")
+        return self._runner.stopped or (self.result.reasons[-1] if self.result.reasons else "stopped")
 
 
 def _refuse_unfinished(path: Path) -> None:
@@ -426,24 +453,29 @@ class SyncGameDay:
         self._day = GameDay(scenario, options=options, on_event=on_event, resume=resume)
         self._portal: Any = None
         self._portal_cm: Any = None
+        self._block: Any = None
 
     def __enter__(self) -> SyncGameDay:
         from anyio.from_thread import start_blocking_portal
 
         self._portal_cm = start_blocking_portal()
         self._portal = self._portal_cm.__enter__()
+        # one task enters and leaves the block: the task that tends the proxy lives in it
+        self._block = self._portal.wrap_async_context_manager(self._day)
         try:
-            self._portal.call(self._day.__aenter__)
+            self._block.__enter__()
         except BaseException:
             self._portal_cm.__exit__(None, None, None)
+            self._portal = None
             raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
-            self._portal.call(self._day.__aexit__, kind, exc, tb)
+            self._block.__exit__(kind, exc, tb)
         finally:
             self._portal_cm.__exit__(None, None, None)
+            self._portal = None
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self._portal is None:
@@ -481,5 +513,10 @@ class SyncGameDay:
     @property
     def events(self) -> list[RunEvent]:
         return self._day.events
+
+    @property
+    def stopped(self) -> str | None:
+        """Why the game day cannot go on, or None (see :attr:`GameDay.stopped`)."""
+        return self._day.stopped
 
 

@@ -97,6 +97,8 @@ class Runbook(App[None]):
         self.run_worker(self._run(), exclusive=True, name="game day")
 
     def _refresh(self) -> None:
+        if self.day.stopped is not None:  # stopped while the screen waits for Enter (a signal, the proxy gone)
+            self._reply("abort")
         log = self.query_one("#log", RichLog)
         pending, self._pending[:] = list(self._pending), []
         for event in pending:
@@ -140,6 +142,8 @@ class Runbook(App[None]):
                 for phase in remaining_phases(day.scenario, day.resumed):
                     self.next_phase, self.state = phase, "waiting"
                     answer = "go" if self.auto else await self._ask()
+                    if day.stopped is not None:
+                        break
                     if answer == "abort":
                         day.abort("aborted from the screen")
                         break

@@ -1,7 +1,7 @@
 """The proxy's control API: its own loopback port, a bearer token, JSON in and out.
 
 =========================  =====================================================================
-``GET /health``            up, the upstreams, the faults on (no token needed)
+``GET /health``            up, the upstreams, the faults on, the claim (no token needed)
 ``GET /metrics``           Prometheus exposition (no token needed: names and counts only)
 ``GET /faults``            the faults on, with the seconds each has left
 ``POST /faults``           put one on: ``{"fault": ID, "ttl": S, "rate", "times", "after",
@@ -15,6 +15,13 @@
                            proxy sees it in ``/health`` and stops (faults off, rollback, report)
 ``POST /resume``           take faults again after a halt
 ``GET /journal``           the journal as JSON lines (secrets redacted); ``?since=INDEX``
+``GET /claim``             who holds the proxy: ``{"claim": {owner, title, kind, since,
+                           expires_in, ttl}}`` or ``{"claim": null}``
+``POST /claim``            hold the proxy (a run or game day does, for its whole life):
+                           ``{"owner": ID, "title", "kind": "run"|"gameday", "ttl": S}``; 200
+                           when free or already this owner's (a renewal), 409 with the holder
+                           (no owner) when another's. Faults are not checked against it
+``DELETE /claim/OWNER``    release it; 404 when OWNER holds no claim
 =========================  =====================================================================
 """
 
@@ -30,13 +37,14 @@ from .._errors import ChaosError
 from ..engine import Engine
 from ..seams._proxy import Receive, Scope, Send
 from ._board import FaultBoard, FaultLimit
+from ._claim import ClaimHeld, Claims
 from ._metrics import Metrics
 
 __all__ = ["ControlApi"]
 
 _MAX_BODY = 1 << 20
 _ROUTES = ("GET /health, GET /metrics, GET|POST /faults, GET|PATCH|DELETE /faults/ID, POST /reset, POST /halt, "
-           "POST /resume, GET /journal")
+           "POST /resume, GET /journal, GET|POST /claim, DELETE /claim/OWNER")
 
 
 class _Refusal(Exception):
@@ -49,8 +57,9 @@ class ControlApi:
     """The control plane as an ASGI app over one proxy's board, engine and metrics."""
 
     def __init__(self, board: FaultBoard, engine: Engine, metrics: Metrics, token: str,
-                 health: Callable[[], dict[str, Any]]) -> None:
+                 health: Callable[[], dict[str, Any]], claims: Claims | None = None) -> None:
         self.board = board
+        self.claims = claims or Claims(max_ttl=board.max_ttl)
         self.engine = engine
         self.metrics = metrics
         self.token = token
@@ -69,7 +78,9 @@ class ControlApi:
         method, path = scope["method"], scope["path"].rstrip("/") or "/"
         try:
             if path == "/health" and method == "GET":
-                await _json(send, 200, {**self.health(), "halted": self.halted})
+                claim = self.claims.current()
+                await _json(send, 200, {**self.health(), "halted": self.halted,
+                                        "claim": claim.to_dict(owner=False) if claim is not None else None})
                 return
             if path == "/metrics" and method == "GET":
                 body, kind = self.metrics.render()
@@ -155,6 +166,9 @@ class ControlApi:
             was, self.halted = self.halted, None
             await _json(send, 200, {"resumed": was is not None})
             return
+        if path == "/claim" or path.startswith("/claim/"):
+            await self._claim(method, path, body, send)
+            return
         if path == "/journal" and method == "GET":
             query = parse_qs((scope.get("query_string") or b"").decode())
             try:
@@ -165,6 +179,31 @@ class ControlApi:
             await _send(send, 200, ("\n".join(lines) + ("\n" if lines else "")).encode(), "application/x-ndjson")
             return
         raise _Refusal(404, f"no route {method} {path}; the control API has {_ROUTES}")
+
+    async def _claim(self, method: str, path: str, body: bytes, send: Send) -> None:
+        if path == "/claim" and method == "GET":
+            claim = self.claims.current()
+            await _json(send, 200, {"claim": claim.to_dict(owner=True) if claim is not None else None})
+            return
+        if path == "/claim" and method == "POST":
+            try:
+                claim, renewed = self.claims.take(_parsed(body))
+            except ClaimHeld as held:
+                await _json(send, 409, {"error": str(held), "claim": held.claim.to_dict(owner=False)})
+                return
+            except ChaosError as exc:
+                raise _Refusal(400, f"POST /claim: {exc}") from None
+            await _json(send, 200, {"claim": claim.to_dict(owner=True), "renewed": renewed})
+            return
+        if path.startswith("/claim/") and method == "DELETE":
+            owner = path.removeprefix("/claim/")
+            gone = self.claims.release(owner)
+            if gone is None:
+                raise _Refusal(404, f"{owner!r} holds no claim on this proxy (it may have expired); GET /claim shows who does")
+            await _json(send, 200, {"released": gone.to_dict(owner=True)})
+            return
+        allowed = "DELETE" if path.startswith("/claim/") else "GET or POST"
+        raise _Refusal(405, f"{method} {'/claim/OWNER' if path.startswith('/claim/') else '/claim'} is not supported; use {allowed}")
 
 
 def _parsed(body: bytes) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from .._journal import JournalEvent
 from ..engine import Engine
 from ..seams._proxy import PooledFetcher, ProxySeam
 from ._board import FaultBoard
+from ._claim import Claims
 from ._config import ProxyConfig
 from ._control import ControlApi
 from ._metrics import Metrics
@@ -56,7 +57,8 @@ class ChaosProxy:
         self.fetcher = PooledFetcher(connect_timeout=config.upstream_connect_timeout)
         self.seam = ProxySeam(self.engine, config.upstreams, self.fetcher, token=config.token, observer=self.metrics,
                               faults_of=lambda fault_id, params: _resolve(faults, fault_id, params))
-        self.control = ControlApi(self.board, self.engine, self.metrics, config.token, self._health)
+        self.claims = Claims(state=state, max_ttl=config.max_ttl)
+        self.control = ControlApi(self.board, self.engine, self.metrics, config.token, self._health, self.claims)
         self._journal_file: TextIO | None = None
         self._servers: list[Any] = []
         self._sockets = [_bind(*config.listen), _bind(*config.control)]

@@ -11,7 +11,10 @@ seed and the request). What needs counting or must be seen by all is kept in Red
   atomic step, so ``times=5`` across replicas is five injections;
 - cold-start state (``PREFIX:cold:KEY:until`` and ``:last``): when the model's current load
   ends and when any replica last called it, on the wall clock, so one replica's first call
-  begins the load the others' calls then wait for.
+  begins the load the others' calls then wait for;
+- the claim (``PREFIX:claim``, a hash: owner, title, kind, since, ttl) with Redis's expiry as
+  its lease, taken, renewed and released in one atomic step each, so two runners claiming
+  through two replicas at once cannot both get it.
 """
 
 from __future__ import annotations
@@ -57,6 +60,33 @@ redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'PX', ARGV[3])
 return ''
 """
 
+#: Claim the proxy for ARGV[1], or renew its claim: 'taken', 'renewed' or 'held' (by another),
+#: then the claim's fields and the milliseconds it has left. ``since`` is kept on a renewal.
+_CLAIM = """
+local holder = redis.call('HGET', KEYS[1], 'owner')
+local outcome = 'taken'
+if holder and holder ~= ARGV[1] then
+  outcome = 'held'
+elseif holder then
+  outcome = 'renewed'
+  redis.call('HSET', KEYS[1], 'title', ARGV[2], 'kind', ARGV[3], 'ttl', ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+else
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'title', ARGV[2], 'kind', ARGV[3], 'since', ARGV[4], 'ttl', ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+end
+return {outcome, redis.call('HGETALL', KEYS[1]), redis.call('PTTL', KEYS[1])}
+"""
+
+#: Release the claim if ARGV[1] holds it: its fields, or nothing.
+_RELEASE = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {} end
+local fields = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return fields
+"""
+
 
 @dataclass(frozen=True)
 class SharedFault:
@@ -88,6 +118,8 @@ class RedisState:
         self.prefix = prefix
         self.keep_counts_ms = int(keep_counts * 1000)
         self._take = self.client.register_script(_TAKE)
+        self._claim = self.client.register_script(_CLAIM)
+        self._release = self.client.register_script(_RELEASE)
 
     def new_id(self) -> str:
         return f"f{self.client.incr(f'{self.prefix}:ids')}"
@@ -129,6 +161,26 @@ class RedisState:
 
     def counts(self, fault_id: str) -> RedisCounts:
         return RedisCounts(self, f"{self.prefix}:count:{fault_id}")
+
+    def claim(self, owner: str, fields: Mapping[str, str]) -> tuple[str, dict[str, str], float]:
+        """Claim for ``owner`` (``fields``: title, kind, since, ttl) or renew its claim, atomically:
+        ('taken', 'renewed' or 'held'), the claim in force, and its seconds left."""
+        ttl_ms = max(int(float(fields["ttl"]) * 1000), 1)
+        outcome, flat, left = self._claim(keys=[f"{self.prefix}:claim"], args=[
+            owner, fields["title"], fields["kind"], fields["since"], fields["ttl"], ttl_ms])
+        return str(outcome), _pairs(flat), max(int(left), 0) / 1000
+
+    def release_claim(self, owner: str) -> dict[str, str]:
+        """End ``owner``'s claim: its fields, or {} when it holds none."""
+        return _pairs(self._release(keys=[f"{self.prefix}:claim"], args=[owner]))
+
+    def claimed(self) -> tuple[dict[str, str], float]:
+        """The claim in force (its fields, {} for none) and its seconds left."""
+        pipe = self.client.pipeline()
+        pipe.hgetall(f"{self.prefix}:claim")
+        pipe.pttl(f"{self.prefix}:claim")
+        fields, left = pipe.execute()
+        return dict(fields), max(int(left), 0) / 1000
 
 
 class RedisCounts:
@@ -188,6 +240,11 @@ class RedisColdStarts:
         if joined:  # another replica's call began it first: this one waits for the rest of it
             return Phase(True, float(joined))
         return Phase(True, seconds, began=True)
+
+
+def _pairs(flat: list[Any]) -> dict[str, str]:
+    """HGETALL's flat reply from a script, as a dict."""
+    return {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
 
 
 def _shown(url: str) -> str:

@@ -15,7 +15,8 @@ def add_parser(sub: Any) -> None:
                        description="Run a scenario: steady state before, the phases' faults on the chaos proxy, "
                                    "probes and stop conditions, rollback, steady state after, reports. Exit 0: the "
                                    "steady state held; 1: it deviated (or the run was stopped); 2: invalid scenario "
-                                   "or usage; 3: infrastructure (proxy or target not there).")
+                                   "or usage, or refused (another run or game day holds the proxy); 3: infrastructure "
+                                   "(proxy or target not there, or the proxy stopped answering).")
     add_run_options(p)
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit; touch nothing")
     p.add_argument("--quiet", action="store_true", help="print failed probes only, not every passing one")

@@ -2,30 +2,37 @@
 
 The order, Chaos Toolkit's shape with Litmus's probe modes: refuse what must not run (a
 production target not accepted twice, a blackout, the kill switch); reach the proxy (start one,
-or use the scenario's) and the target; check the steady state before; start the load; run the
+or use the scenario's), claim it (refused when another run or game day holds it) and reach the
+target; check the steady state before; start the load; run the
 phases, putting each phase's faults on the proxy with a short lease that is renewed while the
 phase lasts (so a runner that dies leaves nothing on beyond the lease), while continuous and
 during-fault probes run and stop conditions are watched; roll back, always; check the steady
 state after; write the reports. Exit codes: :data:`EXIT_HELD`, :data:`EXIT_DEVIATED`,
 :data:`EXIT_INVALID`, :data:`EXIT_INFRA`.
+
+For the run's whole life a task tends the proxy: its ``/health`` every
+:data:`HALT_POLL_SECONDS` (the kill switch; and a proxy that misses :data:`PROXY_LOST_POLLS`
+polls in a row is gone: the run stops, status ``infrastructure``) and the claim renewed every
+third of the lease, between a game day's phases too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
 import httpx
 
 from .._errors import ChaosError
-from ._control import ControlError, ProxyControl
+from ._control import ClaimRefused, ControlError, ControlUnreachable, ProxyControl
 from ._events import EventLog, RunEvent
 from ._proxyproc import InfrastructureError, ProxyProcess
 
@@ -38,15 +45,23 @@ __all__ = ["EXIT_DEVIATED", "EXIT_HELD", "EXIT_INFRA", "EXIT_INVALID", "RunOptio
 EXIT_HELD, EXIT_DEVIATED, EXIT_INVALID, EXIT_INFRA = 0, 1, 2, 3
 #: ``held``: the steady state held; ``deviated``: it did not (a probe, a stop condition);
 #: ``aborted``: stopped from outside (a signal, the kill switch, a safety limit) before the end;
-#: ``invalid``: refused before anything was touched; ``infrastructure``: the proxy or the target
-#: was not there.
+#: ``invalid``: refused before anything was touched (the safety rules; the proxy in use by another
+#: run or game day); ``infrastructure``: the proxy or the target was not there, or the proxy
+#: stopped answering during the run (it wins over what the probes said: the experiment did not
+#: run as planned).
 Status = Literal["held", "deviated", "aborted", "invalid", "infrastructure"]
 EXIT_CODES: dict[str, int] = {"held": EXIT_HELD, "deviated": EXIT_DEVIATED, "aborted": EXIT_DEVIATED,
                               "invalid": EXIT_INVALID, "infrastructure": EXIT_INFRA}
 #: How often the guards look at the kill switch, the clock and the abort flag.
 GUARD_SECONDS = 0.05
-#: How often the guard asks the proxy whether its kill switch (POST /halt) was pulled.
+#: How often a run asks the proxy's /health whether its kill switch (POST /halt) was pulled, and
+#: whether it still answers.
 HALT_POLL_SECONDS = 0.5
+#: Seconds one of those polls waits for the answer.
+PROXY_ANSWER_SECONDS = 2.0
+#: Polls in a row with no answer after which the proxy counts as gone: the run or game day stops
+#: with status ``infrastructure`` (so about HALT_POLL_SECONDS after a dead proxy's first miss).
+PROXY_LOST_POLLS = 2
 
 
 def _utcnow() -> dt.datetime:
@@ -56,9 +71,10 @@ def _utcnow() -> dt.datetime:
 @dataclass(frozen=True)
 class RunOptions:
     """How to run: ``accept_production_risk`` (the CLI's ``--i-accept-production-risk``);
-    ``report_dir`` overrides the scenario's; ``lease`` is the TTL a fault is put on with, renewed
-    every third of it (a dead runner's faults expire within it); ``token`` for a proxy the
-    scenario names by URL (else the scenario's, else ``$CHAOSKIT_PROXY_TOKEN``)."""
+    ``report_dir`` overrides the scenario's; ``lease`` is the TTL a fault is put on with, and the
+    run's claim on the proxy, renewed every third of it (a dead runner's faults expire within it,
+    and the next run may claim the proxy after it); ``token`` for a proxy the scenario names by
+    URL (else the scenario's, else ``$CHAOSKIT_PROXY_TOKEN``)."""
 
     accept_production_risk: bool = False
     report_dir: Path | None = None
@@ -108,6 +124,10 @@ class _OnProxy:
 class Runner:
     """Runs one scenario once; :meth:`abort` (from a signal handler) stops it early and cleanly."""
 
+    #: What the run claims the proxy as (``POST /claim``'s kind), and how messages name it.
+    KIND: ClassVar[str] = "run"
+    NAME: ClassVar[str] = "run"
+
     def __init__(self, scenario: Scenario, options: RunOptions | None = None, log: EventLog | None = None) -> None:
         self.scenario = scenario
         self.options = options or RunOptions()
@@ -117,6 +137,12 @@ class Runner:
         self.toxics: list[Any] = []
         self.control: ProxyControl | None = None
         self._abort: str | None = None
+        self._gave_up: str | None = None  # why the run could not go on (the proxy gone): status infrastructure
+        self._proxy_gone = False  # the proxy stopped answering: nothing more is asked of it
+        #: The run's id on the proxy's claim (``POST /claim``'s owner).
+        self.owner = f"{self.KIND}-{secrets.token_hex(6)}"
+        self._claimed = False
+        self._tending: anyio.abc.TaskGroup | None = None
         self._stop_scope: anyio.CancelScope | None = None
         self._windows: dict[str, Any] = {}
         self._rolled_back = False
@@ -132,13 +158,15 @@ class Runner:
             self._abort = reason
 
     def emergency_off(self) -> None:
-        """Take this run's faults off at once, synchronously (a second Ctrl-C: no time for the rest)."""
+        """Take this run's faults off and let the proxy go at once, synchronously (a second Ctrl-C:
+        no time for the rest)."""
         control = self.control
         if control is None:
             return
-        for fault_id in list(self.on_proxy):
+        paths = [f"/faults/{fault_id}" for fault_id in list(self.on_proxy)] + ([f"/claim/{self.owner}"] if self._claimed else [])
+        for path in paths:
             try:
-                httpx.delete(f"{control.url}/faults/{fault_id}", headers=control.headers, timeout=0.5, trust_env=False)
+                httpx.delete(control.url + path, headers=control.headers, timeout=0.5, trust_env=False)
             except httpx.HTTPError:
                 pass  # it expires by its lease
 
@@ -146,29 +174,52 @@ class Runner:
     async def run(self) -> RunResult:
         try:
             async with AsyncExitStack() as stack:
-                app = await self._begin(stack)
-                if app is None:
-                    return self.result
-                if not await self._steady(app, "before"):
-                    self.result.deviate("the steady state did not hold before the method: no fault was put on")
-                    return self.result
-                load = await self._start_load(stack)
-                try:
-                    await self._method(app)
-                finally:
-                    with anyio.CancelScope(shield=True):
-                        await self._rollback(app)
-                if self._abort is None and not await self._steady(app, "after"):
-                    self.result.deviate("the steady state did not hold after the method")
-                if load is not None:
-                    self.result.load = await self._finish_load(load)
-                await self._collect_injections()
+                await self._run(stack)
         except (InfrastructureError, ControlError) as exc:
-            self.result.deviate(str(exc), "infrastructure")
+            self._give_up(str(exc))
         finally:
             with anyio.CancelScope(shield=True):
                 await self._rollback(None)
         return self.result
+
+    async def _run(self, stack: AsyncExitStack) -> None:
+        app = await self._begin(stack)
+        if app is None:
+            return
+        if not await self._steady(app, "before"):
+            self.result.deviate("the steady state did not hold before the method: no fault was put on")
+            return
+        load = await self._start_load(stack)
+        try:
+            await self._method(app)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._rollback(app)
+        if self.stopped is None and not await self._steady(app, "after"):
+            self.result.deviate("the steady state did not hold after the method")
+        if load is not None:
+            self.result.load = await self._finish_load(load)
+        await self._collect_injections()
+
+    @property
+    def stopped(self) -> str | None:
+        """Why the run stopped before its end (the proxy gone, an abort), or None."""
+        return self._gave_up or self._abort
+
+    def _give_up(self, reason: str) -> None:
+        """The run cannot go on for a reason outside the experiment (the proxy gone, the target
+        down): status ``infrastructure`` whatever the probes said, this reason first, and the
+        method stopped. Faults still on are left to their leases if the proxy is gone."""
+        if self._gave_up is not None:
+            return
+        self._gave_up = reason
+        if reason in self.result.reasons:
+            self.result.reasons.remove(reason)
+        self.result.reasons.insert(0, reason)
+        self.result.status = "infrastructure"
+        self.log.emit("stop", reason)
+        if self._stop_scope is not None:
+            self._stop_scope.cancel()
 
     async def _begin(self, stack: AsyncExitStack, kind: str = "", **data: Any) -> httpx.AsyncClient | None:
         """How every run starts (``kind`` names it on the timeline): the safety rules, the proxy,
@@ -181,7 +232,11 @@ class Runner:
         if refusal is not None:
             self.result.deviate(refusal, "invalid")
             return None
-        await self._reach_proxy(stack)
+        try:
+            await self._reach_proxy(stack)
+        except ClaimRefused as refused:
+            self.result.deviate(self._in_use(refused.claim), "invalid")
+            return None
         app = await stack.enter_async_context(httpx.AsyncClient(base_url=s.target.url, trust_env=False, timeout=30))
         await self._target_up(app)
         return app
@@ -233,6 +288,110 @@ class Runner:
         if self.scenario.seed is None:
             self.result.seed = health.get("seed")
         self._journal_from = int(health.get("requests", 0))
+        await self._claim(stack)
+
+    async def _claim(self, stack: AsyncExitStack) -> None:
+        """Hold the proxy for the run's whole life (ClaimRefused when another run holds it), and
+        start the task that tends it; both end with ``stack`` (the claim released after rollback),
+        the task first (see :meth:`stop_tending`)."""
+        control = self.control
+        assert control is not None
+        try:
+            await control.claim(self.owner, title=self.scenario.title[:200], kind=self.KIND, ttl=self.options.lease)
+        except ClaimRefused:
+            raise
+        except ControlError as exc:
+            if exc.status != 404:
+                raise
+            self.log.emit("note", f"the chaos proxy at {control.url} takes no claims (an older chaoskit): "
+                                  "another run or game day could use it at the same time")
+        else:
+            self._claimed = True
+            stack.push_async_callback(self._release)
+            self.log.emit("note", f"the chaos proxy at {control.url} is this {self.NAME}'s until it ends (claim {self.owner}, "
+                                  f"renewed every {self.options.lease / 3:.1f} s)")
+        self._tending = anyio.create_task_group()
+        await self._tending.__aenter__()
+        self._tending.start_soon(self._tend)
+        stack.push_async_callback(self.stop_tending)
+
+    async def stop_tending(self) -> None:
+        """End the task that tends the proxy. Its task group's scope is the one the run's steps ran
+        in: this must be awaited outside any cancel scope entered since (a game day calls it
+        before the shielded rest of its clean-up)."""
+        tending, self._tending = self._tending, None
+        if tending is not None:
+            tending.cancel_scope.cancel()
+            await tending.__aexit__(None, None, None)
+
+    def _in_use(self, claim: dict[str, Any]) -> str:
+        """Why the run is refused, from the holder's claim as the proxy showed it."""
+        assert self.control is not None
+        kind = "game day" if claim.get("kind") == "gameday" else str(claim.get("kind", "run"))
+        try:
+            since = dt.datetime.fromisoformat(str(claim["since"])).strftime("%H:%M:%S UTC")
+        except (KeyError, ValueError):
+            since = "a while"
+        left = math.ceil(float(claim.get("expires_in", 0)))
+        return (f"the chaos proxy at {self.control.url} is in use by {kind} {claim.get('title', '')!r} (since {since}, "
+                f"its lease ends in {left} s): wait for it to finish, or pull its kill switch with POST /halt")
+
+    async def _release(self) -> None:
+        """Let the proxy go (not asked of a proxy that is gone: the claim ends with its lease)."""
+        if self.control is None or self._proxy_gone:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.control.release(self.owner)
+            except ControlError as exc:
+                self.log.emit("note", f"could not release the claim on the proxy: {exc}; it ends with its lease")
+                return
+        self._claimed = False
+
+    async def _tend(self) -> None:
+        """For the run's whole life: the proxy's ``/health`` every HALT_POLL_SECONDS (its kill
+        switch; PROXY_LOST_POLLS polls in a row with no answer and the proxy is gone) and the
+        claim renewed every third of the lease, between a game day's phases as during them."""
+        assert self.control is not None
+        every = self.options.lease / 3
+        next_poll = time.monotonic() + HALT_POLL_SECONDS
+        renew_at = time.monotonic() + every if self._claimed else math.inf
+        misses: list[tuple[float, str]] = []  # (when it was seen, why) for the polls in a row with no answer
+        while self._gave_up is None:
+            await anyio.sleep(max(min(next_poll, renew_at) - time.monotonic(), 0.0))
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + HALT_POLL_SECONDS
+                try:
+                    health = await self.control.health(timeout=PROXY_ANSWER_SECONDS)
+                except ControlError as exc:
+                    misses.append((time.monotonic(), exc.cause if isinstance(exc, ControlUnreachable) else str(exc)))
+                    if len(misses) >= PROXY_LOST_POLLS:
+                        self._proxy_gone = True
+                        self._give_up(self._gone(*misses[0]))
+                    continue
+                misses.clear()
+                if health.get("halted"):
+                    self.abort(f"the proxy was halted: {health['halted']}")
+            if time.monotonic() >= renew_at:
+                renew_at = time.monotonic() + every
+                await self._renew_claim()
+
+    def _gone(self, since: float, cause: str) -> str:
+        assert self.control is not None
+        return (f"the chaos proxy at {self.control.url} stopped answering at {self.log.at(since):.1f} s ({cause}): its faults "
+                f"end with their leases (at most {self.options.lease:g} s); the {self.NAME} stopped")
+
+    async def _renew_claim(self) -> None:
+        assert self.control is not None
+        try:
+            await self.control.claim(self.owner, title=self.scenario.title[:200], kind=self.KIND, ttl=self.options.lease)
+        except ClaimRefused as refused:  # it lapsed (the runner was held up past the lease) and another took it
+            self.abort(f"this {self.NAME}'s claim on the proxy lapsed and another took it ({self._in_use(refused.claim)}); "
+                       "stopped, so that the two do not trample each other's faults")
+        except ControlUnreachable:
+            pass  # the health polls decide whether the proxy is gone
+        except ControlError as exc:
+            self.log.emit("note", f"could not renew the claim on the proxy: {exc}")
 
     async def _target_up(self, app: httpx.AsyncClient) -> None:
         url = self.scenario.target.url
@@ -332,33 +491,35 @@ class Runner:
 
     async def _watched(self, app: httpx.AsyncClient, body: Callable[[], Awaitable[None]]) -> bool:
         """``body`` with the guard and the continuous and during-fault probes running beside it;
-        a stop (see :meth:`_stop`) cancels it. Whether it ran to its end."""
+        a stop (see :meth:`_stop`) cancels it. Whether it ran to its end. A ControlError or
+        InfrastructureError inside comes out as itself, not in an ExceptionGroup."""
         watched = [p for p in self.scenario.steady_state if p.mode in ("continuous", "during_fault")]
         completed = False
-        with anyio.CancelScope() as scope:
-            self._stop_scope = scope
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._guard)
-                for probe in watched:
-                    tg.start_soon(self._watch, probe, app)
-                await body()
-                completed = True
-                tg.cancel_scope.cancel()
-        self._stop_scope = None
+        try:
+            with anyio.CancelScope() as scope:
+                self._stop_scope = scope
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._guard)
+                    for probe in watched:
+                        tg.start_soon(self._watch, probe, app)
+                    await body()
+                    completed = True
+                    tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise _unwrapped(group) from None
+        finally:
+            self._stop_scope = None
         return completed
 
     async def _guard(self) -> None:
-        """The kill switch (its file, and the proxy's ``POST /halt`` every 0.5 s), the safety
-        clock and the abort flag, looked at every few ms."""
+        """The kill switch (its file, and the proxy's ``POST /halt`` as :meth:`_tend` sees it),
+        the safety clock, the abort flag and a proxy gone, looked at every few ms."""
         safety = self.scenario.safety
-        next_health = 0.0
         while True:
-            if self.control is not None and time.monotonic() >= next_health:
-                next_health = time.monotonic() + HALT_POLL_SECONDS
-                halted = await self._halted()
-                if halted is not None:
-                    self.abort(f"the proxy was halted: {halted}")
-            if self._abort is not None:
+            if self._gave_up is not None:  # given up before this phase began (the stop is on the timeline)
+                if self._stop_scope is not None:
+                    self._stop_scope.cancel()
+            elif self._abort is not None:
                 self._stop(f"stopped: {self._abort}", "aborted")
             elif safety.kill_switch_engaged():
                 self._stop(f"stopped: the kill-switch file {safety.kill_switch} appeared", "aborted")
@@ -368,10 +529,12 @@ class Runner:
 
     async def _halted(self) -> str | None:
         """Why the proxy's kill switch was pulled, or None (also when the proxy does not answer:
-        the faults' leases cover a proxy that is gone)."""
+        :meth:`_tend` decides whether it is gone)."""
         assert self.control is not None
+        if self._proxy_gone:
+            return None
         try:
-            health = await self.control.health()
+            health = await self.control.health(timeout=PROXY_ANSWER_SECONDS)
         except ControlError:
             return None
         halted = health.get("halted")
@@ -436,8 +599,10 @@ class Runner:
                 ttl = min(on.spec.ttl, self.options.lease)
                 try:
                     await self.control.renew(fault_id, ttl)
+                except ControlUnreachable:
+                    continue  # the health polls decide whether the proxy is gone; the lease covers a miss
                 except ControlError as exc:
-                    if ": 404: " not in str(exc):
+                    if exc.status != 404:
                         raise
                     if on.spec.ttl <= self.options.lease:
                         continue  # its own TTL has passed: it is meant to be off
@@ -451,6 +616,9 @@ class Runner:
     async def _take_off(self, fault_id: str) -> None:
         on = self.on_proxy.pop(fault_id, None)
         if on is None or self.control is None:
+            return
+        if self._proxy_gone:
+            self.log.emit("note", f"{on.spec.fault} ({fault_id}) is left to its lease: the proxy does not answer")
             return
         try:
             await self.control.remove(fault_id)
@@ -509,7 +677,8 @@ class Runner:
             self._rolled_back = True
             return
         self._rolled_back = True
-        self.log.emit("rollback", "every fault and toxic is off")
+        self.log.emit("rollback", "every toxic is off; the faults on the proxy that stopped answering end with their leases"
+                      if self._proxy_gone else "every fault and toxic is off")
         for action in self.scenario.rollback:
             result = await self._probe(action, app, "rollback")
             if not result.ok:
@@ -534,15 +703,41 @@ class Runner:
         return result
 
     async def _collect_injections(self) -> None:
-        if self.control is None:
+        """The proxy's journal since the run began (a proxy that is gone took it with it; one that
+        does not answer now is noted: the verdict stands)."""
+        if self.control is None or self.result.status == "invalid":
             return
-        entries = await self.control.journal(self._journal_from)
+        if self._proxy_gone:
+            self.log.emit("note", "the proxy's journal is gone with it: the report lists no injections")
+            return
+        try:
+            entries = await self.control.journal(self._journal_from)
+        except ControlError as exc:
+            self.log.emit("note", f"could not read the proxy's journal: {exc}")
+            return
         self.result.injections = [e for e in entries if e.get("fault")]
         self._calls = entries
 
     def calls(self) -> list[dict[str, Any]]:
         """Every call the proxy journaled during the run (redacted)."""
         return list(self._calls)
+
+
+def _unwrapped(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The one ControlError or InfrastructureError a task group raised, else the group itself."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    if leaves and all(isinstance(e, (ControlError, InfrastructureError)) for e in leaves):
+        return leaves[0]
+    return group
 
 
 def _load_spec(scenario: Scenario) -> Any:

@@ -26,7 +26,8 @@ def add_run_options(p: Any, *, scenario_required: bool = True) -> None:
                    help="allow a target whose environment is production (the scenario must allow it too)")
     p.add_argument("--report-dir", type=Path, default=None, help="where the reports go (default: the scenario's report.directory)")
     p.add_argument("--lease", type=float, default=10.0,
-                   help="seconds each fault is put on for, renewed while its phase lasts (default: 10)")
+                   help="seconds each fault is put on for, renewed while its phase lasts, and the proxy is "
+                        "claimed for, renewed while the run lasts (default: 10)")
 
 
 def read_scenario(command: str, ns: argparse.Namespace) -> Scenario | None:
@@ -84,7 +85,10 @@ def _detach_terminal() -> None:
 
 
 def print_verdict(command: str, title: str, result: RunResult) -> None:
-    """The verdict, why, and where the reports are."""
+    """The verdict, why, and where the reports are; on stderr too, what stopped a run that could
+    not go on (the proxy gone, the target down) or refused it (the proxy in use)."""
+    if result.status in ("infrastructure", "invalid") and result.reasons:
+        print(f"chaoskit {command}: {result.reasons[0]}", file=sys.stderr, flush=True)
     print(f"chaoskit {command}: {title}: {result.status} (exit {result.exit_code})")
     for reason in result.reasons:
         print(f"  - {reason}")

@@ -113,7 +113,8 @@ def test_an_unknown_field_names_the_fields_there_are(proxy: Any) -> None:
     ("POST", "/faults", b"[1]", 400, "the request body must be a JSON object"),
     ("PUT", "/faults", b"", 405, "PUT /faults is not supported; use GET or POST"),
     ("GET", "/nowhere", b"", 404, "no route GET /nowhere; the control API has GET /health, GET /metrics, GET|POST /faults, "
-                                  "GET|PATCH|DELETE /faults/ID, POST /reset, POST /halt, POST /resume, GET /journal"),
+                                  "GET|PATCH|DELETE /faults/ID, POST /reset, POST /halt, POST /resume, GET /journal, "
+                                  "GET|POST /claim, DELETE /claim/OWNER"),
     ("POST", "/reset", b'{"seed": "x"}', 400, "POST /reset: seed='x' must be a whole number"),
     ("GET", "/journal?since=x", b"", 400, "GET /journal: since must be a journal index (a whole number)"),
     ("PATCH", "/faults/f9", b"{}", 404, "no fault 'f9' is on (it may have expired); put it on again"),

@@ -133,3 +133,33 @@ def test_a_cold_start_begun_on_one_replica_is_loading_on_the_other(replicas: lis
     journal = [json.loads(line) for c in (a_control, b_control) for line in httpx.get(c + "/journal", headers=AUTH).text.splitlines()]
     details = sorted(e["detail"] for e in journal if e["fault"] == "openai.cold_start")
     assert [d.split(",")[0] for d in details] == ["cold start: loading began", "cold start: still loading"], details
+
+
+def test_the_claim_is_one_for_every_replica(replicas: list[tuple[str, str]]) -> None:
+    (_, a_control), (_, b_control) = replicas
+    ours = {"owner": "gameday-1", "title": "outage", "kind": "gameday", "ttl": 30}
+    assert httpx.post(a_control + "/claim", headers=AUTH, json=ours).status_code == 200
+    refused = httpx.post(b_control + "/claim", headers=AUTH, json={"owner": "run-2", "kind": "run"})
+    assert refused.status_code == 409 and refused.json()["claim"]["title"] == "outage"
+    assert httpx.get(b_control + "/health").json()["claim"]["kind"] == "gameday"
+    renewed = httpx.post(b_control + "/claim", headers=AUTH, json=ours).json()  # its owner renews it through any replica
+    assert renewed["renewed"] is True
+    assert httpx.delete(b_control + "/claim/gameday-1", headers=AUTH).status_code == 200
+    assert httpx.get(a_control + "/claim", headers=AUTH).json() == {"claim": None}
+    httpx.post(a_control + "/claim", headers=AUTH, json={**ours, "ttl": 0.5}).raise_for_status()
+    time.sleep(0.6)  # Redis ends it: no replica sweeps claims
+    taken = httpx.post(b_control + "/claim", headers=AUTH, json={"owner": "run-2", "kind": "run"}).json()
+    assert taken["renewed"] is False and taken["claim"]["owner"] == "run-2"
+
+
+def test_runners_claiming_through_both_replicas_at_once_get_one_claim(replicas: list[tuple[str, str]]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    controls = [control for _, control in replicas]
+
+    def claim(i: int) -> int:
+        return httpx.post(controls[i % 2] + "/claim", headers=AUTH, json={"owner": f"run-{i}", "kind": "run"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(claim, range(16)))
+    assert sorted(statuses) == [200] + [409] * 15

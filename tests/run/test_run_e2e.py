@@ -138,6 +138,33 @@ def test_a_runner_killed_with_sigkill_leaves_faults_that_expire_by_their_lease(u
             time.sleep(0.05)
 
 
+def test_a_proxy_killed_mid_run_stops_it_within_seconds_with_exit_3_and_the_report(upstream: str, tmp_path: Path) -> None:
+    import re
+
+    from proxy.test_proxy_cli import start
+
+    process, url, control = start("--upstream", f"openai={upstream}", "--upstream", f"anthropic={upstream}")
+    try:
+        scenario = on_running_proxy(tmp_path, control, **{"${OUTAGE:-2s}": "60s"})
+        with support_bot(url.removeprefix("http://")) as app:
+            runner = start_run(scenario, env_for(upstream, app, {}, tmp_path / "reports"))
+            until_a_fault(control, runner, "the run")
+            process.kill()
+            killed = time.monotonic()
+            out, err = runner.communicate(timeout=30)
+            took = time.monotonic() - killed
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
+    assert runner.returncode == 3, out + err
+    assert took < 5, f"the run took {took:.1f} s to stop after its proxy died"
+    doc = report(tmp_path / "reports")
+    assert doc["status"] == "infrastructure"
+    assert re.fullmatch(rf"the chaos proxy at {re.escape(control)} stopped answering at \d+\.\d s \(\w+Error: .*\): its faults "
+                        r"end with their leases \(at most 10 s\); the run stopped", doc["reasons"][0]), doc["reasons"]
+    assert f"chaoskit run: {doc['reasons'][0]}" in err.splitlines()
+
+
 def test_a_target_that_is_down_exits_3_and_puts_nothing_on(upstream: str, proxy: tuple[str, str], tmp_path: Path) -> None:
     from seams._servers import free_port
 
