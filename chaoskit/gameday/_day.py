@@ -313,9 +313,11 @@ class GameDay:
             self.result.deviate(f"stopped: {runner.aborted}", "aborted")
         self.result.duration = time.monotonic() - self._started
         self.log.emit("run.end", f"game day {self.result.status}", status=self.result.status)
-        self._journal.close()
         self.result.events = list(self.log.events)
-        if self.result.status != "invalid":  # refused, nothing touched: as chaoskit run, no report
+        if self.result.status == "invalid":  # refused, nothing touched: as chaoskit run, no report, no journal
+            self._journal.discard()
+        else:
+            self._journal.close()
             self._write_reports()
 
     def _write_reports(self) -> None:

@@ -169,6 +169,21 @@ class Journal:
                     toxics.pop((str(proxy), str(name)), None)
         return list(faults.values()), list(toxics.values())
 
+    def claims_held(self) -> list[str]:
+        """The proxy claims (owners) of the parts that never ended (no ``run.end``) and that no
+        clean-up has released: a killed game day's claim blocks the proxy until its lease ends."""
+        held: dict[int, str] = {}
+        for line in self.lines:
+            data, segment = line.get("data") or {}, int(line.get("segment", 1))
+            if line.get("kind") == "note" and data.get("claim"):
+                held[segment] = str(data["claim"])
+            elif line.get("kind") == "run.end":
+                held.pop(segment, None)
+            elif line.get("kind") == "cleanup":
+                released = {str(owner) for owner in data.get("claims", [])}
+                held = {k: v for k, v in held.items() if v not in released}
+        return list(held.values())
+
     def started_proxies(self) -> list[tuple[int, int, str]]:
         """(segment, pid, control URL) of each chaos proxy a segment started and never stopped
         (a segment that ended, ``run.end``, stopped its own; a clean-up stopped the others)."""
@@ -269,6 +284,7 @@ class JournalWriter:
         for secret in secrets:
             self.learn(secret)
         self._fd: int | None = None
+        self._made_dir = False
         self._lock = threading.Lock()
 
     def learn(self, secret: str | None) -> None:
@@ -280,6 +296,7 @@ class JournalWriter:
         """Create the file (with its header) or open it to append; nothing is written before this."""
         if self._fd is not None:
             return
+        self._made_dir = not self.path.parent.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if self.header is not None else 0)
         self._fd = os.open(self.path, flags, 0o600)
@@ -309,6 +326,19 @@ class JournalWriter:
             fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
+
+    def discard(self) -> None:
+        """Close, and remove a journal this writer began (and the directory it made for it): a game
+        day refused before it touched anything leaves nothing behind. An appended one stays."""
+        self.close()
+        if self.header is None:
+            return
+        self.path.unlink(missing_ok=True)
+        if self._made_dir:
+            try:
+                self.path.parent.rmdir()
+            except OSError:
+                pass  # something else was put there meanwhile: keep it
 
 
 # ---- clean-up ----------------------------------------------------------------------------------
@@ -366,19 +396,22 @@ def _stop_started_proxy(pid: int, control: str, report: CleanupReport) -> bool:
     return True
 
 
-async def _faults_off(journal: Journal, faults: list[LeftFault], token: str | None, report: CleanupReport) -> list[str]:
-    """Take ``faults`` off the journal's proxy; the ids now off or gone."""
+async def _faults_off(journal: Journal, faults: list[LeftFault], claims: list[str], token: str | None,
+                      report: CleanupReport) -> tuple[list[str], list[str]]:
+    """Take ``faults`` off the journal's proxy and let its ``claims`` go; the fault ids now off or
+    gone, and the claims released or expired."""
     from ..run._control import ControlError, ProxyControl
 
     url = journal.proxy
     again = f"then run `chaoskit gameday --cleanup {journal.path}` again"
     if url is None or not token:
-        report.left += [str(f) for f in faults]
+        report.left += [str(f) for f in faults] + [f"the claim {owner} on the chaos proxy" for owner in claims]
         report.errors.append(f"the chaos proxy at {url} needs its control token to take the faults off: give --token, or set "
                              f"CHAOSKIT_PROXY_TOKEN (or proxy.token in the scenario given), {again}")
-        return []
+        return [], []
     control = ProxyControl(url, token)
     done: list[str] = []
+    released: list[str] = []
     try:
         for n, fault in enumerate(faults):
             try:
@@ -395,9 +428,20 @@ async def _faults_off(journal: Journal, faults: list[LeftFault], token: str | No
             (report.removed if removed else report.gone).append(f"{fault} from the chaos proxy at {url}" if removed else
                                                                 f"{fault} (expired by its lease)")
             done.append(fault.id)
+        if len(done) == len(faults):
+            for owner in claims:
+                try:
+                    let_go = await control.release(owner)
+                except ControlError as exc:
+                    report.left.append(f"the claim {owner} on the chaos proxy at {url}")
+                    report.errors.append(f"{exc}: the claim ends with its lease anyway, {again}")
+                    break
+                (report.removed if let_go else report.gone).append(
+                    f"the claim {owner} on the chaos proxy at {url}" + ("" if let_go else " (expired by its lease)"))
+                released.append(owner)
     finally:
         await control.aclose()
-    return done
+    return done, released
 
 
 def _toxics_off(journal: Journal, toxics: list[LeftToxic], report: CleanupReport) -> list[tuple[str, str]]:
@@ -440,12 +484,15 @@ async def cleanup(journal: Journal, *, token: str | None, writer: JournalWriter 
             done_faults += [f.id for f in faults if f.segment == segment]
             report.gone += [f"{f} (it went with its proxy)" for f in faults if f.segment == segment]
     faults = [f for f in faults if f.id not in done_faults]
-    if faults:
-        done_faults += await _faults_off(journal, faults, token, report)
+    claims = journal.claims_held() if not stopped else []  # a stopped proxy took its claim with it
+    released: list[str] = []
+    if faults or claims:
+        off, released = await _faults_off(journal, faults, claims, token, report)
+        done_faults += off
     done_toxics = await anyio.to_thread.run_sync(_toxics_off, journal, toxics, report) if toxics else []
     line = {"segment": writer.segment if writer is not None else journal.segments, "kind": "cleanup", "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "text": "clean-up: " + ("nothing left on" if report.clean else "; ".join(report.errors)),
-            "data": {"faults": done_faults, "toxics": [list(t) for t in done_toxics], "stopped": stopped,
+            "data": {"faults": done_faults, "toxics": [list(t) for t in done_toxics], "stopped": stopped, "claims": released,
                      "removed": report.removed, "gone": report.gone, "left": report.left}}
     if writer is not None:
         writer.record(line)

@@ -309,7 +309,7 @@ class Runner:
             self._claimed = True
             stack.push_async_callback(self._release)
             self.log.emit("note", f"the chaos proxy at {control.url} is this {self.NAME}'s until it ends (claim {self.owner}, "
-                                  f"renewed every {self.options.lease / 3:.1f} s)")
+                                  f"renewed every {self.options.lease / 3:.1f} s)", claim=self.owner)
         self._tending = anyio.create_task_group()
         await self._tending.__aenter__()
         self._tending.start_soon(self._tend)

@@ -105,6 +105,8 @@ def test_a_killed_game_day_leaves_its_fault_and_toxic_on_and_cleanup_removes_the
                 f"{toxiproxy.url}\n") in done.stdout
         assert done.stdout.endswith("chaoskit gameday --cleanup: nothing is left on\n")
         assert faults_on(control) == [] and toxics_on(toxiproxy.url) == []
+        assert "  removed the claim gameday-" in done.stdout  # the killed game day's hold on the proxy, 240 s left
+        assert httpx.get(control + "/health").json()["claim"] is None  # the next game day may start at once
         last = lines(journal)[-1]
         assert last["kind"] == "cleanup" and last["data"]["faults"] == [fault["id"]] and last["data"]["toxics"] == [["db", "latency_downstream"]]
 
