@@ -327,7 +327,7 @@ class GameDay:
 
         report = self.scenario.report
         directory = self._runner.options.report_dir or Path(report.directory)
-        doc = redacted_document(self.result)
+        doc = redacted_document(self.result, self._runner.secrets())
         self.result.reports = write_documents(doc, directory, tuple(report.formats))
         self.result.reports["markdown"] = directory / "gameday.md"
         self.result.reports["markdown"].write_text(render_markdown(doc))

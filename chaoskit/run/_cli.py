@@ -50,7 +50,7 @@ def main(ns: argparse.Namespace) -> int:
     result.events = list(log.events)
     directory = ns.report_dir or scenario.report.directory
     if result.status != "invalid":
-        result.reports = write_reports(result, directory, tuple(scenario.report.formats))
+        result.reports = write_reports(result, directory, tuple(scenario.report.formats), runner.secrets())
     print_verdict("run", scenario.title, result)
     return result.exit_code
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
@@ -168,15 +169,16 @@ def _dot(result: dict[str, Any], left: str) -> str:
     return f'<span class="dot {"ok" if result["ok"] else "bad"}" style="left:{left}" title="{title}"></span>'
 
 
-def redacted_document(result: RunResult) -> dict[str, Any]:
+def redacted_document(result: RunResult, known: Sequence[str] = ()) -> dict[str, Any]:
     """:func:`document` through the redaction policy once more: the proxy redacted its journal
-    already; this is for what the run itself wrote (probe details that echo an app's error, say)."""
-    return json.loads(redact_text(json.dumps(document(result), default=str)))  # type: ignore[no-any-return]
+    already; this is for what the run itself wrote (probe details that echo an app's error, a
+    note). ``known``: secrets hidden wherever they appear (the proxy's control token)."""
+    return json.loads(redact_text(json.dumps(document(result), default=str), known))  # type: ignore[no-any-return]
 
 
-def write_reports(result: RunResult, directory: Path, formats: tuple[str, ...]) -> dict[str, Path]:
+def write_reports(result: RunResult, directory: Path, formats: tuple[str, ...], known: Sequence[str] = ()) -> dict[str, Path]:
     """Write the chosen reports into ``directory``; returns where each went."""
-    return write_documents(redacted_document(result), directory, formats)
+    return write_documents(redacted_document(result, known), directory, formats)
 
 
 def write_documents(doc: dict[str, Any], directory: Path, formats: tuple[str, ...]) -> dict[str, Path]:

@@ -264,6 +264,14 @@ class Runner:
         proxy = self.scenario.proxy
         return self.options.token or (proxy.token if proxy else None) or os.environ.get("CHAOSKIT_PROXY_TOKEN")
 
+    def secrets(self) -> list[str]:
+        """The run's own secrets, for the reports to hide: the proxy's control token (also one made
+        up for a proxy the run started)."""
+        found = [self.proxy_token() or ""]
+        if self.control is not None:
+            found.append(self.control.headers["authorization"].removeprefix("Bearer "))
+        return [s for s in dict.fromkeys(found) if s]
+
     async def _reach_proxy(self, stack: AsyncExitStack) -> None:
         proxy = self.scenario.proxy
         if proxy is None:

@@ -215,6 +215,10 @@ def test_the_journal_holds_every_event_and_no_secret(proxy: tuple[str, str], tmp
     assert note["text"] == "the bot's key is <redacted>, the proxy's token is <redacted>"
     doc = json.loads((tmp_path / "reports" / "run.json").read_text())
     assert [e["kind"] for e in events(journal_of(tmp_path), 1)] == [e["kind"] for e in doc["events"]]
+    for report in ("run.json", "junit.xml", "run.html", "gameday.md", "postmortem.html"):  # nor in any report
+        written = (tmp_path / "reports" / report).read_text()
+        assert "runtestSECRET" not in written and TOKEN not in written, report
+        assert "token is" in written or report == "junit.xml", report  # the note is there, its secrets hidden
 
 
 @contextmanager
