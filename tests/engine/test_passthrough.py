@@ -131,7 +131,7 @@ def outcome(provider: str, fault: str, base: str | None, stream: bool | None = N
             # error (huggingface_hub's) from closing, and so its journal entry from ending
             raised = (f"{type(exc).__module__.split('.')[0]}.{type(exc).__name__}", status_of(exc))
     calls = list(chaos.calls)
-    assert [c.fault for c in calls] == [fid] * len(calls)
+    assert [c.fault for c in calls] == [fid] * len(calls), [(c.method, c.url, c.provider, c.status, c.detail) for c in calls]
     return {
         "raises": raised[0],
         "status": raised[1],
