@@ -265,7 +265,7 @@ def test_chromium_draws_each_thing_where_and_in_the_order_it_happened(tmp_path: 
         assert bars["openai-down"][0] < bars[fault][0] < bars[fault][1] < bars["openai-down"][1]
     assert bars["openai.server_error"][0] < bars["anthropic.overloaded"][0] < bars["recovery"][0]
 
-    rows = {t.attrs["data-unformatted"]: t.offset()[1] for g in chart.find("ytick") for t in g.find(tag="text")}
+    rows = {str(t.attrs["data-unformatted"]): t.offset()[1] for g in chart.find("ytick") for t in g.find(tag="text")}
     assert sorted(rows, key=rows.__getitem__) == ["phases", "openai.server_error (f-1)", "anthropic.overloaded (f-2)", "probe health", "probe order-question"]
     marks: list[tuple[float, str, str]] = []
     for uid in ("passed", "failed"):

@@ -194,3 +194,41 @@ def test_the_proxys_kill_switch_stops_the_game_day(proxy: tuple[str, str], tmp_p
     assert doc["reasons"] == ["stopped: the proxy was halted: customer-facing errors"]
     assert doc["status"] == "aborted"
     assert faults_on(control) == []
+
+
+@pytest.mark.parametrize("fallback", [True, False], ids=["fallback-works", "fallback-broken"])
+def test_a_script_branches_on_a_probe_taken_while_the_outage_is_on(proxy: tuple[str, str], tmp_path: Path, fallback: bool) -> None:
+    """The issue's script: with the outage on, ask the app; a failed answer is noted and aborts
+    the game day, a good one lets it run on to the next phase."""
+    listen, control = proxy
+    with support_bot(listen, fallback=fallback) as app:
+        async def script() -> list[str]:
+            steps: list[str] = []
+            async with chaoskit.GameDay(scenario(tmp_path, control, app, OUTAGE="3s")) as day:
+                try:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(day.phase, "openai-down")
+                        await until_on(control)
+                        if not await day.probe("order-question"):
+                            await day.note("fallback failed, aborting")
+                            day.abort("the fallback did not take over")
+                            steps.append("aborted")
+                except* GameDayAborted:  # phase() in the task group: the abort ended it
+                    steps.append("stopped")
+                else:
+                    await day.phase("baseline")
+                    steps.append("went on")
+            return steps
+
+        steps = anyio.run(script)
+    doc = report(tmp_path)
+    notes = [e["text"] for e in doc["events"] if e["data"].get("observer")]
+    if fallback:
+        assert steps == ["went on"] and doc["status"] == "held", doc["reasons"]
+        assert notes == []
+    else:
+        assert steps == ["aborted", "stopped"], steps
+        assert doc["status"] == "deviated"  # the during-fault probe failed first; the abort is a reason too
+        assert notes == ["fallback failed, aborting"]
+        assert "stopped: the fallback did not take over" in doc["reasons"]
+    assert faults_on(control) == []
