@@ -28,7 +28,7 @@ from .test_script_api import scenario, upstream  # noqa: F401 - fixture
 
 __all__ = ["upstream"]
 
-GONE = (r"the chaos proxy at {control} stopped answering at \d+\.\d s \((ConnectError|ReadError|RemoteProtocolError): .*\): "
+GONE = (r"the chaos proxy at {control} stopped answering at \d+\.\d s \((ConnectError|ReadError|RemoteProtocolError)(: .*)?\): "
         r"its faults end with their leases \(at most 10 s\); the game day stopped")
 
 
