@@ -1,0 +1,76 @@
+"""``PROVIDER.model.hallucination`` on a real server's answer (``chaos.route(..., real=True)``): a
+unary answer's tool-call arguments (or text) get the planted value, its ids and usage stay the
+real ones; an answer with nothing to plant passes as it is, and the journal says so; a real
+stream is refused with the reason, as other faults chaoskit cannot apply to one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx2
+import openai
+import pytest
+
+import chaoskit
+
+from ._upstream import ARGUMENTS, TEXT, model_server
+
+TIMEOUT = httpx2.Timeout(2.0, connect=1.0)
+OPENAI_TOOLS: Any = [{"type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object"}}}]
+ANTHROPIC_TOOLS: Any = [{"name": "lookup_order", "input_schema": {"type": "object"}}]
+QUESTION: Any = [{"role": "user", "content": "Where is order A100?"}]
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    with model_server() as base:
+        yield base
+
+
+def gpt(base: str) -> openai.OpenAI:
+    return openai.OpenAI(api_key="sk-test", base_url=base + "/v1", max_retries=0, timeout=TIMEOUT)
+
+
+def test_openai_a_real_tool_calls_argument_is_planted_and_the_real_ids_stay(upstream: str) -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.route(upstream, provider="openai", real=True)
+        chaos.inject("openai.model.hallucination")
+        out = gpt(upstream).chat.completions.create(model="gpt-4o-mini", messages=QUESTION, tools=OPENAI_TOOLS)
+    [p] = chaos.calls[0].planted or []
+    call = out.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert (p.original, p.where) == (ARGUMENTS["order_id"], "lookup_order.order_id")
+    assert json.loads(call.function.arguments) == {"order_id": p.planted}  # type: ignore[union-attr]
+    assert (out.id, call.id, out.usage.total_tokens) == ("chatcmpl-upstream", "call_upstream", 10)  # type: ignore[union-attr]
+
+
+def test_anthropic_a_real_tool_use_input_is_planted(upstream: str) -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.route(upstream, provider="anthropic", real=True)
+        chaos.inject("anthropic.model.hallucination")
+        client = anthropic.Anthropic(api_key="sk-ant-test", base_url=upstream, max_retries=0, timeout=TIMEOUT)
+        message = client.messages.create(model="claude-haiku-4-5", max_tokens=100, messages=QUESTION, tools=ANTHROPIC_TOOLS)
+    [p] = chaos.calls[0].planted or []
+    [use] = [b for b in message.content if b.type == "tool_use"]
+    assert use.input == {"order_id": p.planted} and p.planted != "A100"
+    assert (message.id, use.id, message.stop_reason) == ("msg_upstream", "toolu_upstream", "tool_use")
+
+
+def test_a_real_answer_with_nothing_to_plant_passes_and_the_journal_says_so(upstream: str) -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.route(upstream, provider="openai", real=True)
+        chaos.inject("openai.model.hallucination")
+        out = gpt(upstream).chat.completions.create(model="gpt-4o-mini", messages=QUESTION)
+    assert out.choices[0].message.content == TEXT
+    assert chaos.calls[0].planted == [] and (chaos.calls[0].detail or "").startswith("planted nothing: no url, date")
+
+
+def test_a_real_stream_is_refused_with_the_reason(upstream: str) -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.route(upstream, provider="openai", real=True)
+        chaos.inject("openai.model.hallucination")
+        with pytest.raises(chaoskit.ChaosConfigError, match="on a real stream a value can be split across events"):
+            list(gpt(upstream).chat.completions.create(model="gpt-4o-mini", messages=QUESTION, stream=True))
+        chaos.config_errors.clear()
