@@ -74,3 +74,37 @@ def test_a_real_stream_is_refused_with_the_reason(upstream: str) -> None:
         with pytest.raises(chaoskit.ChaosConfigError, match="on a real stream a value can be split across events"):
             list(gpt(upstream).chat.completions.create(model="gpt-4o-mini", messages=QUESTION, stream=True))
         chaos.config_errors.clear()
+
+
+REAL_BODIES = {
+    ("openai", "chat"): ({"id": "chatcmpl-real", "usage": {"total_tokens": 9},
+                          "choices": [{"index": 0, "message": {"role": "assistant", "content": "Order A100 is late."}}]},
+                         lambda b: b["choices"][0]["message"]["content"]),
+    ("openai", "responses"): ({"id": "resp_real", "output": [{"type": "message", "content": [
+                                  {"type": "output_text", "text": "Order A100 is late."}]}]},
+                              lambda b: b["output"][0]["content"][0]["text"]),
+    ("anthropic", "messages"): ({"id": "msg_real", "content": [{"type": "text", "text": "Order A100 is late."}]},
+                                lambda b: b["content"][0]["text"]),
+    ("gemini", "generate"): ({"responseId": "real", "candidates": [{"content": {"parts": [{"text": "Order A100 is late."}]}}]},
+                             lambda b: b["candidates"][0]["content"]["parts"][0]["text"]),
+}
+
+
+@pytest.mark.parametrize(("provider", "endpoint"), sorted(REAL_BODIES))
+def test_each_profile_plants_in_a_real_answers_text_and_keeps_the_rest(provider: str, endpoint: str) -> None:
+    import random
+
+    from chaoskit.providers import profile
+    from chaoskit.providers._plan import Note, Send, Upstream
+    from chaoskit.providers._profile import RenderContext
+
+    body, text_of = REAL_BODIES[(provider, endpoint)]
+    ctx = RenderContext(ident="x", rng_source=random.Random(1), idle=None, take_reply=lambda: "", upstream=True)
+    fault = chaoskit.faults.get(f"{provider}.model.hallucination")
+    plan = profile(provider)._hallucinated_real(endpoint, Upstream(200, (), json.dumps(body).encode()), fault.params, ctx)
+    note, sent = plan[0], json.loads(plan[-1].data)  # type: ignore[union-attr]
+    assert isinstance(note, Note) and isinstance(plan[-1], Send)
+    [p] = note.planted or ()
+    assert (p.original, text_of(sent)) == ("A100", f"Order {p.planted} is late.")
+    assert {k: v for k, v in sent.items() if k not in ("choices", "output", "content", "candidates")} == \
+        {k: v for k, v in body.items() if k not in ("choices", "output", "content", "candidates")}
