@@ -243,6 +243,14 @@ class Profile(ABC):
             return endpoint is not None or effect in ("latency.fixed", "latency.cold_start")
         return True
 
+    def applies_to_real(self, fault: Fault, req: CallRequest) -> bool:
+        """Whether ``fault`` can act on this call when a real server answers it (after :meth:`applies`).
+
+        No for the faults that are skipped rather than refused there: a hallucination on a real
+        stream (a value can be split across events, and the relay does not hold events back).
+        """
+        return not (fault.effect == "model.hallucination" and req.stream)
+
     def healthy(self, req: CallRequest, ctx: RenderContext) -> Plan:
         endpoint = self.endpoint(req)
         assert endpoint is not None

@@ -1,7 +1,8 @@
 """``PROVIDER.model.hallucination`` on a real server's answer (``chaos.route(..., real=True)``): a
 unary answer's tool-call arguments (or text) get the planted value, its ids and usage stay the
 real ones; an answer with nothing to plant passes as it is, and the journal says so; a real
-stream is refused with the reason, as other faults chaoskit cannot apply to one."""
+stream is not one it applies to (a value can be split across events): it passes untouched, and
+``chaos.unapplied()`` says why."""
 
 from __future__ import annotations
 
@@ -67,13 +68,25 @@ def test_a_real_answer_with_nothing_to_plant_passes_and_the_journal_says_so(upst
     assert chaos.calls[0].planted == [] and (chaos.calls[0].detail or "").startswith("planted nothing: no url, date")
 
 
-def test_a_real_stream_is_refused_with_the_reason(upstream: str) -> None:
+def test_a_real_stream_is_left_alone_and_the_injection_says_why(upstream: str) -> None:
     with chaoskit.Chaos(seed=1) as chaos:
         chaos.route(upstream, provider="openai", real=True)
-        chaos.inject("openai.model.hallucination")
-        with pytest.raises(chaoskit.ChaosConfigError, match="on a real stream a value can be split across events"):
-            list(gpt(upstream).chat.completions.create(model="gpt-4o-mini", messages=QUESTION, stream=True))
-        chaos.config_errors.clear()
+        injection = chaos.inject("openai.model.hallucination")
+        chunks = gpt(upstream).chat.completions.create(model="gpt-4o-mini", messages=QUESTION, stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == TEXT
+    assert [c.fault for c in chaos.calls] == [None]
+    assert chaos.unapplied() == [(injection, "no call to openai reached it with an answer to change (on a real "
+                                             "server, it acts only on answers that are not streamed)")]
+
+
+def test_a_real_stream_the_fault_is_forced_on_is_refused_with_the_reason(upstream: str) -> None:
+    from chaoskit.providers import profile
+    from chaoskit.providers._profile import CallRequest, RenderContext, UpstreamAnswer
+
+    req = CallRequest("POST", upstream + "/v1/chat/completions", {}, json.dumps({"stream": True}).encode())
+    ctx = RenderContext(ident="x", rng_source=lambda: __import__("random").Random(1), idle=None, take_reply=lambda: "", upstream=True)
+    with pytest.raises(UpstreamAnswer, match="on a real stream a value can be split across events"):
+        profile("openai").render(chaoskit.faults.get("openai.model.hallucination"), req, ctx)
 
 
 REAL_BODIES = {
