@@ -113,6 +113,22 @@ def test_openai_parses_a_planted_answer_and_the_journal_names_the_plant() -> Non
     assert call.detail == f"planted 'A100' -> {p.planted!r} (id, text)"
 
 
+def test_the_async_client_gets_the_same_planted_answer() -> None:
+    import asyncio
+
+    async def ask() -> str:
+        client = openai.AsyncOpenAI(api_key="sk-test", timeout=TIMEOUT, max_retries=0)
+        out = await client.chat.completions.create(model="gpt-4o-mini", messages=QUESTION)
+        return out.choices[0].message.content or ""
+
+    with chaoskit.Chaos(seed=3) as chaos:
+        chaos.inject("openai.model.hallucination", kinds=["id"])
+        chaos.reply("openai", ANSWER)
+        text = asyncio.run(ask())
+    [p] = chaos.calls[0].planted or []
+    assert text == ANSWER.replace("A100", p.planted, 1)
+
+
 def test_the_same_seed_plants_the_same_value() -> None:
     def planted(seed: int) -> str:
         with chaoskit.Chaos(seed=seed) as chaos:
