@@ -251,3 +251,9 @@ def test_the_documented_example_runs() -> None:
     checked, unchecked = (line.split(" ", 4) for line in done.stdout.splitlines())
     assert checked[:3] == ["True", "A100", "->"] and checked[4] == "[]"
     assert unchecked[:3] == ["False", "A100", "->"] and unchecked[4] == "['hallucination_shown']"
+
+
+def test_a_journal_read_back_from_json_is_judged_the_same() -> None:
+    call = planted_call()
+    again = Call(**json.loads(json.dumps(call.to_dict())))  # planted as dicts, as a report holds them
+    assert judge([again], user_texts=["A417"])[0].message == judge([call], user_texts=["A417"])[0].message
