@@ -50,6 +50,7 @@ EFFECTS = frozenset(
         "rpc.tool_vanishes",  # an MCP tool gone from tools/list, and unknown when called
         "poisoned",  # an answer (an API body, a tool result) carrying an injected instruction
         "toxic",  # a Toxiproxy toxic on a TCP proxy (chaos.network)
+        "model.hallucination",  # a valid answer whose values (ids, amounts, dates, ...) are planted wrong ones
     }
 )
 

@@ -11,9 +11,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._redact import Redactor
+
+if TYPE_CHECKING:
+    from ._plant import Plant
 
 __all__ = ["Call", "Journal", "JournalEvent", "Listener", "Usage"]
 
@@ -73,7 +76,9 @@ class Call:
     function ran (True with an error: it ran, then the caller saw a failure).
     ``model`` is the model the request asked for; ``usage`` the tokens the response the
     client received reported (streamed usage included; None when it reported none);
-    ``effect`` the injected fault's effect (``"status"``, ``"stream.cut"``).
+    ``effect`` the injected fault's effect (``"status"``, ``"stream.cut"``). ``planted``: the
+    values a ``model.hallucination`` fault planted in the answer (:class:`chaoskit._plant.Plant`:
+    kind, original, planted, where); None for other calls, empty when it found none to change.
     """
 
     index: int
@@ -101,6 +106,7 @@ class Call:
     model: str | None = None
     usage: Usage | None = None
     effect: str | None = None
+    planted: list[Plant] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

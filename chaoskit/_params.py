@@ -72,8 +72,11 @@ class ParamType:
             return "null" in self.types or "any" in self.types
         if not any(_is(value, name) for name in self.types):
             return False
-        if self.choices is not None and value not in self.choices:
-            return False
+        if self.choices is not None:
+            if isinstance(value, (list, tuple)) and "list" in self.types:  # a list of choices
+                return all(isinstance(item, str | int | float) and item in self.choices for item in value)
+            if value not in self.choices:
+                return False
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
         return True
@@ -82,6 +85,8 @@ class ParamType:
         """What is allowed, in words: ``a number from 0 to 1``, ``one of 'upstream', 'downstream'``."""
         if self.choices is not None:
             allowed = f"one of {', '.join(repr(c) for c in self.choices)}"
+            if "list" in self.types:
+                allowed = f"a list of {allowed}"
         else:
             allowed = " or ".join(_TYPES[n] for n in self.types if n != "null")
             if self.min is not None and self.max is not None:

@@ -554,6 +554,9 @@ def _why_unapplied(fault: Fault) -> str:
         return f"it acts only on non-streaming requests to {fault.provider}"
     if effect == "schema_drift":
         return f"it drifts tool-call arguments: set a tool call as the reply with chaos.reply({fault.provider!r}, tool_call(...))"
+    if effect == "model.hallucination":
+        return (f"no call to {fault.provider} reached it with an answer to change (on a real server, it acts "
+                "only on answers that are not streamed)")
     if effect == "latency.cold_start":
         return "no call was cold (the first one, or one after `idle` seconds without calls)"
     return f"no request to {fault.provider} reached it (an earlier fault may have taken every call)"

@@ -46,6 +46,10 @@ VERDICTS: Mapping[str, str] = MappingProxyType(
         "truncated_stream_accepted": "the app showed the partial text of a stream that broke mid-way",
         "duplicate_side_effect": "a non-idempotent side effect ran twice with the same arguments across a fault",
         "fallback_not_used": "replies were set for a fallback provider that no call reached while a request failed",
+        "hallucination_shown": (
+            "a value a model.hallucination fault planted reached the user (chaos.shown, assert_graceful) or a "
+            "later request: a tool or API call, a watched function, or a model call's own prompt"
+        ),
     }
 )
 
@@ -118,6 +122,7 @@ def judge(
         *_truncated_stream_accepted(ordered, [str(t) for t in user_texts]),
         *_duplicate_side_effect(ordered, watches),
         *_fallback_not_used(ordered, requests, set(replies_configured)),
+        *_hallucination_shown(ordered, [str(t) for t in user_texts], watches),
     ]
     rank = {name: i for i, name in enumerate(VERDICTS)}
     return sorted(found, key=lambda v: (rank[v.name], v.calls[:1]))
@@ -440,3 +445,80 @@ def _lost(request: list[Call], calls: Sequence[Call]) -> bool:
     return not any(
         c.provider == last.provider and c.index > last.index and _succeeded(c) for c in calls
     )
+
+
+# ---- planted values -------------------------------------------------------------------------------
+
+#: Journal providers that are not model calls: what the app sends there, it acts on.
+_ACTIONS = ("http", "tool", "mcp")
+#: What a later model call echoes of the model's own turns and of tool results: not searched, since
+#: sending the conversation back is not acting on a value (the tool that got it is watched instead).
+_ECHO_ROLES = frozenset({"assistant", "model", "tool", "function"})
+_ECHO_TYPES = frozenset({"tool_use", "tool_result", "function_call", "function_call_output"})
+_ECHO_KEYS = ("functionCall", "functionResponse")
+
+
+def _asked(value: Any) -> Any:
+    """A model request's body without the model's own turns and the tool results: what the app wrote."""
+    if isinstance(value, Mapping):
+        if value.get("role") in _ECHO_ROLES or value.get("type") in _ECHO_TYPES or any(k in value for k in _ECHO_KEYS):
+            return None
+        return {k: _asked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_asked(v) for v in value]
+    return value
+
+
+def _plants(call: Call) -> list[tuple[str, str, str]]:
+    """(planted, original, where) of each value planted in ``call`` (journal entries or their dicts)."""
+    out = []
+    for p in call.planted or ():
+        get = p.get if isinstance(p, Mapping) else lambda name, p=p: getattr(p, name)
+        out.append((str(get("planted")), str(get("original")), str(get("where"))))
+    return out
+
+
+def _dumped(value: Any) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=repr)
+
+
+def _where_shown(planted: str, call: Call, calls: Sequence[Call], user_texts: Sequence[str],
+                 watches: Sequence[Watch]) -> tuple[str, tuple[int, ...]] | None:
+    """Where a planted value showed first: (how to say it, the later call it is in, if one)."""
+    from ._plant import shows
+
+    for n, text in enumerate(user_texts):
+        if shows(planted, text):
+            return f"the app showed it to the user (user text #{n})", ()
+    for later in calls:
+        if later.index <= call.index or later.provider is None:
+            continue
+        sent = [later.url, _dumped(later.request_body)] if later.provider in _ACTIONS else [_dumped(_asked(later.request_body))]
+        if any(shows(planted, text) for text in sent):
+            what = f"a {later.provider} call" if later.provider in _ACTIONS else "a later model call's prompt"
+            return f"{what} sent it on (call #{later.index}, {later.method} {later.url})", (later.index,)
+    for watch in watches:
+        for seen in watch.calls:
+            if seen.started + _EPSILON >= call.started and shows(planted, _dumped([list(seen.args), seen.kwargs])):
+                return f"the app passed it to {watch.path} (at {seen.started:.2f} s)", ()
+    return None
+
+
+def _hallucination_shown(calls: Sequence[Call], user_texts: Sequence[str], watches: Sequence[Watch]) -> Iterator[Verdict]:
+    """A planted value in a text shown to the user, a later request, or a watched call's arguments."""
+    for call in calls:
+        for planted, original, where in _plants(call):
+            found = _where_shown(planted, call, calls, user_texts, watches)
+            if found is None:
+                continue
+            place, later = found
+            yield Verdict(
+                "hallucination_shown",
+                f"call #{call.index} ({call.fault}) planted {planted!r} in place of {original!r} (in {where}) "
+                f"and {place}",
+                "check the values a model states (order ids, amounts, dates, links) against their source (the "
+                "tool's result, your database) before showing or acting on them; refuse or hand off when they differ",
+                (call.index, *later),
+            )

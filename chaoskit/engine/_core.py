@@ -347,7 +347,7 @@ class Engine:
                 choice = choose([(-1, Injection(forced, once, once.start()))], applies=lambda f: True, place=profile.name,
                                 now=now, elapsed=now - self.started, idle=idle, cold=self._cold, rng=rng)
             else:
-                choice = self._provider_choice(profile, req, idle, now, queue, rng)
+                choice = self._provider_choice(profile, req, idle, now, queue, rng, real)
             fault = choice.fault
             if fault is None and real:
                 self.on_real(self._shown(req))
@@ -391,7 +391,7 @@ class Engine:
                         on_end=self._ending(now, meter), rngs=rng, meter=meter)
 
     def _provider_choice(self, profile: Any, req: CallRequest, idle: float | None, now: float, queue: ReplyQueue,
-                         rng: Callable[[str], random.Random]) -> Choice:
+                         rng: Callable[[str], random.Random], real: bool = False) -> Choice:
         drifts = _drifts(queue)
         candidates = [
             (i, inj) for i, inj in enumerate(self.injections)
@@ -401,8 +401,8 @@ class Engine:
         ]
         if any(inj.blast is not None for _, inj in candidates):
             candidates = _in_blast(candidates, req, profile.model_of(req), rng)
-        return choose(candidates, applies=lambda f: profile.applies(f, req, idle), place=profile.name, now=now,
-                      elapsed=now - self.started, idle=idle, cold=self._cold, rng=rng,
+        return choose(candidates, applies=lambda f: profile.applies(f, req, idle) and (not real or profile.applies_to_real(f, req)),
+                      place=profile.name, now=now, elapsed=now - self.started, idle=idle, cold=self._cold, rng=rng,
                       scripts=self.scripts, scripted=profile.name)
 
     # -- MCP messages over stdio --

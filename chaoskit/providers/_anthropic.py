@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _anthropic_wire as wire
-from ._profile import CallRequest, Event, Profile, RenderContext
+from ._profile import AnswerPart, CallRequest, Event, Profile, RenderContext, arguments_part, text_part
 from ._sse import encode_event
 from ._usage import UsageFields, UsageMeter
 
@@ -53,6 +53,15 @@ class AnthropicProfile(Profile):
 
     def answer_text(self, endpoint: str, body: dict[str, Any]) -> str:
         return "".join(str(b.get("text") or "") for b in body.get("content") or () if isinstance(b, dict) and b.get("type") == "text")
+
+    def answer_parts(self, endpoint: str, body: dict[str, Any]) -> list[AnswerPart]:
+        parts: list[AnswerPart] = []
+        for block in body.get("content") or ():
+            if isinstance(block, dict) and block.get("type") == "text":
+                parts += text_part("text", block, "text")
+            elif isinstance(block, dict) and block.get("type") == "tool_use":
+                parts += arguments_part(str(block.get("name")), block, "input")
+        return parts
 
     def graft(self, endpoint: str, real: dict[str, Any], simulated: dict[str, Any]) -> None:
         real.update({k: simulated[k] for k in ("content", "stop_reason", "stop_sequence")})

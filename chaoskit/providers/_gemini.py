@@ -26,7 +26,17 @@ from typing import Any
 from .._fault import Fault
 from . import _gemini_wire as wire
 from ._plan import Plan
-from ._profile import JSON, SSE, CallRequest, Event, Profile, RenderContext
+from ._profile import (
+    JSON,
+    SSE,
+    AnswerPart,
+    CallRequest,
+    Event,
+    Profile,
+    RenderContext,
+    arguments_part,
+    text_part,
+)
 from ._sse import encode_event
 from ._text import substitute
 from ._usage import UsageFields, UsageMeter
@@ -121,6 +131,19 @@ class GeminiProfile(Profile):
 
     def answer_text(self, endpoint: str, body: dict[str, Any]) -> str:
         return _chunk_text(body)
+
+    def answer_parts(self, endpoint: str, body: dict[str, Any]) -> list[AnswerPart]:
+        parts: list[AnswerPart] = []
+        for candidate in body.get("candidates") or ():
+            content = candidate.get("content") if isinstance(candidate, dict) else None
+            for part in (content.get("parts") or ()) if isinstance(content, dict) else ():
+                if not isinstance(part, dict):
+                    continue
+                parts += text_part("text", part, "text")
+                call = part.get("functionCall")
+                if isinstance(call, dict):
+                    parts += arguments_part(str(call.get("name")), call, "args")
+        return parts
 
     def graft(self, endpoint: str, real: dict[str, Any], simulated: dict[str, Any]) -> None:
         real["candidates"] = simulated["candidates"]

@@ -6,7 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _openai_wire as wire
-from ._profile import CallRequest, Event, Profile, RenderContext, UpstreamAnswer
+from ._profile import (
+    AnswerPart,
+    CallRequest,
+    Event,
+    Profile,
+    RenderContext,
+    UpstreamAnswer,
+    arguments_part,
+    text_part,
+)
 from ._sse import DONE, encode_event
 from ._usage import UsageFields, UsageMeter
 
@@ -87,6 +96,30 @@ class OpenAIProfile(Profile):
             raise UpstreamAnswer(f"chaoskit rewrites the answers of chat and responses, not of {endpoint}")
         choices = body.get("choices") or [{}]
         return str((choices[0].get("message") or {}).get("content") or "")
+
+    def answer_parts(self, endpoint: str, body: dict[str, Any]) -> list[AnswerPart]:
+        parts: list[AnswerPart] = []
+        if endpoint == "responses":
+            for item in body.get("output") or ():
+                if isinstance(item, dict) and item.get("type") == "message":
+                    for part in item.get("content") or ():
+                        if isinstance(part, dict) and part.get("type") == "output_text":
+                            parts += text_part("text", part, "text")
+                elif isinstance(item, dict) and item.get("type") == "function_call":
+                    parts += arguments_part(str(item.get("name")), item, "arguments")
+            return parts
+        if endpoint != "chat":
+            raise UpstreamAnswer(f"chaoskit plants values in the answers of chat and responses, not of {endpoint}")
+        for choice in body.get("choices") or ():
+            message = choice.get("message") if isinstance(choice, dict) else None
+            if not isinstance(message, dict):
+                continue
+            parts += text_part("text", message, "content")
+            for call in message.get("tool_calls") or ():
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict):
+                    parts += arguments_part(str(function.get("name")), function, "arguments")
+        return parts
 
     def graft(self, endpoint: str, real: dict[str, Any], simulated: dict[str, Any]) -> None:
         if endpoint == "responses":

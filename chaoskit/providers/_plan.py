@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 __all__ = [
     "Break", "Forward", "Note", "Plan", "Relay", "Relayer", "Respond", "Send", "Upstream", "Wait", "plan_status",
@@ -113,9 +113,11 @@ class Forward:
 
 @dataclass(frozen=True, slots=True)
 class Note:
-    """What the fault chose for this call (``renamed customer.email -> customer.emailAddress``)."""
+    """What the fault chose for this call (``renamed customer.email -> customer.emailAddress``);
+    ``planted``: the values a hallucination fault planted (:class:`chaoskit._plant.Plant`), for the journal."""
 
     text: str
+    planted: tuple[Any, ...] | None = None
 
 
 Step = Wait | Respond | Send | Break | Forward | Relay | Note

@@ -23,7 +23,7 @@ from ._plan import NEVER, Break, Forward, Note, Plan, Relay, Respond, Send, Upst
 from ._text import substitute
 from ._usage import UsageMeter
 
-__all__ = ["CallRequest", "Event", "Profile", "RenderContext", "UpstreamAnswer", "latency_seconds", "network_plan", "status_headers"]
+__all__ = ["AnswerPart", "CallRequest", "arguments_part", "text_part", "Event", "Profile", "RenderContext", "UpstreamAnswer", "latency_seconds", "network_plan", "status_headers"]
 
 JSON = "application/json"
 SSE = "text/event-stream; charset=utf-8"
@@ -115,6 +115,17 @@ class RenderContext:
     def took_reply(self) -> bool:
         """Whether rendering took a reply from the queue (to give back if it is never sent)."""
         return self._reply is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerPart:
+    """A part of a real answer a fault may change: a text, or a tool call's arguments as JSON
+    (named ``where``: ``text``, ``lookup_order``); ``put`` writes a changed value back."""
+
+    where: str
+    value: Any
+    put: Callable[[Any], None]
+    text: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,12 +234,22 @@ class Profile(ABC):
             return endpoint is not None and req.stream and endpoint != "embeddings"
         if effect in ("malformed.tool_args", "malformed.unknown_tool", "content_filter", "schema_drift"):
             return endpoint is not None and endpoint != "embeddings"
+        if effect == "model.hallucination":
+            return endpoint is not None and endpoint != "embeddings"
         if effect in ("malformed.truncated_json", "malformed.missing_field", "malformed.null_content"):
             return endpoint is not None and not req.stream
         if effect.startswith("malformed.") or effect.startswith("latency."):
             # cold start: the session decides per call (loading, warm, or nothing to do)
             return endpoint is not None or effect in ("latency.fixed", "latency.cold_start")
         return True
+
+    def applies_to_real(self, fault: Fault, req: CallRequest) -> bool:
+        """Whether ``fault`` can act on this call when a real server answers it (after :meth:`applies`).
+
+        No for the faults that are skipped rather than refused there: a hallucination on a real
+        stream (a value can be split across events, and the relay does not hold events back).
+        """
+        return not (fault.effect == "model.hallucination" and req.stream)
 
     def healthy(self, req: CallRequest, ctx: RenderContext) -> Plan:
         endpoint = self.endpoint(req)
@@ -265,6 +286,8 @@ class Profile(ABC):
             return self.healthy(req, ctx)
         if effect == "schema_drift":
             return self._drifted_tool_call(p, req, ctx)
+        if effect == "model.hallucination":
+            return self._hallucinated(p, req, ctx)
         if effect.startswith("malformed."):
             content_type, data = self.malformed(effect.split(".", 1)[1], endpoint, req, ctx, p)
             return [Respond(200, self._headers(ctx, content_type)), Send(data)]
@@ -290,6 +313,11 @@ class Profile(ABC):
         """Put ``simulated``'s answer (its message or content, its finish reason) into the real
         body ``real``, which keeps its ids and usage."""
         raise UpstreamAnswer(f"chaoskit cannot yet rewrite {self.name}'s real answers")
+
+    def answer_parts(self, endpoint: str, body: dict[str, Any]) -> list[AnswerPart]:
+        """The parts of a real unary answer a hallucination fault changes: its texts and its tool
+        calls' JSON arguments, each with what puts a changed value back (``{}`` gives [])."""
+        raise UpstreamAnswer(f"chaoskit cannot yet plant values in {self.name}'s real answers")
 
     def _on_real(self, fault: Fault, req: CallRequest, ctx: RenderContext) -> Plan:
         """The plan of a fault that changes a real server's answer: relayed as it arrives
@@ -334,6 +362,12 @@ class Profile(ABC):
                 return [Respond(200, self._headers(ctx, content_type)), Send(data)]
             if variant in ("truncated_json", "missing_field", "null_content"):
                 return [Forward(lambda real: self._malformed_real(variant, endpoint, real, p))]
+        if effect == "model.hallucination":
+            if req.stream:  # a value may be split across events: the relay would have to hold them back
+                raise UpstreamAnswer("chaoskit plants values in a real answer that is not streamed; on a real stream "
+                                     "a value can be split across events, which chaoskit does not rewrite")
+            self.answer_parts(endpoint, {})  # a profile that cannot rewrite real answers says so now
+            return [Forward(lambda real: self._hallucinated_real(endpoint, real, p, ctx))]
         raise UpstreamAnswer(f"{fault.id} rewrites the model's answer in a way chaoskit cannot yet apply to a real one")
 
     def _answered_real(self, endpoint: str, req: CallRequest, ctx: RenderContext, real: Upstream,
@@ -346,6 +380,23 @@ class Profile(ABC):
         simulated = self.body(endpoint, req, _replying(ctx, answer(self.answer_text(endpoint, body))), finish)
         self.graft(endpoint, body, simulated)
         return [Respond(real.status, real.headers), Send(json.dumps(body, separators=(",", ":")).encode())]
+
+    def _hallucinated_real(self, endpoint: str, real: Upstream, p: Mapping[str, Any], ctx: RenderContext) -> Plan:
+        """A real JSON answer with values planted in its texts (and tool arguments), its ids and
+        usage kept; an error or a body that is not JSON as it is."""
+        from .._plant import KINDS, describe, plant
+
+        body = _json_body(real)
+        if body is None:
+            return [Note("planted nothing: the answer is an error or not JSON", ()), *respond_with(real)]
+        kinds = tuple(p.get("kinds") or KINDS)
+        parts = [part for part in self.answer_parts(endpoint, body) if part.text or p.get("in_tools", True)]
+        values, plants = plant([(part.where, part.value) for part in parts], ctx.rng, kinds=kinds, count=p.get("count"))
+        for part, value in zip(parts, values, strict=True):
+            if value != part.value:
+                part.put(value)
+        data = json.dumps(body, separators=(",", ":")).encode()
+        return [Note(describe(plants, kinds), plants), Respond(real.status, real.headers), Send(data)]
 
     def _late_real(self, endpoint: str, real: Upstream, seconds: float) -> Plan:
         """A real JSON answer ``seconds`` late per output token; an error or a body that is not JSON at once."""
@@ -442,6 +493,16 @@ class Profile(ABC):
         ctx.replace_reply((drifted, *calls[1:]) if isinstance(reply, tuple) else drifted)
         return [Note(f"{first.name}: {what.description}"), *self.healthy(req, ctx)]
 
+    def _hallucinated(self, p: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> Plan:
+        """The healthy reply with values planted in its text or tool-call arguments; the journal
+        says which (or that it had none of the shapes asked for)."""
+        from .._plant import KINDS, describe, plant_reply
+
+        kinds = tuple(p.get("kinds") or KINDS)
+        reply, plants = plant_reply(ctx.reply, ctx.rng, kinds=kinds, count=p.get("count"), in_tools=bool(p.get("in_tools", True)))
+        ctx.replace_reply(reply)
+        return [Note(describe(plants, kinds), plants), *self.healthy(req, ctx)]
+
     def _kept(self, text: str, finish: str) -> str:
         """What a simulated answer ended by ``finish`` keeps of ``text``: half at the token limit, none when filtered."""
         return text[: len(text) // 2] if finish == self.length_finish() else ""
@@ -490,6 +551,30 @@ class Profile(ABC):
         if effect == "stream.invalid_event":
             return head + [Send(str(p.get("data", "data: {not json\n\n")).encode())] + rest
         raise AssertionError(f"unhandled stream effect {effect!r}")
+
+
+def text_part(where: str, holder: dict[str, Any], key: str) -> list[AnswerPart]:
+    """The text at ``holder[key]`` as an :class:`AnswerPart` (none when it is not a non-empty string)."""
+    value = holder.get(key)
+    if not isinstance(value, str) or not value:
+        return []
+    return [AnswerPart(where, value, lambda new: holder.__setitem__(key, new))]
+
+
+def arguments_part(where: str, holder: dict[str, Any], key: str) -> list[AnswerPart]:
+    """Tool-call arguments at ``holder[key]``: a JSON object, or a JSON string holding one (put
+    back as a string); none when they are neither."""
+    value = holder.get(key)
+    if isinstance(value, dict):
+        return [AnswerPart(where, value, lambda new: holder.__setitem__(key, new), text=False)]
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return []
+        if isinstance(parsed, dict):
+            return [AnswerPart(where, parsed, lambda new: holder.__setitem__(key, json.dumps(new, separators=(",", ":"))), text=False)]
+    return []
 
 
 def status_headers(p: Mapping[str, Any]) -> dict[str, Any]:

@@ -281,6 +281,12 @@ class Player:
         elif self.call.text is not None:
             self.call.text = self._delivered
 
+    def _noted(self, step: Note) -> None:
+        """Journal what the fault chose (and the values it planted)."""
+        self.call.detail = step.text
+        if step.planted is not None:
+            self.call.planted = list(step.planted)
+
     def _sent(self, step: Send) -> bytes:
         if step.text and self._delivered is not None:
             self._delivered += step.text
@@ -355,7 +361,7 @@ class Player:
             elif isinstance(step, Respond):
                 return self._response(step, plan[i + 1 :])
             elif isinstance(step, Note):
-                self.call.detail = step.text
+                self._noted(step)
             elif isinstance(step, Forward):
                 plan, i = self._then(step, (yield _FETCH)) + plan[i + 1 :], 0
                 continue
@@ -536,7 +542,7 @@ class Player:
         head, rest = connect_phase(plan)
         for step in head:
             if isinstance(step, Note):
-                self.call.detail = step.text
+                self._noted(step)
                 continue
             assert isinstance(step, Break)
             seconds, kind = self._break_before(step)

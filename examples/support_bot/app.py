@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -140,6 +141,26 @@ def _run_tool(name: str, arguments: object) -> ToolRun:
     except (TypeError, AttributeError) as exc:  # missing, extra or mistyped arguments
         raise UnusableReply(f"{name}: bad arguments") from exc
     return ToolRun(name, arguments, result)
+
+
+# ---- guardrail: order ids the model states are checked against the order system --------------
+
+#: How an order id looks in an answer (A100).
+ORDER_ID = re.compile(r"\b[A-Z]\d{3,}\b")
+
+
+def unknown_order_ids(text: str) -> list[str]:
+    """The order ids ``text`` names that the order system does not know: the model made them up."""
+    return [found for found in ORDER_ID.findall(text) if "error" in lookup_order(found)]
+
+
+def checked_order_ids(text: str) -> str:
+    """``text``, if every order id it names is a real order; else the reply is unusable (the
+    next provider, or a person, answers instead of showing a made-up order)."""
+    unknown = unknown_order_ids(text)
+    if unknown:
+        raise UnusableReply(f"the answer names order ids we do not have: {', '.join(unknown)}")
+    return text
 
 
 def _usable_text(text: object) -> str:
@@ -283,8 +304,11 @@ class SupportBot:
         timeout: float = 10.0,
         connect_timeout: float = 5.0,
         max_retries: int = 2,
+        check_order_ids: bool = True,
     ) -> None:
         s = _Settings(timeout, connect_timeout, max_retries)
+        #: Check the order ids an answer names before showing it (False: the unguarded variant).
+        self.check_order_ids = check_order_ids
         self.openai = openai.OpenAI(
             api_key=_openai_key(), timeout=s.openai_timeout, max_retries=s.max_retries
         )
@@ -323,13 +347,16 @@ class SupportBot:
         chat = _OpenAIChat(question)
         while (text := chat.feed(self.openai.chat.completions.create(**chat.request()))) is None:
             pass
-        return Answer(text, "openai", tool_calls=tuple(chat.runs))
+        return Answer(self._grounded(text), "openai", tool_calls=tuple(chat.runs))
 
     def _ask_anthropic(self, question: str) -> Answer:
         chat = _AnthropicChat(question)
         while (text := chat.feed(self.anthropic.messages.create(**chat.request()))) is None:
             pass
-        return Answer(text, "anthropic", tool_calls=tuple(chat.runs))
+        return Answer(self._grounded(text), "anthropic", tool_calls=tuple(chat.runs))
+
+    def _grounded(self, text: str) -> str:
+        return checked_order_ids(text) if self.check_order_ids else text
 
     def _fallback(self, question: str, openai_error: BaseException) -> Answer:
         try:

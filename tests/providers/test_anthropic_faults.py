@@ -205,6 +205,9 @@ ANTHROPIC: dict[str, Expect] = {
     "anthropic.cold_start": E(REAL, params={"seconds": 0.1}, min_seconds=0.1, check=waited_at_least(0.1)),
     "anthropic.slow_first_token": E(REAL, params={"seconds": 0.1}, min_seconds=0.1, check=waited_at_least(0.1)),
     "anthropic.slow_tokens": E(REAL, params={"seconds": 0.01}, min_seconds=0.05, check=waited_at_least(0.05)),
+    # ---- model misbehaviour: planted values ----
+    # The default reply holds no value to plant: the answer passes as it is (planting: tests/test_hallucination.py).
+    "anthropic.model.hallucination": E(REAL, check=healthy_text),
 }
 
 

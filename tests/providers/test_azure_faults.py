@@ -122,8 +122,17 @@ def test_latency_within_the_timeout_is_only_late() -> None:
     assert chaos.calls[0].duration >= 0.1
 
 
+def test_a_planted_order_id_reads_as_a_normal_answer() -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.reply("azure", "Order A100 has shipped.")
+        chaos.inject("azure.model.hallucination")
+        answer = chat(azure())
+    [p] = chaos.calls[0].planted or []
+    assert answer.choices[0].message.content == f"Order {p.planted} has shipped."
+
+
 def test_every_azure_fault_is_tested_here() -> None:
     tested = {"azure.rate_limit", "azure.content_filter.prompt", "azure.content_filter", "azure.server_error",
               "azure.unavailable", "azure.deployment_not_found", "azure.timeout.read", "azure.connection.reset",
-              "azure.stream.cut.unclean", "azure.latency"}
+              "azure.stream.cut.unclean", "azure.latency", "azure.model.hallucination"}
     assert sorted(tested) == chaoskit.faults.ids("azure.*")

@@ -92,6 +92,17 @@ def test_ollama_cold_start_loads_the_model_once() -> None:
     assert chaos.calls[0].duration >= 0.2
 
 
+@pytest.mark.parametrize("provider", sorted(BASES))
+def test_a_planted_order_id_reads_as_a_normal_answer(provider: str) -> None:
+    with session(provider) as chaos:
+        chaos.reply(provider, "Order A100 has shipped.")
+        chaos.inject(f"{provider}.model.hallucination")
+        answer = ask(client(provider))
+    [p] = chaos.calls[0].planted or []
+    assert (p.original, answer.choices[0].message.content) == ("A100", f"Order {p.planted} has shipped.")
+
+
 def test_every_compatible_fault_is_tested_here() -> None:
     ids = [i for p in ("groq", "mistral", "ollama", "vllm") for i in chaoskit.faults.ids(f"{p}.*")]
-    assert sorted(ids) == sorted([*CASES, "ollama.cold_start"])
+    hallucinations = [f"{p}.model.hallucination" for p in BASES]
+    assert sorted(ids) == sorted([*CASES, "ollama.cold_start", *hallucinations])

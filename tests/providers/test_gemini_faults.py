@@ -460,11 +460,22 @@ def test_cold_start_with_loading_answers_503_until_loaded_and_retries_get_throug
     assert [c.status for c in chaos.calls] == [503, 503, 503, 200]
 
 
+@pytest.mark.parametrize("mode", ["sync", "sync-stream"])
+def test_a_planted_order_id_reads_as_a_normal_answer(mode: str) -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.reply("gemini", REPLY)
+        chaos.inject("gemini.model.hallucination", kinds=["id"])
+        answers = call(client(), mode)
+    [p] = chaos.calls[0].planted or []
+    assert "".join(a.text or "" for a in answers) == REPLY.replace("A100", p.planted)
+    assert (p.original, chaos.calls[0].status) == ("A100", 200)
+
+
 def test_every_catalog_fault_is_tested_here() -> None:
     tested = set(STATUS) | set(NETWORK) | set(STREAMS)
     tested |= {f"gemini.{k}" for k in (
         "stream.length", "malformed.truncated_json", "malformed.html", "malformed.empty_content",
         "content_filter", "content_filter.prompt", "malformed.unknown_tool", "malformed.tool_args_drift",
-        "latency", "slow_first_token", "slow_tokens", "cold_start",
+        "latency", "slow_first_token", "slow_tokens", "cold_start", "model.hallucination",
     )}
     assert chaoskit.faults.ids("gemini.*") == sorted(tested)

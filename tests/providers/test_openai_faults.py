@@ -212,6 +212,9 @@ OPENAI: dict[str, Expect] = {
     "openai.slow_first_token": E(REAL, params={"seconds": 0.1}, min_seconds=0.1, check=waited_at_least(0.1)),
     # A unary answer waits for every token: 0.01 s x about 10 tokens for the default reply.
     "openai.slow_tokens": E(REAL, params={"seconds": 0.01}, min_seconds=0.05, check=waited_at_least(0.05)),
+    # ---- model misbehaviour: planted values ----
+    # The default reply holds no value to plant: the answer passes as it is (planting: tests/test_hallucination.py).
+    "openai.model.hallucination": E(REAL, check=healthy_text),
 }
 
 
