@@ -554,6 +554,11 @@ def _why_unapplied(fault: Fault) -> str:
         return f"it acts only on non-streaming requests to {fault.provider}"
     if effect == "schema_drift":
         return f"it drifts tool-call arguments: set a tool call as the reply with chaos.reply({fault.provider!r}, tool_call(...))"
+    if effect == "model.schema_violation":
+        return ("it breaks the request's own schema, and no request had one (a response_format json_schema, "
+                "output_config format, responseSchema, or a tool whose schema has fields)")
+    if effect == "model.prompt_leak":
+        return "it repeats the request's system prompt, and no request had one"
     if effect == "latency.cold_start":
         return "no call was cold (the first one, or one after `idle` seconds without calls)"
     return f"no request to {fault.provider} reached it (an earlier fault may have taken every call)"
