@@ -391,7 +391,7 @@ class Chaos:
         return token
 
     def shown(self, text: str) -> None:
-        """Record text the app showed its user, for the ``truncated_stream_accepted`` verdict."""
+        """Record text the app showed its user, for the ``truncated_stream_accepted`` and ``refusal_shown`` verdicts."""
         self.user_texts.append(text)
 
     def unmatched(self) -> list[Injection]:

@@ -3,7 +3,9 @@
 ``SupportBot.answer`` asks gpt-4o-mini (with one tool, ``lookup_order``). If OpenAI fails
 — an API error after the SDK's own retries, a timeout, a reply we cannot use — it asks
 Claude the same question; if that fails too, it opens a ticket for the support team
-(``handoff.escalate``) and tells the customer so. The customer never sees an error.
+(``handoff.escalate``) and tells the customer so. The customer never sees an error, nor a
+model's refusal, nor an answer cut at the token limit. ``SupportBot.triage`` classifies a message
+with a structured-output call; a refusal or JSON that breaks the schema leaves it for a person.
 
 Run it against the real APIs (keys from ``OPENAI_API_KEY`` and ``ANTHROPIC_API_KEY``)::
 

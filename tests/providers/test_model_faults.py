@@ -138,6 +138,15 @@ def test_an_extra_field_passes_a_model_that_ignores_unknown_fields() -> None:
     assert isinstance(parsed, Lenient)  # what pydantic does by default: the app never notices
 
 
+def test_the_responses_api_s_text_format_schema_is_broken() -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": False}
+    with session("openai.model.schema_violation", kind="wrong_type") as chaos:
+        response = gpt().responses.create(model=MODEL, input=QUESTION, text={"format": {
+            "type": "json_schema", "name": "Place", "schema": schema, "strict": True}})
+    assert json.loads(response.output_text) == {"city": 3}
+    assert chaos.calls[0].detail == "the response format 'Place': wrong_type: city is an integer (3) where the schema allows string"
+
+
 def test_a_json_answer_the_app_set_is_broken_rather_than_replaced() -> None:
     healthy = '{"intent": "refund", "urgent": true}'
     with session("openai.model.schema_violation", reply=healthy, kind="enum_outside"):
