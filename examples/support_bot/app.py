@@ -158,14 +158,23 @@ class Refused(UnusableReply):
     """The model declined to answer: OpenAI's ``message.refusal``, Anthropic's stop_reason "refusal"."""
 
 
+def _not_leaking(text: str) -> str:
+    """``text``, unless it repeats our instructions (a prompt leak): a long enough piece of the system
+    prompt in an answer is never shown."""
+    pieces = [SYSTEM_PROMPT[i : i + 40] for i in range(0, max(1, len(SYSTEM_PROMPT) - 39), 20)]
+    if any(piece in text for piece in pieces):
+        raise UnusableReply("the answer repeats the system prompt")
+    return text
+
+
 def _openai_reply_text(message: Any, finish_reason: str | None) -> str:
     """The text of an OpenAI answer we can show: not a refusal (the fallback answers instead; the
-    refusal's wording is never shown), not cut at the token limit, not blank."""
+    refusal's wording is never shown), not cut at the token limit, not blank, not our instructions."""
     if getattr(message, "refusal", None):
         raise Refused("openai refused")
     if finish_reason == "length":
         raise UnusableReply("the answer stopped at the token limit")
-    return _usable_text(message.content)
+    return _not_leaking(_usable_text(message.content))
 
 
 def _anthropic_reply_text(message: Any) -> str:
@@ -174,7 +183,7 @@ def _anthropic_reply_text(message: Any) -> str:
         raise Refused("anthropic refused")
     if message.stop_reason == "max_tokens":
         raise UnusableReply("the answer stopped at the token limit")
-    return _usable_text("".join(b.text for b in message.content if b.type == "text"))
+    return _not_leaking(_usable_text("".join(b.text for b in message.content if b.type == "text")))
 
 
 class _OpenAIChat:

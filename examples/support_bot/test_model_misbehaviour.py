@@ -119,6 +119,23 @@ def test_an_empty_or_cut_answer_falls_back(chaos: chaoskit.Chaos, bot: SupportBo
     assert unguarded.provider == "openai" and unguarded.text == ("" if fault.endswith("empty") else SHIPPED[: len(SHIPPED) // 2])
 
 
+def test_an_answer_that_repeats_the_system_prompt_is_never_shown(
+    chaos: chaoskit.Chaos, bot: SupportBot, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app, "SYSTEM_PROMPT", f"{app.SYSTEM_PROMPT} Internal reference: {chaos.canary()}.")
+    chaos.inject("openai.model.prompt_leak")
+    chaos.reply("anthropic", SHIPPED)
+    reply = bot.answer(QUESTION)
+    assert reply.provider == "anthropic"
+    chaos.assert_graceful(reply.text)
+    # without the filter the instructions, canary and all, reach the customer
+    monkeypatch.setattr(app, "_openai_reply_text", careless_text)
+    leaked = bot.answer(QUESTION)
+    assert leaked.provider == "openai" and app.SYSTEM_PROMPT in leaked.text
+    with pytest.raises(AssertionError, match="canary"):
+        chaos.assert_graceful(leaked.text)
+
+
 @pytest.mark.chaos("openai.model.max_tokens")
 def test_a_streamed_answer_cut_at_the_token_limit_is_replaced(chaos: chaoskit.Chaos, bot: SupportBot) -> None:
     chaos.reply("openai", SHIPPED)
