@@ -16,7 +16,7 @@ import pytest
 
 import chaoskit
 from chaoskit._verdicts import judge
-from support_bot import SupportBot, app
+from support_bot import AsyncSupportBot, SupportBot, app
 from support_bot.app import HANDOFF_TEXT, UNSORTED, Triage
 
 QUESTION = "Where is my order A100?"
@@ -56,6 +56,15 @@ def test_without_the_guard_the_refusal_is_the_answer_and_the_verdict_fires(
     assert (reply.provider, reply.text) == ("openai", REFUSAL)
     chaos.assert_graceful(reply.text)  # polite, no error text: only the verdict can tell
     assert verdict_names(chaos) == ["refusal_shown"]
+
+
+@pytest.mark.anyio
+@pytest.mark.chaos("openai.model.refusal")
+async def test_the_async_bot_falls_back_on_a_refusal_too(chaos: chaoskit.Chaos, async_bot: AsyncSupportBot) -> None:
+    chaos.reply("anthropic", SHIPPED)
+    reply = await async_bot.answer(QUESTION)
+    assert (reply.provider, reply.text) == ("anthropic", SHIPPED)
+    assert verdict_names(chaos) == []
 
 
 def test_both_providers_refusing_hands_off_to_a_person(chaos: chaoskit.Chaos, bot: SupportBot, tickets: list[Any]) -> None:

@@ -132,6 +132,15 @@ def test_parse_raises_validation_error_for_each_way_the_schema_is_broken(kind: s
     assert all(c.status == 200 and (c.detail or "").startswith(detail) for c in chaos.calls), [c.detail for c in chaos.calls]
 
 
+def test_a_streamed_violation_raises_when_the_stream_helper_parses_the_whole_answer() -> None:
+    with session("openai.model.schema_violation", kind="missing_required", path="urgent") as chaos:
+        with pytest.raises(pydantic.ValidationError), gpt().chat.completions.stream(
+                model=MODEL, messages=MESSAGES, response_format=Triage) as stream:
+            for _ in stream:
+                pass
+    assert chaos.calls[0].stream and chaos.calls[0].detail == "the response format 'Triage': missing_required: removed the required field urgent"
+
+
 def test_an_extra_field_passes_a_model_that_ignores_unknown_fields() -> None:
     with session("openai.model.schema_violation", kind="extra_field"):
         parsed = gpt().chat.completions.parse(model=MODEL, messages=MESSAGES, response_format=Lenient).choices[0].message.parsed
