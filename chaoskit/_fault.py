@@ -50,7 +50,15 @@ EFFECTS = frozenset(
         "rpc.tool_vanishes",  # an MCP tool gone from tools/list, and unknown when called
         "poisoned",  # an answer (an API body, a tool result) carrying an injected instruction
         "toxic",  # a Toxiproxy toxic on a TCP proxy (chaos.network)
+        # ---- model misbehaviour: a valid answer that is wrong ----
         "model.hallucination",  # a valid answer whose values (ids, amounts, dates, ...) are planted wrong ones
+        "model.refusal",  # the model declines in the API's refusal field (OpenAI's message.refusal)
+        "model.schema_violation",  # valid JSON that breaks the request's own schema in one place
+        "model.empty",  # a valid answer with no text
+        "model.non_answer",  # a polite answer that says nothing ("I'm not sure I can help with that.")
+        "model.wrong_language",  # an answer in another language than the question's
+        "model.prompt_leak",  # an answer that repeats the request's system prompt
+        "model.max_tokens",  # an answer that stops mid-sentence at the token limit
     }
 )
 

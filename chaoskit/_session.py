@@ -391,7 +391,7 @@ class Chaos:
         return token
 
     def shown(self, text: str) -> None:
-        """Record text the app showed its user, for the ``truncated_stream_accepted`` verdict."""
+        """Record text the app showed its user, for the ``truncated_stream_accepted`` and ``refusal_shown`` verdicts."""
         self.user_texts.append(text)
 
     def unmatched(self) -> list[Injection]:
@@ -557,6 +557,11 @@ def _why_unapplied(fault: Fault) -> str:
     if effect == "model.hallucination":
         return (f"no call to {fault.provider} reached it with an answer to change (on a real server, it acts "
                 "only on answers that are not streamed)")
+    if effect == "model.schema_violation":
+        return ("it breaks the request's own schema, and no request had one (a response_format json_schema, "
+                "output_config format, responseSchema, or a tool whose schema has fields)")
+    if effect == "model.prompt_leak":
+        return "it repeats the request's system prompt, and no request had one"
     if effect == "latency.cold_start":
         return "no call was cold (the first one, or one after `idle` seconds without calls)"
     return f"no request to {fault.provider} reached it (an earlier fault may have taken every call)"

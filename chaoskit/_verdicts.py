@@ -50,6 +50,10 @@ VERDICTS: Mapping[str, str] = MappingProxyType(
             "a value a model.hallucination fault planted reached the user (chaos.shown, assert_graceful) or a "
             "later request: a tool or API call, a watched function, or a model call's own prompt"
         ),
+        "refusal_shown": (
+            "a model's refusal (model.refusal) reached the user as if it were the answer, or a watched "
+            "seam took it as a result"
+        ),
     }
 )
 
@@ -123,6 +127,7 @@ def judge(
         *_duplicate_side_effect(ordered, watches),
         *_fallback_not_used(ordered, requests, set(replies_configured)),
         *_hallucination_shown(ordered, [str(t) for t in user_texts], watches),
+        *_refusal_shown(ordered, [str(t) for t in user_texts], watches),
     ]
     rank = {name: i for i, name in enumerate(VERDICTS)}
     return sorted(found, key=lambda v: (rank[v.name], v.calls[:1]))
@@ -522,3 +527,47 @@ def _hallucination_shown(calls: Sequence[Call], user_texts: Sequence[str], watch
                 "tool's result, your database) before showing or acting on them; refuse or hand off when they differ",
                 (call.index, *later),
             )
+
+
+#: How a ``model.refusal`` call's journal detail starts; the refusal text follows.
+REFUSED = "refused: "
+
+
+def _refusal_shown(calls: Sequence[Call], user_texts: Sequence[str], watches: Sequence[Watch]) -> Iterator[Verdict]:
+    """A refusal's text in what the user was shown, or in the arguments of a watched call."""
+    for call in calls:
+        detail = call.detail or ""
+        if call.effect != "model.refusal" or not detail.startswith(REFUSED):
+            continue
+        refusal = detail[len(REFUSED):].strip()
+        if len(refusal) < 3:
+            continue
+        shown = next((n for n, text in enumerate(user_texts) if refusal in text), None)
+        taken = next((w.path for w in watches for c in w.calls if c.started >= call.started
+                      and _mentions((c.args, c.kwargs), refusal)), None)
+        if shown is None and taken is None:
+            continue
+        how = (f"the app showed it to the user (user text #{shown})" if shown is not None
+               else f"the app passed it to {taken} as a result")
+        yield Verdict(
+            "refusal_shown",
+            f"call #{call.index}'s model refused ({_clip(refusal)}, {call.fault}) and {how}",
+            "check for a refusal before using an answer (OpenAI: message.refusal, parsed None; Anthropic: "
+            "stop_reason 'refusal'; Gemini: finish_reason SAFETY) and fall back to another provider or hand "
+            "off to a person; never show the refusal as the answer or use it as a structured result",
+            (call.index,),
+        )
+
+
+def _mentions(value: Any, text: str, depth: int = 0) -> bool:
+    """Whether ``text`` is in a string anywhere in ``value`` (containers and objects' fields walked)."""
+    if depth > 6:
+        return False
+    if isinstance(value, str):
+        return text in value
+    if isinstance(value, Mapping):
+        return any(_mentions(v, text, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_mentions(v, text, depth + 1) for v in value)
+    fields = getattr(value, "__dict__", None)
+    return isinstance(fields, dict) and any(_mentions(v, text, depth + 1) for v in fields.values())

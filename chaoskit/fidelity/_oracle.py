@@ -29,6 +29,7 @@ from .. import faults as _faults
 from .._fault import Fault
 from .._replies import ReplyQueue, tool_call
 from ..providers._coldstart import ColdStarts
+from ..providers._misbehave import NON_ANSWERS
 from ..providers._plan import Break, Plan
 from ..providers._profile import CallRequest, RenderContext, network_plan
 from ._loop import VirtualEventLoop
@@ -75,6 +76,13 @@ def quick(fault: Fault) -> dict[str, Any]:
         out["jitter"] = 0.0
     if fault.effect == "schema_drift":
         out.update(variant=p.get("variant") or "renamed", path=p.get("path") or "order_id")
+    # What a model.* fault draws with the session's RNG, fixed: the real side's planner draws from its own.
+    if fault.effect == "model.schema_violation":
+        out.update(kind=p.get("kind") or "extra_field")
+    if fault.effect == "model.non_answer":
+        out.update(text=p.get("text") or NON_ANSWERS[0])
+    if fault.effect == "model.wrong_language":
+        out.update(language=p.get("language") or "de")
     return out
 
 

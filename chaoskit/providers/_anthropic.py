@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _anthropic_wire as wire
+from ._misbehave import text_of
 from ._profile import AnswerPart, CallRequest, Event, Profile, RenderContext, arguments_part, text_part
 from ._sse import encode_event
 from ._usage import UsageFields, UsageMeter
@@ -65,6 +66,25 @@ class AnthropicProfile(Profile):
 
     def graft(self, endpoint: str, real: dict[str, Any], simulated: dict[str, Any]) -> None:
         real.update({k: simulated[k] for k in ("content", "stop_reason", "stop_sequence")})
+
+    def system_prompt(self, req: CallRequest) -> str | None:
+        return text_of(_request(req).get("system")) or None
+
+    def question(self, req: CallRequest) -> str:
+        users = [m for m in _request(req).get("messages") or () if isinstance(m, dict) and m.get("role") == "user"]
+        return text_of(users[-1].get("content")) if users else ""
+
+    def output_schema(self, req: CallRequest) -> tuple[str, dict[str, Any]] | None:
+        request = _request(req)
+        config = request.get("output_config")  # messages.parse(output_format=Model) sends output_config.format
+        fmt = config.get("format") if isinstance(config, dict) else request.get("output_format")
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
+            return "the output format", fmt["schema"]
+        return None
+
+    def tool_schemas(self, req: CallRequest) -> dict[str, dict[str, Any]]:
+        return {t["name"]: t["input_schema"] for t in _request(req).get("tools") or ()
+                if isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("input_schema"), dict)}
 
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         return {"type": "error", "error": {"type": "api_error", "message": "", **error}, "request_id": f"req_{ctx.ident}"}

@@ -25,6 +25,7 @@ from typing import Any
 
 from .._fault import Fault
 from . import _gemini_wire as wire
+from ._misbehave import text_of
 from ._plan import Plan
 from ._profile import (
     JSON,
@@ -114,6 +115,34 @@ class GeminiProfile(Profile):
 
     def usage_meter(self, req: CallRequest) -> UsageMeter | None:
         return UsageMeter(_USAGE, "sse" if req.stream else "json") if self.endpoint(req) else None
+
+    # ---- what a request asks -------------------------------------------------------------------
+    def system_prompt(self, req: CallRequest) -> str | None:
+        request = _request(req)
+        instruction = request.get("systemInstruction") or request.get("system_instruction")
+        return text_of(instruction.get("parts")) if isinstance(instruction, dict) else None
+
+    def question(self, req: CallRequest) -> str:
+        users = [c for c in _request(req).get("contents") or () if isinstance(c, dict) and c.get("role", "user") == "user"]
+        return text_of(users[-1].get("parts")) if users else ""
+
+    def output_schema(self, req: CallRequest) -> tuple[str, dict[str, Any]] | None:
+        config = _request(req).get("generationConfig") or _request(req).get("generation_config")
+        if not isinstance(config, dict):
+            return None
+        for key in ("responseJsonSchema", "response_json_schema", "responseSchema", "response_schema"):
+            if isinstance(config.get(key), dict):
+                return f"the {key}", config[key]
+        return None
+
+    def tool_schemas(self, req: CallRequest) -> dict[str, dict[str, Any]]:
+        out = {}
+        for tool in _request(req).get("tools") or []:
+            for fn in (tool.get("functionDeclarations") or tool.get("function_declarations") or []) if isinstance(tool, dict) else []:
+                schema = fn.get("parametersJsonSchema") or fn.get("parameters") if isinstance(fn, dict) else None
+                if isinstance(fn, dict) and isinstance(fn.get("name"), str) and isinstance(schema, dict):
+                    out[fn["name"]] = schema
+        return out
 
     # ---- on a real server's answer ----------------------------------------------------------
     def live_text(self, endpoint: str, event: str | None, data: Any) -> tuple[bool, str]:

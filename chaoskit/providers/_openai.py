@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _openai_wire as wire
+from ._misbehave import text_of
 from ._profile import (
     AnswerPart,
     CallRequest,
@@ -29,6 +30,7 @@ class OpenAIProfile(Profile):
     name = "openai"
     hosts = frozenset({"api.openai.com"})
     request_id_header = "x-request-id"
+    refuses = True
 
     def endpoint(self, req: CallRequest) -> str | None:
         if req.method != "POST":
@@ -132,6 +134,76 @@ class OpenAIProfile(Profile):
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         return {"error": {"message": "", "type": None, "param": None, "code": None, **error}}
 
+    # ---- what a request asks, and a refusal of it --------------------------------------------------
+    def system_prompt(self, req: CallRequest) -> str | None:
+        request = _request(req)
+        parts = [str(request["instructions"])] if isinstance(request.get("instructions"), str) else []
+        parts += [text_of(m.get("content")) for m in _messages(request) if m.get("role") in ("system", "developer")]
+        return "\n\n".join(p for p in parts if p) or None
+
+    def question(self, req: CallRequest) -> str:
+        request = _request(req)
+        if isinstance(request.get("input"), str):
+            return str(request["input"])
+        users = [m for m in _messages(request) if m.get("role") == "user"]
+        return text_of(users[-1].get("content")) if users else ""
+
+    def output_schema(self, req: CallRequest) -> tuple[str, dict[str, Any]] | None:
+        request = _request(req)
+        fmt = request.get("response_format")  # Chat Completions: {"type": "json_schema", "json_schema": {name, schema}}
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("json_schema"), dict):
+            named = fmt["json_schema"]
+        else:  # Responses: {"text": {"format": {"type": "json_schema", name, schema}}}
+            text = request.get("text")
+            named = text.get("format") if isinstance(text, dict) else None
+            if not (isinstance(named, dict) and named.get("type") == "json_schema"):
+                return None
+        schema = named.get("schema")
+        return (f"the response format {named.get('name') or 'schema'!r}", schema) if isinstance(schema, dict) else None
+
+    def tool_schemas(self, req: CallRequest) -> dict[str, dict[str, Any]]:
+        out = {}
+        for tool in _request(req).get("tools") or []:
+            fn = tool.get("function") if isinstance(tool, dict) and isinstance(tool.get("function"), dict) else tool
+            if isinstance(fn, dict) and isinstance(fn.get("name"), str) and isinstance(fn.get("parameters"), dict):
+                out[fn["name"]] = fn["parameters"]
+        return out
+
+    def refusal_body(self, endpoint: str, body: dict[str, Any], text: str) -> None:
+        if endpoint == "responses":  # a message whose one content part is {"type": "refusal"}
+            for item in body.get("output") or ():
+                if item.get("type") == "message":
+                    item["content"] = [_refusal_part(text)]
+            return
+        for choice in body.get("choices") or ():  # content null, the refusal in its own field, a normal stop
+            choice["message"].update(content=None, refusal=text)
+            choice["message"].pop("tool_calls", None)
+            choice["finish_reason"] = "stop"
+
+    def refusal_events(self, endpoint: str, req: CallRequest, ctx: RenderContext, text: str) -> list[Event]:
+        request = _request(req)
+        if endpoint == "responses":
+            out = []
+            for _, data in wire.response_events(request, text, ident=ctx.ident, created=_CREATED):
+                data = _refusing(data, text)
+                name = str(data["type"])
+                delta = str(data.get("delta") or "") if name == "response.refusal.delta" else ""
+                out.append(Event(encode_event(data, event=name), content=name.endswith(".delta"), text=delta))
+            return out
+        events = []
+        for chunk in wire.chat_completion_chunks(request, text, ident=ctx.ident, created=_CREATED):
+            piece = ""
+            for choice in chunk["choices"]:
+                delta = choice["delta"]
+                if "role" in delta:  # the first delta: no content, an empty refusal
+                    delta.update(content=None, refusal="")
+                elif "content" in delta:
+                    delta["refusal"] = delta.pop("content") or ""
+                    piece += delta["refusal"]
+            events.append(Event(encode_event(chunk), content=bool(piece), text=piece))
+        events.append(Event(DONE))
+        return events
+
     def stream_error_event(self, error: Mapping[str, Any], ctx: RenderContext, endpoint: str, sequence: int) -> bytes:
         error = {"message": "The server had an error while processing your request.", "type": "server_error", "param": None, "code": None, **error}
         if endpoint == "responses":  # a typed event: the raw stream yields it, it does not raise
@@ -180,6 +252,37 @@ _USAGE = {"chat": _CHAT_USAGE, "embeddings": _CHAT_USAGE, "responses": _RESPONSE
 def _request(req: CallRequest) -> dict[str, Any]:
     data = req.json
     return data if isinstance(data, dict) else {}
+
+
+def _messages(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request's messages: Chat Completions' ``messages``, or the Responses API's ``input`` items."""
+    items = request.get("messages") if isinstance(request.get("messages"), list) else request.get("input")
+    return [m for m in items if isinstance(m, dict)] if isinstance(items, list) else []
+
+
+def _refusal_part(text: str) -> dict[str, Any]:
+    return {"type": "refusal", "refusal": text}
+
+
+def _refusing(event: dict[str, Any], text: str) -> dict[str, Any]:
+    """A Responses stream event for an answer ``text``, made the same event for a refusal of ``text``."""
+    kind = event["type"]
+    where: dict[str, Any] = {k: event[k] for k in ("item_id", "output_index", "content_index", "sequence_number") if k in event}
+    if kind == "response.output_text.delta":
+        return {"type": "response.refusal.delta", **where, "delta": event["delta"]}
+    if kind == "response.output_text.done":
+        return {"type": "response.refusal.done", **where, "refusal": text}
+    if kind == "response.content_part.added":
+        return {**event, "part": _refusal_part("")}
+    if kind == "response.content_part.done":
+        return {**event, "part": _refusal_part(text)}
+    if kind == "response.output_item.done" and event["item"].get("type") == "message":
+        return {**event, "item": {**event["item"], "content": [_refusal_part(text)]}}
+    if kind == "response.completed":
+        output = [{**item, "content": [_refusal_part(text)]} if item.get("type") == "message" else item
+                  for item in event["response"].get("output") or ()]
+        return {**event, "response": {**event["response"], "output": output}}
+    return event
 
 
 #: What a real chunk says of its stream, copied onto the finish chunk chaoskit adds.

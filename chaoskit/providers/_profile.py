@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from .._fault import Fault
 from .._replies import Reply, ToolCall
 from ._coldstart import Phase, cold_start_plan
+from ._misbehave import REFUSAL, as_json, cut, in_other_language, leaked, non_answer
 from ._plan import NEVER, Break, Forward, Note, Plan, Relay, Respond, Send, Upstream, Wait, respond_with
 from ._text import substitute
 from ._usage import UsageMeter
@@ -152,6 +153,8 @@ class Profile(ABC):
     hosts: ClassVar[frozenset[str]]
     host_suffixes: ClassVar[tuple[str, ...]] = ()  # subdomains served (Azure: ".openai.azure.com")
     request_id_header: ClassVar[str]
+    #: Whether the provider's API has a refusal of its own (OpenAI's ``message.refusal``), for ``model.refusal``.
+    refuses: ClassVar[bool] = False
     # ---- wire hooks, provided by each provider -------------------------------------------
     @abstractmethod
     def endpoint(self, req: CallRequest) -> str | None:
@@ -225,6 +228,42 @@ class Profile(ABC):
         """Whether ``req`` is an SDK's side request (not a model call): answered, never faulted."""
         return False
 
+    # ---- what a request asks, for the model.* effects ------------------------------------------
+    def system_prompt(self, req: CallRequest) -> str | None:
+        """The request's system prompt (its system and developer messages), or None."""
+        return None
+
+    def question(self, req: CallRequest) -> str:
+        """The text of the request's last user message ("" when it has none)."""
+        return ""
+
+    def output_schema(self, req: CallRequest) -> tuple[str, dict[str, Any]] | None:
+        """(what it is called, the JSON Schema) the request asks the answer's JSON to follow, or None."""
+        return None
+
+    def tool_schemas(self, req: CallRequest) -> dict[str, dict[str, Any]]:
+        """The JSON Schema of each offered tool's arguments, by tool name."""
+        return {}
+
+    def refusal_body(self, endpoint: str, body: dict[str, Any], text: str) -> None:
+        """Turn a healthy unary body for ``text`` into the provider's refusal of it (see :attr:`refuses`)."""
+        raise UpstreamAnswer(f"{self.name} has no refusal field")
+
+    def refusal_events(self, endpoint: str, req: CallRequest, ctx: RenderContext, text: str) -> list[Event]:
+        """The stream of a refusal whose text is ``text`` (see :attr:`refuses`)."""
+        raise UpstreamAnswer(f"{self.name} has no refusal field")
+
+    def misbehaves(self, effect: str, req: CallRequest) -> bool:
+        """Whether a ``model.*`` effect has what it needs in ``req``: a refusal field, a schema to
+        break, a system prompt to leak."""
+        if effect == "model.refusal":
+            return self.refuses
+        if effect == "model.schema_violation":
+            return self.output_schema(req) is not None or any(_breakable(s) for s in self.tool_schemas(req).values())
+        if effect == "model.prompt_leak":
+            return bool(self.system_prompt(req))
+        return True
+
     # ---- generic rendering ---------------------------------------------------------------
     def applies(self, fault: Fault, req: CallRequest, idle: float | None) -> bool:
         """Whether ``fault`` can happen on this call (stream faults need a stream, ...)."""
@@ -232,9 +271,9 @@ class Profile(ABC):
         endpoint = self.endpoint(req)
         if effect.startswith("stream."):
             return endpoint is not None and req.stream and endpoint != "embeddings"
+        if effect.startswith("model."):
+            return endpoint is not None and endpoint != "embeddings" and self.misbehaves(effect, req)
         if effect in ("malformed.tool_args", "malformed.unknown_tool", "content_filter", "schema_drift"):
-            return endpoint is not None and endpoint != "embeddings"
-        if effect == "model.hallucination":
             return endpoint is not None and endpoint != "embeddings"
         if effect in ("malformed.truncated_json", "malformed.missing_field", "malformed.null_content"):
             return endpoint is not None and not req.stream
@@ -281,13 +320,15 @@ class Profile(ABC):
             return self._broken_stream(effect, p, endpoint, req, ctx)
         if effect == "content_filter":
             return self._finished(endpoint, req, ctx, self.filtered_finish(), _after(p))
+        if effect == "model.hallucination":
+            return self._hallucinated(p, req, ctx)
+        if effect.startswith("model."):
+            return self._misbehaving(effect, p, endpoint, req, ctx)
         if effect in ("malformed.tool_args", "malformed.unknown_tool"):
             ctx.replace_reply(self._bad_tool_call(effect, p, req))
             return self.healthy(req, ctx)
         if effect == "schema_drift":
             return self._drifted_tool_call(p, req, ctx)
-        if effect == "model.hallucination":
-            return self._hallucinated(p, req, ctx)
         if effect.startswith("malformed."):
             content_type, data = self.malformed(effect.split(".", 1)[1], endpoint, req, ctx, p)
             return [Respond(200, self._headers(ctx, content_type)), Send(data)]
@@ -368,6 +409,9 @@ class Profile(ABC):
                                      "a value can be split across events, which chaoskit does not rewrite")
             self.answer_parts(endpoint, {})  # a profile that cannot rewrite real answers says so now
             return [Forward(lambda real: self._hallucinated_real(endpoint, real, p, ctx))]
+        if effect.startswith("model.") and not req.stream:
+            self.answer_text(endpoint, {})  # a profile that cannot rewrite real answers says so now
+            return [Forward(lambda real: self._misbehaving_real(effect, p, endpoint, req, ctx, real))]
         raise UpstreamAnswer(f"{fault.id} rewrites the model's answer in a way chaoskit cannot yet apply to a real one")
 
     def _answered_real(self, endpoint: str, req: CallRequest, ctx: RenderContext, real: Upstream,
@@ -397,6 +441,31 @@ class Profile(ABC):
                 part.put(value)
         data = json.dumps(body, separators=(",", ":")).encode()
         return [Note(describe(plants, kinds), plants), Respond(real.status, real.headers), Send(data)]
+
+    def _misbehaving_real(self, effect: str, p: Mapping[str, Any], endpoint: str, req: CallRequest, ctx: RenderContext,
+                          real: Upstream) -> Plan:
+        """A real JSON answer whose output is what a model misbehaving as ``effect`` says instead of its
+        text; an error or a body that is not JSON as it is."""
+        body = _json_body(real)
+        if body is None:
+            return respond_with(real)
+        text = self.answer_text(endpoint, body)
+        finish = None
+        if effect == "model.refusal":
+            refusal = str(p.get("text") or REFUSAL)
+            simulated = self.body(endpoint, req, _replying(ctx, refusal))
+            self.refusal_body(endpoint, simulated, refusal)
+            note = f"refused: {refusal}"
+        else:
+            if effect == "model.max_tokens":
+                kept = cut(text, float(p.get("keep", 0.5)))
+                reply: Reply = kept
+                finish, note = self.length_finish(), f"stopped at the token limit after {len(kept)} of {len(text)} characters"
+            else:
+                reply, note = self._misbehaved(effect, p, req, ctx.rng, text)
+            simulated = self.body(endpoint, req, _replying(ctx, reply), finish)
+        self.graft(endpoint, body, simulated)
+        return [Note(note), Respond(real.status, real.headers), Send(json.dumps(body, separators=(",", ":")).encode())]
 
     def _late_real(self, endpoint: str, real: Upstream, seconds: float) -> Plan:
         """A real JSON answer ``seconds`` late per output token; an error or a body that is not JSON at once."""
@@ -502,6 +571,73 @@ class Profile(ABC):
         reply, plants = plant_reply(ctx.reply, ctx.rng, kinds=kinds, count=p.get("count"), in_tools=bool(p.get("in_tools", True)))
         ctx.replace_reply(reply)
         return [Note(describe(plants, kinds), plants), *self.healthy(req, ctx)]
+
+    def _misbehaving(self, effect: str, p: Mapping[str, Any], endpoint: str, req: CallRequest, ctx: RenderContext) -> Plan:
+        """A valid answer from a model that misbehaves as ``effect`` says; the journal notes how."""
+        if effect == "model.refusal":
+            text = str(p.get("text") or REFUSAL)
+            ctx.replace_reply(text)
+            ctx.text = text
+            refused = Note(f"refused: {text}")
+            if req.stream:
+                return [refused, *self._stream_plan(self.refusal_events(endpoint, req, ctx, text), ctx)]
+            body = self.body(endpoint, req, ctx)
+            self.refusal_body(endpoint, body, text)
+            return [refused, *self._json_plan(200, body, ctx)]
+        if effect == "model.max_tokens":
+            reply = ctx.reply
+            full = reply if isinstance(reply, str) else ""
+            if isinstance(reply, str):
+                ctx.replace_reply(cut(reply, float(p.get("keep", 0.5))))
+            kept = ctx.reply if isinstance(ctx.reply, str) else ""
+            ctx.text = kept
+            finish = self.length_finish()
+            plan = (self._stream_plan(self.events(endpoint, req, ctx, finish=finish), ctx) if req.stream
+                    else self._json_plan(200, self.body(endpoint, req, ctx, finish=finish), ctx))
+            return [Note(f"stopped at the token limit after {len(kept)} of {len(full)} characters"), *plan]
+        reply, note = self._misbehaved(effect, p, req, ctx.rng, ctx.reply)
+        ctx.replace_reply(reply)
+        return [Note(note), *self.healthy(req, ctx)]
+
+    def _misbehaved(self, effect: str, p: Mapping[str, Any], req: CallRequest, rng: random.Random, healthy: Reply) -> tuple[Reply, str]:
+        """(what a model misbehaving as ``effect`` answers instead of ``healthy``, a line for the journal)."""
+        if effect == "model.empty":
+            return "", "an empty answer"
+        if effect == "model.non_answer":
+            return non_answer(rng, p.get("text"))
+        if effect == "model.wrong_language":
+            return in_other_language(self.question(req), rng, p.get("language"))
+        if effect == "model.prompt_leak":
+            return leaked(self.system_prompt(req))
+        if effect == "model.schema_violation":
+            return self._violated(p, req, rng, healthy)
+        raise AssertionError(f"unhandled effect {effect!r}")
+
+    def _violated(self, p: Mapping[str, Any], req: CallRequest, rng: random.Random, healthy: Reply) -> tuple[Reply, str]:
+        """JSON that breaks the request's own schema in one place: the answer's (a response format),
+        else the arguments of a call to an offered tool (the one the healthy reply calls, else the first
+        one whose schema has fields)."""
+        from .._violate import violate
+
+        kind, path = p.get("kind"), p.get("path")
+        found = self.output_schema(req)
+        if found is not None:
+            what, schema = found
+            base = as_json(healthy) if isinstance(healthy, str) else None
+            broken, violation = violate(schema, rng, value=base, kind=kind, path=path, where=what)
+            return json.dumps(broken, ensure_ascii=False), f"{what}: {violation.description}"
+        schemas = self.tool_schemas(req)
+        calls = healthy if isinstance(healthy, tuple) else (healthy,)
+        called = [c for c in calls if isinstance(c, ToolCall) and c.name in schemas and not isinstance(c.arguments, str)]
+        name = called[0].name if called else next((n for n, s in schemas.items() if _breakable(s)), None)
+        if name is None:
+            from .._errors import ChaosConfigError
+
+            raise ChaosConfigError(f"{self.name}.model.schema_violation: the request has no response schema and no tool with fields")
+        base = dict(called[0].arguments) if called and not isinstance(called[0].arguments, str) else None
+        broken, violation = violate(schemas[name], rng, value=base, kind=kind, path=path,
+                                    where=f"the arguments of the {name!r} tool call")
+        return ToolCall(name, broken), f"tool {name}: {violation.description}"
 
     def _kept(self, text: str, finish: str) -> str:
         """What a simulated answer ended by ``finish`` keeps of ``text``: half at the token limit, none when filtered."""
@@ -612,6 +748,11 @@ def network_plan(effect: str, p: Mapping[str, Any], rng: random.Random, answer: 
     if effect == "latency.fixed":
         return [Wait(latency_seconds(p, rng)), *answer()]
     return None
+
+
+def _breakable(schema: Any) -> bool:
+    """Whether a tool's schema has fields a violation can act on."""
+    return isinstance(schema, Mapping) and bool(schema.get("properties"))
 
 
 def _cut_index(events: list[Event], after_content: int) -> int:

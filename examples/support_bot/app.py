@@ -3,7 +3,9 @@
 ``SupportBot.answer`` asks gpt-4o-mini (with one tool, ``lookup_order``). If OpenAI fails
 — an API error after the SDK's own retries, a timeout, a reply we cannot use — it asks
 Claude the same question; if that fails too, it opens a ticket for the support team
-(``handoff.escalate``) and tells the customer so. The customer never sees an error.
+(``handoff.escalate``) and tells the customer so. The customer never sees an error, nor a
+model's refusal, nor an answer cut at the token limit. ``SupportBot.triage`` classifies a message
+with a structured-output call; a refusal or JSON that breaks the schema leaves it for a person.
 
 Run it against the real APIs (keys from ``OPENAI_API_KEY`` and ``ANTHROPIC_API_KEY``)::
 
@@ -23,11 +25,12 @@ from typing import Any, Literal
 
 import anthropic
 import openai
+import pydantic
 from openai.types.chat import ChatCompletion
 
 from . import handoff
 
-__all__ = ["Answer", "AnswerStream", "AsyncSupportBot", "SupportBot", "ToolRun", "lookup_order"]
+__all__ = ["Answer", "AnswerStream", "AsyncSupportBot", "SupportBot", "ToolRun", "Triage", "lookup_order"]
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +172,41 @@ def _usable_text(text: object) -> str:
     return text
 
 
+# ---- guards on what the model said (a valid response can still be no answer) -------------
+
+
+class Refused(UnusableReply):
+    """The model declined to answer: OpenAI's ``message.refusal``, Anthropic's stop_reason "refusal"."""
+
+
+def _not_leaking(text: str) -> str:
+    """``text``, unless it repeats our instructions (a prompt leak): a long enough piece of the system
+    prompt in an answer is never shown."""
+    pieces = [SYSTEM_PROMPT[i : i + 40] for i in range(0, max(1, len(SYSTEM_PROMPT) - 39), 20)]
+    if any(piece in text for piece in pieces):
+        raise UnusableReply("the answer repeats the system prompt")
+    return text
+
+
+def _openai_reply_text(message: Any, finish_reason: str | None) -> str:
+    """The text of an OpenAI answer we can show: not a refusal (the fallback answers instead; the
+    refusal's wording is never shown), not cut at the token limit, not blank, not our instructions."""
+    if getattr(message, "refusal", None):
+        raise Refused("openai refused")
+    if finish_reason == "length":
+        raise UnusableReply("the answer stopped at the token limit")
+    return _not_leaking(_usable_text(message.content))
+
+
+def _anthropic_reply_text(message: Any) -> str:
+    """The text of an Anthropic answer we can show (see ``_openai_reply_text``)."""
+    if message.stop_reason == "refusal":
+        raise Refused("anthropic refused")
+    if message.stop_reason == "max_tokens":
+        raise UnusableReply("the answer stopped at the token limit")
+    return _not_leaking(_usable_text("".join(b.text for b in message.content if b.type == "text")))
+
+
 class _OpenAIChat:
     """One conversation with Chat Completions, tool loop included, without the I/O.
 
@@ -198,7 +236,7 @@ class _OpenAIChat:
         if message is None or choice.finish_reason == "content_filter":
             raise UnusableReply("the reply has no message")
         if not message.tool_calls:
-            return _usable_text(message.content)
+            return _openai_reply_text(message, choice.finish_reason)
         self.rounds += 1
         if self.rounds > MAX_TOOL_ROUNDS:
             raise UnusableReply("too many tool rounds")
@@ -249,7 +287,7 @@ class _AnthropicChat:
         blocks = message.content
         uses = [b for b in blocks if b.type == "tool_use"]
         if not uses:
-            return _usable_text("".join(b.text for b in blocks if b.type == "text"))
+            return _anthropic_reply_text(message)
         self.rounds += 1
         if self.rounds > MAX_TOOL_ROUNDS:
             raise UnusableReply("too many tool rounds")
@@ -272,6 +310,47 @@ def _hand_off(question: str, openai_error: BaseException, anthropic_error: BaseE
     reason = f"openai: {_kind(openai_error)}; anthropic: {_kind(anthropic_error)}"
     ticket = handoff.escalate(question, reason)
     return Answer(HANDOFF_TEXT, "human", handed_off=True, ticket=ticket.id)
+
+
+# ---- triage: a structured call -------------------------------------------------------------
+
+TRIAGE_PROMPT = "Classify the customer's message for the support team's queue."
+
+
+class Triage(pydantic.BaseModel):
+    """Where a message goes in the support queue: its intent, and whether it is urgent."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")  # a field we did not ask for is a bad answer too
+
+    intent: Literal["order_status", "refund", "complaint", "other"]
+    urgent: bool
+
+
+#: The triage of a message the model could not classify: a person reads it.
+UNSORTED = Triage(intent="other", urgent=False)
+
+
+def _triage_request(question: str) -> dict[str, Any]:
+    return {
+        "model": OPENAI_MODEL,
+        "messages": [{"role": "system", "content": TRIAGE_PROMPT}, {"role": "user", "content": question}],
+        "response_format": Triage,
+    }
+
+
+def _checked_triage(completion: Any) -> Triage:
+    """The parsed triage, or ``UNSORTED`` when the model refused (``parsed`` is None then) or gave none."""
+    choice = completion.choices[0] if completion.choices else None
+    message = choice.message if choice is not None else None
+    if message is None or message.refusal or not isinstance(message.parsed, Triage):
+        log.warning("triage: no usable classification (%s)", "refused" if message is not None and message.refusal else "none")
+        return UNSORTED
+    return message.parsed
+
+
+#: What makes a triage call unusable: the SDK's errors (LengthFinishReasonError and
+#: ContentFilterFinishReasonError among them) and JSON that breaks the schema (ValidationError).
+TRIAGE_ERRORS = (openai.OpenAIError, pydantic.ValidationError, json.JSONDecodeError)
 
 
 # ---- the bots ---------------------------------------------------------------------------
@@ -323,6 +402,15 @@ class SupportBot:
         except OPENAI_ERRORS as exc:
             log.warning("openai failed (%s); falling back to anthropic", _kind(exc))
             return self._fallback(question, exc)
+
+    def triage(self, question: str) -> Triage:
+        """Classify ``question`` with a structured-output call; ``UNSORTED`` (a person reads it) when
+        the model refuses, answers JSON that breaks the schema, or OpenAI fails."""
+        try:
+            return _checked_triage(self.openai.chat.completions.parse(**_triage_request(question)))
+        except TRIAGE_ERRORS as exc:
+            log.warning("triage failed (%s); leaving the message unsorted", _kind(exc))
+            return UNSORTED
 
     def stream_answer(self, question: str) -> AnswerStream:
         """Stream the answer from OpenAI, chunk by chunk (no tools on this path).
@@ -388,7 +476,7 @@ class SupportBot:
                         yield delta
                     finish = choice.finish_reason or finish
             # A stream can also end cleanly in the middle (a proxy closing it): no finish_reason.
-            if finish is None or finish == "content_filter":
+            if finish in (None, "content_filter", "length"):
                 raise UnusableReply(f"the stream ended without a usable finish ({finish})")
             return Answer(_usable_text("".join(sent)), "openai")
         except OPENAI_ERRORS as exc:

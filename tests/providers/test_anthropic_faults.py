@@ -40,8 +40,10 @@ from _matrix import (
 from anthropic.types import Message
 
 import chaoskit
+from chaoskit.providers._misbehave import ANSWERS
 
 MODEL = "claude-opus-4-6"
+SYSTEM = "You are Acme's support assistant."  # for anthropic.model.prompt_leak to repeat
 MESSAGES = [{"role": "user", "content": "Where is my order?"}]
 TOOLS: list[dict[str, Any]] = [
     {
@@ -151,6 +153,24 @@ def html_502(o: Outcome) -> None:
     assert "502 Bad Gateway" in str(o.error)
 
 
+def answered(text: str, stop: str = "end_turn") -> Callable[[Outcome], None]:
+    def check(o: Outcome) -> None:
+        assert isinstance(o.value, Message)
+        assert ("".join(b.text for b in o.value.content if b.type == "text"), o.value.stop_reason) == (text, stop)
+
+    return check
+
+
+def tool_input_missing_order_id(o: Outcome) -> None:
+    assert isinstance(o.value, Message)
+    assert [(b.name, b.input) for b in o.value.content if b.type == "tool_use"] == [("lookup_order", {})]
+
+
+def leaked_system_prompt(o: Outcome) -> None:
+    assert isinstance(o.value, Message)
+    assert SYSTEM in "".join(b.text for b in o.value.content if b.type == "text")
+
+
 def waited_at_least(seconds: float) -> Callable[[Outcome], None]:
     def check(o: Outcome) -> None:
         healthy_text(o)
@@ -200,6 +220,13 @@ ANTHROPIC: dict[str, Expect] = {
     "anthropic.stream.error": E(REAL, stream=True, status=200, attrs={"type": "overloaded_error"}, check=overloaded_mid_stream),
     "anthropic.stream.invalid_event": E(REAL, stream=True, check=partial_then_break),
     "anthropic.stream.length": E(REAL, stream=True, check=cut_at_max_tokens),
+    # Model misbehaviour: valid 200s the SDK accepts (a refusal is anthropic.content_filter).
+    "anthropic.model.schema_violation": E(REAL, params={"kind": "missing_required"}, check=tool_input_missing_order_id),
+    "anthropic.model.empty": E(REAL, check=answered("")),
+    "anthropic.model.non_answer": E(REAL, params={"text": "I don't know."}, check=answered("I don't know.")),
+    "anthropic.model.wrong_language": E(REAL, params={"language": "de"}, check=answered(ANSWERS["de"])),
+    "anthropic.model.prompt_leak": E(REAL, check=leaked_system_prompt),
+    "anthropic.model.max_tokens": E(REAL, check=answered(DEFAULT_REPLY[: len(DEFAULT_REPLY) // 2], "max_tokens")),
     # Latency, shortened: the answer is healthy, only late.
     "anthropic.latency": E(REAL, params={"seconds": 0.1, "jitter": 0}, min_seconds=0.1, check=waited_at_least(0.1)),
     "anthropic.cold_start": E(REAL, params={"seconds": 0.1}, min_seconds=0.1, check=waited_at_least(0.1)),
@@ -227,7 +254,7 @@ def async_client() -> anthropic.AsyncAnthropic:
 
 
 def create(c: anthropic.Anthropic, *, stream: bool = False) -> Any:
-    return c.messages.create(model=MODEL, max_tokens=1024, messages=MESSAGES, tools=TOOLS, stream=stream)  # type: ignore[arg-type]
+    return c.messages.create(model=MODEL, max_tokens=1024, system=SYSTEM, messages=MESSAGES, tools=TOOLS, stream=stream)  # type: ignore[arg-type]
 
 
 def check(outcome: Outcome, expect: Expect) -> None:
@@ -259,7 +286,7 @@ def test_fault_async(fault: str) -> None:
         async with async_client() as c:
             return await arun(
                 fault, expect,
-                lambda: c.messages.create(model=MODEL, max_tokens=1024, messages=MESSAGES, tools=TOOLS, stream=expect.stream),  # type: ignore[arg-type]
+                lambda: c.messages.create(model=MODEL, max_tokens=1024, system=SYSTEM, messages=MESSAGES, tools=TOOLS, stream=expect.stream),  # type: ignore[arg-type]
             )
 
     check(asyncio.run(main()), expect)

@@ -43,9 +43,11 @@ from _matrix import (
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 import chaoskit
+from chaoskit.providers._misbehave import ANSWERS
 
 MODEL = "gpt-4o-mini"
-MESSAGES = [{"role": "user", "content": "Where is my order?"}]
+SYSTEM = "You are Acme's support assistant."  # for openai.model.prompt_leak to repeat
+MESSAGES = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Where is my order?"}]
 TOOLS: list[dict[str, Any]] = [
     {
         "type": "function",
@@ -152,6 +154,28 @@ def drifted_tool_args(o: Outcome) -> None:
     assert [c.detail for c in o.calls] == ["lookup_order: renamed order_id -> orderId"]
 
 
+def answered(text: str, finish: str = "stop") -> Callable[[Outcome], None]:
+    def check(o: Outcome) -> None:
+        choice = first_choice(o)
+        assert (choice.message.content, choice.finish_reason) == (text, finish)
+
+    return check
+
+
+def refused(o: Outcome) -> None:
+    message = first_choice(o).message
+    assert (message.content, message.refusal) == (None, o.params.get("text", chaoskit.faults.get(o.fault).params["text"]))
+
+
+def tool_args_missing_order_id(o: Outcome) -> None:
+    (tc,) = first_choice(o).message.tool_calls
+    assert (tc.function.name, json.loads(tc.function.arguments)) == ("lookup_order", {})
+
+
+def leaked_system_prompt(o: Outcome) -> None:
+    assert SYSTEM in (first_choice(o).message.content or "")
+
+
 def html_502(o: Outcome) -> None:
     assert isinstance(o.error, openai.APIStatusError)
     assert str(o.error) == "Error code: 502"
@@ -206,6 +230,14 @@ OPENAI: dict[str, Expect] = {
     "openai.stream.error": E(REAL, stream=True, check=stream_error_body),
     "openai.stream.invalid_event": E(REAL, stream=True, check=partial_then_break),
     "openai.stream.length": E(REAL, stream=True, check=cut_length),
+    # Model misbehaviour: valid 200s the SDK accepts; only the app's own checks catch them.
+    "openai.model.refusal": E(REAL, check=refused),
+    "openai.model.schema_violation": E(REAL, params={"kind": "missing_required"}, check=tool_args_missing_order_id),
+    "openai.model.empty": E(REAL, check=answered("")),
+    "openai.model.non_answer": E(REAL, params={"text": "I don't know."}, check=answered("I don't know.")),
+    "openai.model.wrong_language": E(REAL, params={"language": "de"}, check=answered(ANSWERS["de"])),
+    "openai.model.prompt_leak": E(REAL, check=leaked_system_prompt),
+    "openai.model.max_tokens": E(REAL, check=answered(DEFAULT_REPLY[: len(DEFAULT_REPLY) // 2], "length")),
     # Latency, shortened: the answer is healthy, only late.
     "openai.latency": E(REAL, params={"seconds": 0.1, "jitter": 0}, min_seconds=0.1, check=waited_at_least(0.1)),
     "openai.cold_start": E(REAL, params={"seconds": 0.1}, min_seconds=0.1, check=waited_at_least(0.1)),
