@@ -34,4 +34,4 @@ def test_the_sweep_makes_a_case_per_model_fault_and_says_why_one_is_not_exercise
         "own schema, and no request had one*",
     ])
     result.stdout.fnmatch_lines(["*refusal_shown: call #0's model refused*"])
-    result.assert_outcomes(passed=6, errors=1, skipped=1)  # the refusal's case errors at teardown on its verdict
+    result.assert_outcomes(passed=7, errors=1, skipped=1)  # the refusal's case errors at teardown on its verdict
