@@ -60,8 +60,13 @@ class Catalog:
         return cls(f for path in paths for f in _load_file(path, types))
 
     def ids(self, pattern: str = "*") -> list[str]:
-        """Sorted ids matching a glob pattern such as ``openai.*`` or ``*.rate_limit``."""
-        return sorted(i for i in self._faults if fnmatch.fnmatchcase(i, pattern))
+        """Sorted ids matching a glob pattern such as ``openai.*`` or ``*.rate_limit``. A pattern that
+        starts with no provider's name is a family across providers: ``model.*`` is ``*.model.*``."""
+        found = sorted(i for i in self._faults if fnmatch.fnmatchcase(i, pattern))
+        head = pattern.split(".", 1)[0]
+        if found or not head or any(c in head for c in "*?[") or head in {f.provider for f in self._faults.values()}:
+            return found
+        return sorted(i for i in self._faults if fnmatch.fnmatchcase(i, f"*.{pattern}"))
 
     def get(self, fault_id: str, **params: Any) -> Fault:
         """The fault with this id, parameters overridden by ``params``."""
