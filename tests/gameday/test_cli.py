@@ -105,13 +105,13 @@ def test_a_scenario_that_fails_validation_touches_nothing(proxy: tuple[str, str]
 
 def test_a_scenarios_load_runs_during_the_game_day_and_its_figures_reach_the_post_mortem(proxy: tuple[str, str], tmp_path: Path) -> None:
     listen, control = proxy
-    path = on_running_proxy(tmp_path, control, **{"safety:": "load:\n  users: 2\n  spawn_rate: 2\n  duration: 2s\n"
+    path = on_running_proxy(tmp_path, control, **{"safety:": "load:\n  users: 2\n  spawn_rate: 2\n  duration: 4s\n"
                                                                "  headers: {x-chaos-target: synthetic}\nsafety:"})
     with support_bot(listen) as app:
-        process = gameday(path, app, tmp_path, "--auto", OUTAGE="1.5s")
+        process = gameday(path, app, tmp_path, "--auto", OUTAGE="3.5s")  # Locust takes a moment to start
         out, err = process.communicate(timeout=90)
     assert process.returncode == 0, out + err
-    assert "load: 2 users for 2 s" in err
+    assert "load: 2 users for 4 s" in err
     load = report(tmp_path)["load"]
     assert load["requests"] > 0 and load["failures"] == 0  # the fallback answered the load too
     page = (tmp_path / "reports" / "postmortem.html").read_text()

