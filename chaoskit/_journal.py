@@ -6,10 +6,11 @@ Every entry goes through :mod:`chaoskit._redact`'s policy before it is stored: w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,7 +19,7 @@ from ._redact import Redactor
 if TYPE_CHECKING:
     from ._plant import Plant
 
-__all__ = ["Call", "Journal", "JournalEvent", "Listener", "Usage"]
+__all__ = ["Call", "Journal", "JournalEvent", "Listener", "Turn", "Usage"]
 
 _log = logging.getLogger("chaoskit.journal")
 
@@ -53,6 +54,26 @@ class Usage:
         return self.input_tokens is None and self.output_tokens is None and self.cached_tokens is None
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """Where a model call stands in its conversation: which user message it answers, and how many
+    of the model's tool-call rounds came back to it since.
+
+    ``key`` is the same for every model call that answers one user message (the steps of a tool
+    loop, a fallback to another provider), whatever the provider; ``step`` is 0 for the first call
+    of a turn and grows by one for each round of tool calls the app sent back.
+    """
+
+    key: str
+    step: int
+
+    @classmethod
+    def of(cls, user_texts: Sequence[str], step: int) -> Turn:
+        """The turn of a conversation whose user messages so far are ``user_texts``."""
+        digest = hashlib.blake2b("\x1f".join(user_texts).encode(), digest_size=6).hexdigest()
+        return cls(f"{len(user_texts)}:{digest}", step)
+
+
 @dataclass
 class Call:
     """One intercepted call: what was asked, what chaoskit did, and how it ended.
@@ -79,6 +100,8 @@ class Call:
     ``effect`` the injected fault's effect (``"status"``, ``"stream.cut"``). ``planted``: the
     values a ``model.hallucination`` fault planted in the answer (:class:`chaoskit._plant.Plant`:
     kind, original, planted, where); None for other calls, empty when it found none to change.
+    ``turn``: for a model call, the user turn it answers and its step in that turn's tool loop
+    (:class:`Turn`); None for other calls and for requests with no user message.
     """
 
     index: int
@@ -107,6 +130,7 @@ class Call:
     usage: Usage | None = None
     effect: str | None = None
     planted: list[Plant] | None = None
+    turn: Turn | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

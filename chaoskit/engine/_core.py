@@ -135,6 +135,10 @@ class Engine:
     def allow(self, *hosts: str) -> None:
         self.allowed.update(h.lower() for h in hosts)
 
+    def answers_real(self) -> bool:
+        """Whether some calls may be a real server's to answer (a real route, a provider host let through)."""
+        return any(r.real for r in self.routes) or bool(self.allowed - set(LOOPBACK))
+
     def add_route(self, route: Route) -> None:
         with self._lock:
             self.routes.insert(0, route)
@@ -354,7 +358,7 @@ class Engine:
                 extra: dict[str, Any] = {} if self.passed_bodies else {"request_body": _summary(req, profile.model_of(req))}
                 call = self._open(req, provider=profile.name, fault=None, now=now, read_timeout=read_timeout,
                                   stream=req.stream, endpoint=profile.endpoint(req), request_key=digest,
-                                  model=profile.model_of(req), detail="passed through to the real server", **extra)
+                                  detail="passed through to the real server", **_asked(profile, req), **extra)
                 meter = profile.usage_meter(req)
                 return Decision("pass", call=call, reason=f"no fault for this call to {req.host}: the real server answers",
                                 on_end=self._ending(now, meter), meter=meter)
@@ -383,7 +387,7 @@ class Engine:
                 req, provider=profile.name, fault=fault, now=now, plan=plan, read_timeout=read_timeout,
                 stream=req.stream, endpoint=profile.endpoint(req), request_key=digest,
                 text=ctx.text if status is not None and status < 400 else None, complete=ctx.complete,
-                model=profile.model_of(req),
+                **_asked(profile, req),
             )
         give_back = queue.give_back if ctx.took_reply else None
         meter = profile.usage_meter(req)
@@ -519,3 +523,8 @@ def _drifts(queue: ReplyQueue | None) -> bool:
     reply = queue.peek() if queue is not None else None
     first = reply[0] if isinstance(reply, tuple) else reply
     return isinstance(first, ToolCall) and not isinstance(first.arguments, str)
+
+
+def _asked(profile: Any, req: CallRequest) -> dict[str, Any]:
+    """What the journal records of a model request: the model asked for, the user turn it answers."""
+    return {"model": profile.model_of(req), "turn": profile.turn_of(req)}

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _anthropic_wire as wire
+from ._conversation import Said, call_of
 from ._misbehave import text_of
 from ._profile import AnswerPart, CallRequest, Event, Profile, RenderContext, arguments_part, text_part
 from ._sse import encode_event
@@ -70,9 +71,20 @@ class AnthropicProfile(Profile):
     def system_prompt(self, req: CallRequest) -> str | None:
         return text_of(_request(req).get("system")) or None
 
-    def question(self, req: CallRequest) -> str:
-        users = [m for m in _request(req).get("messages") or () if isinstance(m, dict) and m.get("role") == "user"]
-        return text_of(users[-1].get("content")) if users else ""
+    def conversation(self, req: CallRequest) -> list[Said]:
+        said: list[Said] = []
+        for m in _request(req).get("messages") or ():
+            if not isinstance(m, dict):
+                continue
+            content = m.get("content")
+            blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+            if m.get("role") == "assistant":
+                calls = tuple(c for b in blocks if b.get("type") == "tool_use" for c in [call_of(b.get("name"), b.get("input"))] if c)
+                said.append(Said("model", text_of(content), calls))
+            elif m.get("role") == "user":  # tool results come back in a user message
+                tool = any(b.get("type") == "tool_result" for b in blocks)
+                said.append(Said("tool") if tool else Said("user", text_of(content)))
+        return said
 
     def output_schema(self, req: CallRequest) -> tuple[str, dict[str, Any]] | None:
         request = _request(req)

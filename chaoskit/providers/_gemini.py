@@ -25,6 +25,7 @@ from typing import Any
 
 from .._fault import Fault
 from . import _gemini_wire as wire
+from ._conversation import Said, call_of
 from ._misbehave import text_of
 from ._plan import Plan
 from ._profile import (
@@ -122,9 +123,21 @@ class GeminiProfile(Profile):
         instruction = request.get("systemInstruction") or request.get("system_instruction")
         return text_of(instruction.get("parts")) if isinstance(instruction, dict) else None
 
-    def question(self, req: CallRequest) -> str:
-        users = [c for c in _request(req).get("contents") or () if isinstance(c, dict) and c.get("role", "user") == "user"]
-        return text_of(users[-1].get("parts")) if users else ""
+    def conversation(self, req: CallRequest) -> list[Said]:
+        said: list[Said] = []
+        for c in _request(req).get("contents") or ():
+            if not isinstance(c, dict):
+                continue
+            parts = [p for p in c.get("parts") or () if isinstance(p, dict)]
+            if c.get("role") == "model":
+                calls = tuple(call for p in parts for fn in [p.get("functionCall") or p.get("function_call")]
+                              if isinstance(fn, dict) for call in [call_of(fn.get("name"), fn.get("args"))] if call)
+                said.append(Said("model", text_of(parts), calls))
+            elif c.get("role") == "function" or any("functionResponse" in p or "function_response" in p for p in parts):
+                said.append(Said("tool"))
+            else:
+                said.append(Said("user", text_of(parts)))
+        return said
 
     def output_schema(self, req: CallRequest) -> tuple[str, dict[str, Any]] | None:
         config = _request(req).get("generationConfig") or _request(req).get("generation_config")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .._replies import ToolCall
 from . import _openai_wire as wire
+from ._conversation import Said, call_of
 from ._misbehave import text_of
 from ._profile import (
     AnswerPart,
@@ -141,12 +143,31 @@ class OpenAIProfile(Profile):
         parts += [text_of(m.get("content")) for m in _messages(request) if m.get("role") in ("system", "developer")]
         return "\n\n".join(p for p in parts if p) or None
 
-    def question(self, req: CallRequest) -> str:
+    def conversation(self, req: CallRequest) -> list[Said]:
         request = _request(req)
         if isinstance(request.get("input"), str):
-            return str(request["input"])
-        users = [m for m in _messages(request) if m.get("role") == "user"]
-        return text_of(users[-1].get("content")) if users else ""
+            return [Said("user", str(request["input"]))]
+        said: list[Said] = []
+        for m in _messages(request):
+            kind, role = m.get("type"), m.get("role")
+            if kind == "function_call":  # Responses: one item per call; a round's calls are adjacent
+                call = call_of(m.get("name"), m.get("arguments"))
+                calls: tuple[ToolCall, ...] = (call,) if call else ()
+                if said and said[-1].role == "model":
+                    said[-1] = Said("model", said[-1].text, said[-1].calls + calls)
+                else:
+                    said.append(Said("model", "", calls))
+            elif kind == "function_call_output" or role in ("tool", "function"):
+                said.append(Said("tool"))
+            elif role == "assistant":
+                calls = tuple(c for t in m.get("tool_calls") or () if isinstance(t, dict)
+                              for c in [call_of((t.get("function") or {}).get("name"), (t.get("function") or {}).get("arguments"))] if c)
+                said.append(Said("model", text_of(m.get("content")), calls))
+            elif role == "user":
+                said.append(Said("user", text_of(m.get("content"))))
+            elif role in ("system", "developer"):
+                said.append(Said("system", text_of(m.get("content"))))
+        return said
 
     def output_schema(self, req: CallRequest) -> tuple[str, dict[str, Any]] | None:
         request = _request(req)
