@@ -13,11 +13,12 @@ from . import faults
 from ._clock import Clock, RealClock
 from ._errors import ChaosConfigError, ChaosError, ChaosWarning, UnknownFaultError, UnroutedRequestError
 from ._fault import Fault
-from ._journal import Call, Journal, JournalEvent, Usage
+from ._journal import Call, Journal, JournalEvent, Turn, Usage
 from ._netguard import RealNetworkError
 from ._replies import ToolCall, tool_call
 from ._schedule import Schedule
 from ._session import Chaos, Injection, Script
+from ._verdicts import Verdict, VerdictConfig
 from ._virtual import LoopClock, VirtualClock
 from ._watch import Watch, WatchedCall
 
@@ -44,9 +45,12 @@ __all__ = [
     "Script",
     "SyncGameDay",
     "ToolCall",
+    "Turn",
     "UnknownFaultError",
     "UnroutedRequestError",
     "Usage",
+    "Verdict",
+    "VerdictConfig",
     "VirtualClock",
     "Watch",
     "WatchedCall",

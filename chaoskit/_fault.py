@@ -59,6 +59,7 @@ EFFECTS = frozenset(
         "model.wrong_language",  # an answer in another language than the question's
         "model.prompt_leak",  # an answer that repeats the request's system prompt
         "model.max_tokens",  # an answer that stops mid-sentence at the token limit
+        "model.tool_loop",  # the model calls a tool again at every step, for as long as it is asked
     }
 )
 

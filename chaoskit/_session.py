@@ -26,6 +26,7 @@ from ._replies import ReplyQueue
 from ._rng import new_session_seed
 from ._schedule import Schedule
 from ._urls import UrlPattern
+from ._verdicts import Verdict, VerdictConfig, judge
 from ._watch import Watch
 from .engine import SCOPED, Engine, Injection, Route, Script
 
@@ -77,6 +78,8 @@ class Chaos:
         self.watches: list[Watch] = []
         self.configured_replies: set[str] = set()
         self.user_texts: list[str] = []
+        #: The thresholds of the verdicts on client behaviour (``chaos.verdict_config = VerdictConfig(max_model_calls=5)``).
+        self.verdict_config = VerdictConfig()
         self.canaries: set[str] = set()
         self._restores: list[Any] = []
         self._tool_targets: set[str] = set()
@@ -391,8 +394,25 @@ class Chaos:
         return token
 
     def shown(self, text: str) -> None:
-        """Record text the app showed its user, for the ``truncated_stream_accepted`` and ``refusal_shown`` verdicts."""
+        """Record text the app showed its user, for the ``truncated_stream_accepted``, ``hallucination_shown``
+        and ``refusal_shown`` verdicts."""
         self.user_texts.append(text)
+
+    def verdicts(self, **thresholds: Any) -> list[Verdict]:
+        """The verdicts on client behaviour so far (what the test's report shows at its end), with
+        ``thresholds`` replacing :attr:`verdict_config`'s for this reading: ``chaos.verdicts(max_model_calls=5)``."""
+        from dataclasses import fields, replace
+
+        unknown = sorted(set(thresholds) - {f.name for f in fields(VerdictConfig)})
+        if unknown:
+            known = ", ".join(f.name for f in fields(VerdictConfig))
+            raise ChaosConfigError(f"chaos.verdicts({unknown[0]}=...): no such threshold; the thresholds are: {known}")
+        try:
+            config = replace(self.verdict_config, **thresholds)
+        except ValueError as exc:
+            raise ChaosConfigError(f"chaos.verdicts: {exc}") from None
+        return judge(list(self.calls), user_texts=self.user_texts, watches=self.watches,
+                     replies_configured=self.configured_replies, config=config)
 
     def unmatched(self) -> list[Injection]:
         """Injections scoped to a URL or a target that no request or call ever matched.
@@ -404,7 +424,8 @@ class Chaos:
 
     def unapplied(self) -> list[tuple[Injection, str]]:
         """Injections that never met a call they could act on, each with the likely reason."""
-        return [(i, _why_unapplied(i.fault)) for i in self.injections if i.state.seen == 0]
+        real = self.engine.answers_real()
+        return [(i, _why_unapplied(i.fault, real)) for i in self.injections if i.state.seen == 0]
 
     @property
     def network(self) -> Any:
@@ -542,7 +563,8 @@ class Chaos:
 
 
 
-def _why_unapplied(fault: Fault) -> str:
+def _why_unapplied(fault: Fault, real: bool = False) -> str:
+    """Why ``fault`` met no call it could act on; ``real``: some calls were a real server's to answer."""
     effect = fault.effect
     if fault.provider in SCOPED:
         return "no request matched its url pattern"
@@ -554,14 +576,19 @@ def _why_unapplied(fault: Fault) -> str:
         return f"it acts only on non-streaming requests to {fault.provider}"
     if effect == "schema_drift":
         return f"it drifts tool-call arguments: set a tool call as the reply with chaos.reply({fault.provider!r}, tool_call(...))"
+    real_ones = " (on a real server, it acts only on answers that are not streamed)" if real else ""
     if effect == "model.hallucination":
-        return (f"no call to {fault.provider} reached it with an answer to change (on a real server, it acts "
-                "only on answers that are not streamed)")
+        return f"no call to {fault.provider} reached it with an answer to change{real_ones}"
     if effect == "model.schema_violation":
         return ("it breaks the request's own schema, and no request had one (a response_format json_schema, "
-                "output_config format, responseSchema, or a tool whose schema has fields)")
+                f"output_config format, responseSchema, or a tool whose schema has fields){real_ones}")
     if effect == "model.prompt_leak":
-        return "it repeats the request's system prompt, and no request had one"
+        return f"it repeats the request's system prompt, and no request had one{real_ones}"
+    if effect == "model.tool_loop":
+        return (f"it calls one of the request's tools, and no request to {fault.provider} offered any (or each loop "
+                f"had reached its limit of {fault.params.get('limit')} rounds){real_ones}")
+    if effect.startswith("model."):
+        return f"no request to {fault.provider} reached it{real_ones}"
     if effect == "latency.cold_start":
         return "no call was cold (the first one, or one after `idle` seconds without calls)"
     return f"no request to {fault.provider} reached it (an earlier fault may have taken every call)"

@@ -54,6 +54,10 @@ VERDICTS: Mapping[str, str] = MappingProxyType(
             "a model's refusal (model.refusal) reached the user as if it were the answer, or a watched "
             "seam took it as a result"
         ),
+        "unbounded_loop": (
+            "the app made more than max_model_calls model requests to answer one user message (a tool "
+            "loop it did not bound, as model.tool_loop provokes); reported with the tokens they used"
+        ),
     }
 )
 
@@ -96,10 +100,13 @@ class VerdictConfig:
     min_backoff: float = 0.05  # no_backoff: a retry sooner than this after a failure
     retry_after_slack: float = 0.05  # retry_after_ignored: tolerance (seconds) below the asked wait
     max_wait: float = 60.0  # no_timeout: a read timeout above this (or none) under a stall
+    max_model_calls: int = 10  # unbounded_loop: more model requests than this for one user message
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts={self.max_attempts!r} must be at least 1")
+        for name in ("max_attempts", "max_model_calls"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a whole number, at least 1")
         for name in ("min_backoff", "retry_after_slack", "max_wait"):
             value = getattr(self, name)
             if not value >= 0:
@@ -128,6 +135,7 @@ def judge(
         *_fallback_not_used(ordered, requests, set(replies_configured)),
         *_hallucination_shown(ordered, [str(t) for t in user_texts], watches),
         *_refusal_shown(ordered, [str(t) for t in user_texts], watches),
+        *_unbounded_loop(requests, config),
     ]
     rank = {name: i for i, name in enumerate(VERDICTS)}
     return sorted(found, key=lambda v: (rank[v.name], v.calls[:1]))
@@ -571,3 +579,64 @@ def _mentions(value: Any, text: str, depth: int = 0) -> bool:
         return any(_mentions(v, text, depth + 1) for v in value)
     fields = getattr(value, "__dict__", None)
     return isinstance(fields, dict) and any(_mentions(v, text, depth + 1) for v in fields.values())
+
+
+# ---- tool loops -----------------------------------------------------------------------------------
+
+
+def _turn(call: Call) -> tuple[str, int] | None:
+    """(turn key, step) of a model call (a journal entry or its dict), or None."""
+    turn = call.turn
+    if turn is None:
+        return None
+    if isinstance(turn, Mapping):
+        return str(turn.get("key")), int(turn.get("step") or 0)
+    return turn.key, turn.step
+
+
+def _turns(requests: Sequence[list[Call]]) -> list[list[list[Call]]]:
+    """The model requests grouped by the user message they answer: a request at step 0 starts a
+    turn, a later step joins the last turn with the same key (the same question asked afresh is a
+    new turn; an SDK's retries are one request)."""
+    turns: list[list[list[Call]]] = []
+    latest: dict[str, list[list[Call]]] = {}
+    for request in sorted(requests, key=lambda r: r[0].index):
+        found = _turn(request[0])
+        if found is None or request[0].provider in _ACTIONS:
+            continue
+        key, step = found
+        if step == 0 or key not in latest:
+            latest[key] = []
+            turns.append(latest[key])
+        latest[key].append(request)
+    return turns
+
+
+def _tokens(calls: Iterable[Call]) -> str:
+    """What the calls' responses reported using: ``12,400 input + 900 output tokens`` (or that they did not say)."""
+    used = [c.usage for c in calls if c.usage is not None]
+    if not used:
+        return "token use not reported"
+    ins = sum(u.input_tokens or 0 for u in used)
+    outs = sum(u.output_tokens or 0 for u in used)
+    return f"{ins:,} input + {outs:,} output tokens"
+
+
+def _unbounded_loop(requests: Sequence[list[Call]], config: VerdictConfig) -> Iterator[Verdict]:
+    """One user message answered with more than ``max_model_calls`` model requests."""
+    for turn in _turns(requests):
+        if len(turn) <= config.max_model_calls:
+            continue
+        calls = [c for request in turn for c in request]
+        looped = sorted({c.fault for c in calls if c.effect == "model.tool_loop" and c.fault})
+        why = f" while {', '.join(looped)} kept the model calling tools" if looped else ""
+        steps = max((_turn(r[0]) or ("", 0))[1] for r in turn)
+        yield Verdict(
+            "unbounded_loop",
+            f"the app made {len(turn)} model requests to answer one user message (calls {_ids(c.index for c in calls)}, "
+            f"{steps} rounds of tool calls){why}; max_model_calls={config.max_model_calls}; they used {_tokens(calls)}",
+            "bound the agent loop: stop after a few rounds of tool calls (pydantic-ai UsageLimits(request_limit=...), "
+            "LangGraph recursion_limit, LangChain AgentExecutor(max_iterations=...), openai-agents max_turns) and then "
+            "answer from what you have or hand off to a person",
+            tuple(c.index for c in calls),
+        )

@@ -271,12 +271,8 @@ def _after_test(session: Chaos, item: pytest.Item) -> None:
     import warnings
 
     from ._errors import ChaosWarning
-    from ._verdicts import judge
 
-    verdicts = judge(
-        list(session.calls), user_texts=session.user_texts, watches=session.watches,
-        replies_configured=session.configured_replies,
-    )
+    verdicts = session.verdicts()
     item.stash[_verdicts_key] = verdicts
     sweep = item.stash.get(_sweep_key, None)
     for injection, why in session.unapplied():

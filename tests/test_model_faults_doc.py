@@ -7,13 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "model-faults.md"
 
 
-def test_the_example_prints_what_the_page_shows() -> None:
+@pytest.mark.parametrize("section", ["Tool loops and `unbounded_loop`", "Example"])
+def test_the_examples_print_what_the_page_shows(section: str) -> None:
     text = PAGE.read_text()
-    code = re.search(r"## Example.*?```python\n(.*?)```", text, re.S)
-    printed = re.search(r"\nprints\n\n```\n(.*?)```", text, re.S)
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", body, re.S)
+    printed = re.search(r"\nprints\n\n```\n(.*?)```", body, re.S)
     assert code and printed
     done = subprocess.run([sys.executable, "-c", code.group(1)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -627,7 +627,7 @@ def test_verdicts_are_documented_and_serialise() -> None:
     assert list(VERDICTS) == [
         "retry_after_ignored", "retry_storm", "no_backoff", "retried_non_retryable", "no_timeout",
         "truncated_stream_accepted", "duplicate_side_effect", "fallback_not_used", "hallucination_shown",
-        "refusal_shown",
+        "refusal_shown", "unbounded_loop",
     ]
     verdict = Verdict("no_backoff", "m", "h", (1, 2))
     assert verdict.to_dict() == {"name": "no_backoff", "message": "m", "hint": "h", "calls": [1, 2]}
@@ -635,7 +635,7 @@ def test_verdicts_are_documented_and_serialise() -> None:
 
 
 def test_config_rejects_bad_thresholds() -> None:
-    with pytest.raises(ValueError, match=r"^max_attempts=0 must be at least 1$"):
+    with pytest.raises(ValueError, match=r"^max_attempts=0 must be a whole number, at least 1$"):
         VerdictConfig(max_attempts=0)
     with pytest.raises(ValueError, match=r"^min_backoff=-1 must be a number of seconds, 0 or more$"):
         VerdictConfig(min_backoff=-1)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._errors import ChaosConfigError
+from .._replies import Reply, ToolCall
 
 __all__ = [
-    "ANSWERS", "NON_ANSWERS", "REFUSAL", "as_json", "cut", "detect_language", "in_other_language", "leaked", "non_answer",
-    "text_of",
+    "ANSWERS", "NON_ANSWERS", "REFUSAL", "as_json", "cut", "detect_language", "in_other_language", "leaked", "looping",
+    "non_answer", "text_of",
 ]
 
 #: OpenAI's refusal text as its models word it (a ``message.refusal``).
@@ -111,3 +112,64 @@ def text_of(content: Any) -> str:
     if isinstance(content, list):
         return "\n".join(str(p.get("text") or "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
     return ""
+
+
+#: What a drifting loop appends to a string argument, step by step: the model "refines" its query.
+_DRIFT = ("status", "latest", "details", "again", "update", "now", "please", "full")
+
+
+def looping(offered: Sequence[str], schemas: Mapping[str, Mapping[str, Any]], rounds: Sequence[tuple[ToolCall, ...]],
+            healthy: Reply | None, *, tools: Sequence[str] | None, drift: bool, where: str) -> tuple[ToolCall, str]:
+    """(the tool call a model stuck in a loop makes at this step, a line for the journal).
+
+    The step is the number of ``rounds`` of tool calls since the user wrote. The tool: ``tools``
+    in turn (a cycle), else the one the loop started with (the first round's, else the healthy
+    reply's, else the first offered). Its arguments: the first earlier call to that tool's, else the
+    healthy reply's, else a value its schema accepts; with ``drift`` one of them changes on each
+    call to the tool after its first.
+    """
+    if tools:
+        unknown = [t for t in tools if t not in offered]
+        if unknown:
+            raise ChaosConfigError(f"{where}: tools={list(tools)!r} names {unknown[0]!r}, which the request does not offer; "
+                                   f"it offers {', '.join(map(repr, offered)) or 'no tools'}")
+        cycle = list(tools)
+    else:
+        first = rounds[0][0].name if rounds and rounds[0] else None
+        called = _calls(healthy)[0].name if _calls(healthy) else None
+        cycle = [next((n for n in (first, called) if n is not None and n in offered), offered[0])]
+    step = len(rounds)
+    name = cycle[step % len(cycle)]
+    earlier = [c for r in rounds for c in r if c.name == name]
+    known = [c.arguments for c in (*earlier, *_calls(healthy)) if c.name == name and not isinstance(c.arguments, str)]
+    if known:
+        base: Any = dict(known[0])
+    else:
+        from .._violate import instance
+
+        made = instance(schemas.get(name) or {"type": "object"})
+        base = made if isinstance(made, dict) else {}
+    arguments, changed = (_drifted(base, len(earlier)) if drift else (base, ""))
+    how = f"; {changed}" if changed else (" with the same arguments" if step else "")
+    return ToolCall(name, arguments), f"tool loop step {step + 1}: calls {name}{how}"
+
+
+def _calls(reply: Reply | None) -> tuple[ToolCall, ...]:
+    if isinstance(reply, ToolCall):
+        return (reply,)
+    return tuple(c for c in reply if isinstance(c, ToolCall)) if isinstance(reply, tuple) else ()
+
+
+def _drifted(arguments: dict[str, Any], step: int) -> tuple[dict[str, Any], str]:
+    """``arguments`` with its first string (else number) field changed for the tool's ``step``-th
+    call again; 0 (its first call) keeps them."""
+    if step == 0:
+        return arguments, ""
+    for key, value in arguments.items():
+        if isinstance(value, str):
+            new = f"{value} {_DRIFT[(step - 1) % len(_DRIFT)]}"
+            return {**arguments, key: new}, f"drifted {key}: {value!r} -> {new!r}"
+    for key, value in arguments.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return {**arguments, key: value + step}, f"drifted {key}: {value!r} -> {value + step!r}"
+    return arguments, "arguments with nothing to drift, the same"

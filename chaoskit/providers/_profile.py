@@ -17,9 +17,11 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from .._fault import Fault
+from .._journal import Turn
 from .._replies import Reply, ToolCall
 from ._coldstart import Phase, cold_start_plan
-from ._misbehave import REFUSAL, as_json, cut, in_other_language, leaked, non_answer
+from ._conversation import Said, question, tool_rounds, turn
+from ._misbehave import REFUSAL, as_json, cut, in_other_language, leaked, looping, non_answer
 from ._plan import NEVER, Break, Forward, Note, Plan, Relay, Respond, Send, Upstream, Wait, respond_with
 from ._text import substitute
 from ._usage import UsageMeter
@@ -233,9 +235,17 @@ class Profile(ABC):
         """The request's system prompt (its system and developer messages), or None."""
         return None
 
+    def conversation(self, req: CallRequest) -> list[Said]:
+        """The request's messages, read from the provider's shapes (none when it has no conversation)."""
+        return []
+
     def question(self, req: CallRequest) -> str:
-        """The text of the request's last user message ("" when it has none)."""
-        return ""
+        """The text of the last message the user wrote ("" when there is none)."""
+        return question(self.conversation(req))
+
+    def turn_of(self, req: CallRequest) -> Turn | None:
+        """The user turn a model request answers and its step in the turn's tool loop, for the journal."""
+        return turn(self.conversation(req)) if self.endpoint(req) not in (None, "embeddings") else None
 
     def output_schema(self, req: CallRequest) -> tuple[str, dict[str, Any]] | None:
         """(what it is called, the JSON Schema) the request asks the answer's JSON to follow, or None."""
@@ -264,6 +274,11 @@ class Profile(ABC):
             return bool(self.system_prompt(req))
         return True
 
+    def loops(self, fault: Fault, req: CallRequest) -> bool:
+        """Whether ``model.tool_loop`` goes on at this call: the request offers tools, and the loop has
+        made fewer rounds than its ``limit`` since the user wrote (then the model answers)."""
+        return bool(self.offered_tools(req)) and len(tool_rounds(self.conversation(req))) < int(fault.params.get("limit", 25))
+
     # ---- generic rendering ---------------------------------------------------------------
     def applies(self, fault: Fault, req: CallRequest, idle: float | None) -> bool:
         """Whether ``fault`` can happen on this call (stream faults need a stream, ...)."""
@@ -271,6 +286,8 @@ class Profile(ABC):
         endpoint = self.endpoint(req)
         if effect.startswith("stream."):
             return endpoint is not None and req.stream and endpoint != "embeddings"
+        if effect == "model.tool_loop":
+            return endpoint is not None and endpoint != "embeddings" and self.loops(fault, req)
         if effect.startswith("model."):
             return endpoint is not None and endpoint != "embeddings" and self.misbehaves(effect, req)
         if effect in ("malformed.tool_args", "malformed.unknown_tool", "content_filter", "schema_drift"):
@@ -285,10 +302,11 @@ class Profile(ABC):
     def applies_to_real(self, fault: Fault, req: CallRequest) -> bool:
         """Whether ``fault`` can act on this call when a real server answers it (after :meth:`applies`).
 
-        No for the faults that are skipped rather than refused there: a hallucination on a real
-        stream (a value can be split across events, and the relay does not hold events back).
+        No for the faults that are skipped rather than refused there: the model's misbehaviour
+        (``model.*``) on a real stream, which chaoskit relays as it arrives and does not rewrite (a
+        value can be split across events, and the relay does not hold events back).
         """
-        return not (fault.effect == "model.hallucination" and req.stream)
+        return not (fault.effect.startswith("model.") and req.stream)
 
     def healthy(self, req: CallRequest, ctx: RenderContext) -> Plan:
         endpoint = self.endpoint(req)
@@ -322,6 +340,10 @@ class Profile(ABC):
             return self._finished(endpoint, req, ctx, self.filtered_finish(), _after(p))
         if effect == "model.hallucination":
             return self._hallucinated(p, req, ctx)
+        if effect == "model.tool_loop":
+            call, note = self._loop_call(fault, req, ctx.reply)
+            ctx.replace_reply(call)
+            return [Note(note), *self.healthy(req, ctx)]
         if effect.startswith("model."):
             return self._misbehaving(effect, p, endpoint, req, ctx)
         if effect in ("malformed.tool_args", "malformed.unknown_tool"):
@@ -403,13 +425,25 @@ class Profile(ABC):
                 return [Respond(200, self._headers(ctx, content_type)), Send(data)]
             if variant in ("truncated_json", "missing_field", "null_content"):
                 return [Forward(lambda real: self._malformed_real(variant, endpoint, real, p))]
+        if effect.startswith("model.") and req.stream:  # applies_to_real skips them; a forced one is refused
+            raise UpstreamAnswer("chaoskit changes a real answer only when it is not streamed: a real stream is relayed "
+                                 "as it arrives, and on a real stream a value can be split across events")
+        if effect == "model.tool_loop":
+            self.answer_text(endpoint, {})  # a profile that cannot rewrite real answers says so now
+            self._loop_call(fault, req, None)  # a tools= the request does not offer is an error now
+
+            def looped(real: Upstream) -> Plan:
+                body = _json_body(real)
+                if body is None:
+                    return respond_with(real)
+                call, note = self._loop_call(fault, req, self._real_reply(endpoint, body, self.answer_text(endpoint, body)))
+                return [Note(note), *self._answered_real(endpoint, req, ctx, real, lambda _: call)]
+
+            return [Forward(looped)]
         if effect == "model.hallucination":
-            if req.stream:  # a value may be split across events: the relay would have to hold them back
-                raise UpstreamAnswer("chaoskit plants values in a real answer that is not streamed; on a real stream "
-                                     "a value can be split across events, which chaoskit does not rewrite")
             self.answer_parts(endpoint, {})  # a profile that cannot rewrite real answers says so now
             return [Forward(lambda real: self._hallucinated_real(endpoint, real, p, ctx))]
-        if effect.startswith("model.") and not req.stream:
+        if effect.startswith("model."):
             self.answer_text(endpoint, {})  # a profile that cannot rewrite real answers says so now
             return [Forward(lambda real: self._misbehaving_real(effect, p, endpoint, req, ctx, real))]
         raise UpstreamAnswer(f"{fault.id} rewrites the model's answer in a way chaoskit cannot yet apply to a real one")
@@ -462,10 +496,15 @@ class Profile(ABC):
                 reply: Reply = kept
                 finish, note = self.length_finish(), f"stopped at the token limit after {len(kept)} of {len(text)} characters"
             else:
-                reply, note = self._misbehaved(effect, p, req, ctx.rng, text)
+                reply, note = self._misbehaved(effect, p, req, ctx.rng, self._real_reply(endpoint, body, text))
             simulated = self.body(endpoint, req, _replying(ctx, reply), finish)
         self.graft(endpoint, body, simulated)
         return [Note(note), Respond(real.status, real.headers), Send(json.dumps(body, separators=(",", ":")).encode())]
+
+    def _real_reply(self, endpoint: str, body: dict[str, Any], text: str) -> Reply:
+        """A real answer as a reply: its tool calls (name and JSON arguments) when it made any, else its text."""
+        calls = tuple(ToolCall(part.where, part.value) for part in self.answer_parts(endpoint, body) if not part.text)
+        return (calls[0] if len(calls) == 1 else calls) if calls else text
 
     def _late_real(self, endpoint: str, real: Upstream, seconds: float) -> Plan:
         """A real JSON answer ``seconds`` late per output token; an error or a body that is not JSON at once."""
@@ -571,6 +610,12 @@ class Profile(ABC):
         reply, plants = plant_reply(ctx.reply, ctx.rng, kinds=kinds, count=p.get("count"), in_tools=bool(p.get("in_tools", True)))
         ctx.replace_reply(reply)
         return [Note(describe(plants, kinds), plants), *self.healthy(req, ctx)]
+
+    def _loop_call(self, fault: Fault, req: CallRequest, healthy: Reply | None) -> tuple[ToolCall, str]:
+        """The tool call of a model stuck in a loop, at this request's step (see :func:`looping`)."""
+        tools = fault.params.get("tools")
+        return looping(self.offered_tools(req), self.tool_schemas(req), tool_rounds(self.conversation(req)), healthy,
+                       tools=list(tools) if tools else None, drift=fault.params.get("arguments") == "drift", where=fault.id)
 
     def _misbehaving(self, effect: str, p: Mapping[str, Any], endpoint: str, req: CallRequest, ctx: RenderContext) -> Plan:
         """A valid answer from a model that misbehaves as ``effect`` says; the journal notes how."""

@@ -1,9 +1,10 @@
 """``model.*`` faults on a real server's unary answers (``chaos.route(..., real=True)``): the real
 answer is rewritten into what the simulated path answers, with the same journal note; a real
-stream is refused with a message that says so."""
+stream passes as it is, and the session says why the fault never applied."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 import chaoskit
 
-from ._upstream import TEXT, model_server
+from ._upstream import ARGUMENTS, TEXT, model_server
 
 TIMEOUT = httpx2.Timeout(2.0, connect=1.0)
 SYSTEM = "You are Acme's support assistant."
@@ -24,6 +25,7 @@ TOOLS: Any = [{"type": "function", "function": {
 OPENAI = {
     "model.refusal": {}, "model.empty": {}, "model.non_answer": {"text": "I don't know."}, "model.max_tokens": {},
     "model.wrong_language": {"language": "fr"}, "model.prompt_leak": {}, "model.schema_violation": {"kind": "wrong_type"},
+    "model.tool_loop": {},
 }
 
 
@@ -35,13 +37,14 @@ def upstream() -> Iterator[str]:
 
 def ask_openai(base: str | None, fault: str, params: dict[str, Any], *, stream: bool = False) -> tuple[Any, list[Any]]:
     with chaoskit.Chaos(seed=1) as chaos:
-        if base is None:
-            chaos.reply("openai", TEXT)
+        tooled = fault in ("model.schema_violation", "model.tool_loop")
+        if base is None:  # what the real server answers: a call to the first tool offered, else TEXT
+            chaos.reply("openai", chaoskit.tool_call("lookup_order", ARGUMENTS) if tooled else TEXT)
         else:
             chaos.route(base, provider="openai", real=True)
         chaos.inject(f"openai.{fault}", **params)
         client = openai.OpenAI(api_key="sk-test", base_url=None if base is None else base + "/v1", max_retries=0, timeout=TIMEOUT)
-        tools = TOOLS if fault == "model.schema_violation" else openai.omit
+        tools = TOOLS if tooled else openai.omit
         out: Any = client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}],
             tools=tools, stream=stream)
@@ -57,7 +60,8 @@ def ask_openai(base: str | None, fault: str, params: dict[str, Any], *, stream: 
 def test_a_real_openai_answer_misbehaves_as_a_simulated_one(upstream: str, fault: str) -> None:
     real, simulated = ask_openai(upstream, fault, OPENAI[fault]), ask_openai(None, fault, OPENAI[fault])
     assert real == simulated
-    assert real[0][0] != TEXT  # the real words were replaced
+    if fault != "model.tool_loop":  # its first step calls the tool the real answer calls (next test)
+        assert real[0][0] != TEXT and real[0][2] != [("lookup_order", json.dumps(ARGUMENTS))]  # the real answer was changed
     [(injected, status, detail)] = real[1]
     assert (injected, status) == (f"openai.{fault}", 200) and detail and detail != "passed through to the real server"
 
@@ -79,8 +83,38 @@ def test_a_real_anthropic_answer_is_cut_at_max_tokens_as_a_simulated_one(upstrea
     assert real[:2] == (TEXT[: len(TEXT) // 2], "max_tokens")
 
 
-def test_a_real_stream_is_refused_with_the_reason(upstream: str) -> None:
-    with pytest.raises(chaoskit.ChaosConfigError) as info:
-        ask_openai(upstream, "model.refusal", {}, stream=True)
-    assert str(info.value).startswith(f"openai.model.refusal cannot act on {upstream}/v1/chat/completions, a real server")
-    assert "cannot yet apply to a real one" in str(info.value)
+@pytest.mark.parametrize("fault", sorted(OPENAI))
+def test_a_real_stream_passes_as_it_is_and_the_session_says_why(upstream: str, fault: str) -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.route(upstream, provider="openai", real=True)
+        chaos.inject(f"openai.{fault}", **OPENAI[fault])
+        client = openai.OpenAI(api_key="sk-test", base_url=upstream + "/v1", max_retries=0, timeout=TIMEOUT)
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}],
+            tools=TOOLS, stream=True)
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == TEXT
+    assert [(c.fault, c.detail) for c in chaos.calls] == [(None, "passed through to the real server")]
+    [(injection, why)] = chaos.unapplied()
+    assert injection.fault.id == f"openai.{fault}"
+    assert why.endswith("(on a real server, it acts only on answers that are not streamed)")
+
+
+def test_a_real_model_that_would_answer_keeps_calling_the_tool_under_a_loop(upstream: str) -> None:
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.route(upstream, provider="openai", real=True)
+        chaos.inject("openai.model.tool_loop", limit=3)
+        client = openai.OpenAI(api_key="sk-test", base_url=upstream + "/v1", max_retries=0, timeout=TIMEOUT)
+        messages: list[Any] = [{"role": "user", "content": "Where is A100?"}]
+        for _ in range(5):
+            message = client.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=TOOLS).choices[0].message
+            if not message.tool_calls:
+                break
+            messages.append(message.model_dump(exclude_none=True))
+            messages += [{"role": "tool", "tool_call_id": c.id, "content": "shipped"} for c in message.tool_calls]
+    # the real server answers in text once it has a tool result; the loop calls the tool instead, 3 times
+    assert message.content == TEXT
+    assert [(c.fault, c.turn.step if c.turn else None) for c in chaos.calls] == [
+        ("openai.model.tool_loop", 0), ("openai.model.tool_loop", 1), ("openai.model.tool_loop", 2), (None, 3)]
+    assert [c.detail for c in chaos.calls][1] == "tool loop step 2: calls lookup_order with the same arguments"
+    assert [m["tool_calls"][0]["function"]["arguments"] for m in messages if m.get("tool_calls")] == ['{"order_id":"A100"}'] * 3

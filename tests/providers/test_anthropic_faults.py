@@ -161,6 +161,12 @@ def answered(text: str, stop: str = "end_turn") -> Callable[[Outcome], None]:
     return check
 
 
+def tool_called_again(o: Outcome) -> None:
+    assert isinstance(o.value, Message)
+    assert [(b.name, b.input) for b in o.value.content if b.type == "tool_use"] == [("lookup_order", {"order_id": "order_id 1"})]
+    assert o.value.stop_reason == "tool_use"
+
+
 def tool_input_missing_order_id(o: Outcome) -> None:
     assert isinstance(o.value, Message)
     assert [(b.name, b.input) for b in o.value.content if b.type == "tool_use"] == [("lookup_order", {})]
@@ -227,6 +233,7 @@ ANTHROPIC: dict[str, Expect] = {
     "anthropic.model.wrong_language": E(REAL, params={"language": "de"}, check=answered(ANSWERS["de"])),
     "anthropic.model.prompt_leak": E(REAL, check=leaked_system_prompt),
     "anthropic.model.max_tokens": E(REAL, check=answered(DEFAULT_REPLY[: len(DEFAULT_REPLY) // 2], "max_tokens")),
+    "anthropic.model.tool_loop": E(REAL, check=tool_called_again),
     # Latency, shortened: the answer is healthy, only late.
     "anthropic.latency": E(REAL, params={"seconds": 0.1, "jitter": 0}, min_seconds=0.1, check=waited_at_least(0.1)),
     "anthropic.cold_start": E(REAL, params={"seconds": 0.1}, min_seconds=0.1, check=waited_at_least(0.1)),

@@ -131,8 +131,19 @@ def test_a_planted_order_id_reads_as_a_normal_answer() -> None:
     assert answer.choices[0].message.content == f"Order {p.planted} has shipped."
 
 
+def test_a_tool_loop_calls_the_tool_again() -> None:
+    tools: Any = [{"type": "function", "function": {"name": "lookup_order", "parameters": {
+        "type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}}}]
+    with chaoskit.Chaos(seed=1) as chaos:
+        chaos.inject("azure.model.tool_loop")
+        answer = chat(azure(), tools=tools)
+    [call] = answer.choices[0].message.tool_calls or []
+    assert (call.function.name, call.function.arguments, answer.choices[0].finish_reason) == (
+        "lookup_order", '{"order_id":"order_id 1"}', "tool_calls")
+
+
 def test_every_azure_fault_is_tested_here() -> None:
     tested = {"azure.rate_limit", "azure.content_filter.prompt", "azure.content_filter", "azure.server_error",
               "azure.unavailable", "azure.deployment_not_found", "azure.timeout.read", "azure.connection.reset",
-              "azure.stream.cut.unclean", "azure.latency", "azure.model.hallucination"}
+              "azure.stream.cut.unclean", "azure.latency", "azure.model.hallucination", "azure.model.tool_loop"}
     assert sorted(tested) == chaoskit.faults.ids("azure.*")

@@ -102,7 +102,21 @@ def test_a_planted_order_id_reads_as_a_normal_answer(provider: str) -> None:
     assert (p.original, answer.choices[0].message.content) == ("A100", f"Order {p.planted} has shipped.")
 
 
+@pytest.mark.parametrize("provider", sorted(BASES))
+def test_a_tool_loop_calls_the_tool_again_with_the_scripted_arguments(provider: str) -> None:
+    tools: Any = [{"type": "function", "function": {"name": "lookup_order", "parameters": {
+        "type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}}}]
+    with session(provider) as chaos:
+        chaos.reply(provider, chaoskit.tool_call("lookup_order", {"order_id": "A100"}))
+        chaos.inject(f"{provider}.model.tool_loop")
+        answer = client(provider).chat.completions.create(
+            model="llama-3.1-8b", messages=[{"role": "user", "content": "Where is A100?"}], tools=tools)
+    [call] = answer.choices[0].message.tool_calls or []
+    assert (call.function.name, call.function.arguments, chaos.calls[0].detail) == (
+        "lookup_order", '{"order_id":"A100"}', "tool loop step 1: calls lookup_order")
+
+
 def test_every_compatible_fault_is_tested_here() -> None:
     ids = [i for p in ("groq", "mistral", "ollama", "vllm") for i in chaoskit.faults.ids(f"{p}.*")]
-    hallucinations = [f"{p}.model.hallucination" for p in BASES]
-    assert sorted(ids) == sorted([*CASES, "ollama.cold_start", *hallucinations])
+    model = [f"{p}.model.{k}" for p in BASES for k in ("hallucination", "tool_loop")]
+    assert sorted(ids) == sorted([*CASES, "ollama.cold_start", *model])

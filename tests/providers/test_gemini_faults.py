@@ -478,6 +478,7 @@ def test_every_catalog_fault_is_tested_here() -> None:
         "content_filter", "content_filter.prompt", "malformed.unknown_tool", "malformed.tool_args_drift",
         "latency", "slow_first_token", "slow_tokens", "cold_start", "model.hallucination",
     )}
-    # model.*: in tests/providers/test_model_faults.py
-    tested |= {f"gemini.model.{k}" for k in ("schema_violation", "empty", "non_answer", "wrong_language", "prompt_leak", "max_tokens")}
+    # model.*: in tests/providers/test_model_faults.py; tool_loop: in tests/test_tool_loop.py
+    tested |= {f"gemini.model.{k}" for k in ("schema_violation", "empty", "non_answer", "wrong_language", "prompt_leak", "max_tokens",
+                                              "tool_loop")}
     assert chaoskit.faults.ids("gemini.*") == sorted(tested)

@@ -172,6 +172,12 @@ def tool_args_missing_order_id(o: Outcome) -> None:
     assert (tc.function.name, json.loads(tc.function.arguments)) == ("lookup_order", {})
 
 
+def tool_called_again(o: Outcome) -> None:
+    (tc,) = first_choice(o).message.tool_calls
+    assert (tc.function.name, json.loads(tc.function.arguments), first_choice(o).finish_reason) == (
+        "lookup_order", {"order_id": "order_id 1"}, "tool_calls")  # a value the tool's schema accepts
+
+
 def leaked_system_prompt(o: Outcome) -> None:
     assert SYSTEM in (first_choice(o).message.content or "")
 
@@ -238,6 +244,7 @@ OPENAI: dict[str, Expect] = {
     "openai.model.wrong_language": E(REAL, params={"language": "de"}, check=answered(ANSWERS["de"])),
     "openai.model.prompt_leak": E(REAL, check=leaked_system_prompt),
     "openai.model.max_tokens": E(REAL, check=answered(DEFAULT_REPLY[: len(DEFAULT_REPLY) // 2], "length")),
+    "openai.model.tool_loop": E(REAL, check=tool_called_again),
     # Latency, shortened: the answer is healthy, only late.
     "openai.latency": E(REAL, params={"seconds": 0.1, "jitter": 0}, min_seconds=0.1, check=waited_at_least(0.1)),
     "openai.cold_start": E(REAL, params={"seconds": 0.1}, min_seconds=0.1, check=waited_at_least(0.1)),
