@@ -82,3 +82,13 @@ def test_real_server_example_runs() -> None:
     assert done.stdout.splitlines() == [
         "Your order has shipped.", "Your order", "None 200 True None", "openai.stream.cut 200 False 'Your order'",
     ]
+
+
+def test_guarded_and_unguarded_example_prints_what_the_readme_shows() -> None:
+    heading = "### A guarded app and an unguarded one"
+    code = python_block(heading)
+    printed = re.search(r"\nprints\n\n```\n(.*?)```", README.read_text().split(heading, 1)[1], re.S)
+    assert printed
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == printed.group(1)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 import pytest
 
 import chaoskit
-from chaoskit._verdicts import judge
 from support_bot import SupportBot
 from support_bot.app import HANDOFF_TEXT
 from support_bot.conftest import FAST
@@ -54,7 +53,7 @@ def test_the_bot_never_shows_a_made_up_order_id(chaos, bot, provider, tickets):
         assert (reply.provider, reply.text) == ("anthropic", SHIPPED)
     else:  # nobody left to ask: a person takes over
         assert (reply.text, len(tickets)) == (HANDOFF_TEXT, 1)
-    assert judge(list(chaos.calls), user_texts=chaos.user_texts) == []
+    assert chaos.verdicts() == []
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
@@ -66,7 +65,7 @@ def test_without_the_check_the_made_up_id_is_shown_and_the_verdict_says_so(chaos
     chaos.assert_graceful(reply.text)  # it reads well: that is what makes it dangerous
     [fake] = planted(chaos)
     assert reply.provider == provider and reply.text == SHIPPED.replace("A100", fake)
-    [verdict] = judge(list(chaos.calls), user_texts=chaos.user_texts)
+    [verdict] = chaos.verdicts()
     assert verdict.name == "hallucination_shown"
     assert f"planted {fake!r} in place of 'A100'" in verdict.message
     assert verdict.message.endswith("the app showed it to the user (user text #0)")

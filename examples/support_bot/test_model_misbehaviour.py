@@ -15,7 +15,6 @@ import pydantic
 import pytest
 
 import chaoskit
-from chaoskit._verdicts import judge
 from support_bot import AsyncSupportBot, SupportBot, app
 from support_bot.app import HANDOFF_TEXT, UNSORTED, Triage
 
@@ -25,7 +24,7 @@ REFUSAL = chaoskit.faults.get("openai.model.refusal").params["text"]
 
 
 def verdict_names(chaos: chaoskit.Chaos) -> list[str]:
-    return [v.name for v in judge(list(chaos.calls), user_texts=chaos.user_texts, watches=chaos.watches)]
+    return [v.name for v in chaos.verdicts()]
 
 
 def careless_text(message: Any, finish_reason: str | None) -> str:

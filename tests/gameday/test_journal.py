@@ -129,7 +129,8 @@ def test_cleanup_stops_the_proxy_a_killed_game_day_started(upstream: str, tmp_pa
                 time.sleep(0.05)
                 if journal_of(tmp_path).exists():
                     started = [e["data"]["pid"] for e in lines(journal_of(tmp_path)) if e.get("data", {}).get("pid")]
-            kill_once_on(control, process)
+            # killed once the fault is on and journaled (between the two, only its lease would end it)
+            kill_once_on(control, process, until=lambda: any(e.get("kind") == "fault.on" for e in lines(journal_of(tmp_path))))
             assert faults_on(control)  # its proxy outlived it, its fault still on
             done = cleanup(journal_of(tmp_path), CHAOSKIT_PROXY_TOKEN="")  # no token needed to stop it
             assert done.returncode == 0, done.stdout + done.stderr
