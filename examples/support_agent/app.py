@@ -90,7 +90,7 @@ class Reply:
 FALLBACK_ON: tuple[type[Exception], ...] = (ModelAPIError, ContentFilterError)
 
 #: The most model requests one run may make, tool rounds and output retries included.
-REQUEST_LIMIT = 6
+REQUEST_LIMIT: int | None = 6
 
 
 def looked_up_order_ids(messages: list[ModelMessage]) -> set[str]:

@@ -20,7 +20,6 @@ import pytest
 from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
 
 import chaoskit
-from chaoskit._verdicts import judge
 from support_agent import UNSORTED, Reply, SupportAgent, Triage, app
 from support_agent.app import HANDOFF_TEXT
 from support_agent.conftest import FAST
@@ -33,7 +32,7 @@ REFUSAL = chaoskit.faults.get("openai.model.refusal").params["text"]
 
 
 def verdict_names(chaos: chaoskit.Chaos) -> list[str]:
-    return [v.name for v in judge(list(chaos.calls), user_texts=chaos.user_texts, watches=chaos.watches)]
+    return [v.name for v in chaos.verdicts()]
 
 
 def planted(chaos: chaoskit.Chaos) -> list[str]:
@@ -105,7 +104,7 @@ def test_without_the_check_the_made_up_id_is_shown_and_the_verdict_says_so(
     chaos.assert_graceful(reply.text)  # it reads well: that is what makes it dangerous
     [fake] = planted(chaos)
     assert reply == Reply(SHIPPED.replace("A100", fake), provider)
-    [verdict] = judge(list(chaos.calls), user_texts=chaos.user_texts)
+    [verdict] = chaos.verdicts()
     assert verdict.name == "hallucination_shown"
     assert f"planted {fake!r} in place of 'A100'" in verdict.message
 
@@ -204,13 +203,29 @@ def test_a_triage_that_keeps_breaking_the_schema_is_left_for_a_person(
         agent.triage(QUESTION)
 
 
-# ---- the bound on one run ------------------------------------------------------------------------
+# ---- a model stuck in a tool loop (PROVIDER.model.tool_loop) ---------------------------------------
 
 
-def test_the_request_limit_bounds_a_run(chaos: chaoskit.Chaos, monkeypatch: pytest.MonkeyPatch, tickets: list[Any]) -> None:
-    # Not a tool-loop test: only that REQUEST_LIMIT reaches the run and can be swapped.
-    monkeypatch.setattr(app, "REQUEST_LIMIT", 1)  # a lookup needs two requests
+@pytest.mark.chaos("openai.model.tool_loop")
+def test_the_request_limit_stops_a_tool_loop_and_a_person_answers(chaos: chaoskit.Chaos, agent: SupportAgent, tickets: list[Any]) -> None:
+    chaos.reply("openai", LOOKUP, SHIPPED)
+    reply = agent.answer(QUESTION)
+    assert (reply.text, reply.handed_off) == (HANDOFF_TEXT, True)
+    assert len(on(chaos, "openai")) == app.REQUEST_LIMIT  # then pydantic-ai's UsageLimits ends the run
+    assert [t.reason for t in tickets] == ["UsageLimitExceeded"]
+    assert verdict_names(chaos) == []
+
+
+@pytest.mark.chaos("openai.model.tool_loop")
+def test_without_the_limit_the_agent_loops_until_the_model_stops_and_the_verdict_fires(
+    chaos: chaoskit.Chaos, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app, "REQUEST_LIMIT", None)  # UsageLimits(request_limit=None): no bound
     chaos.reply("openai", LOOKUP, SHIPPED)
     reply = SupportAgent(**FAST).answer(QUESTION)
-    assert (reply.text, len(chaos.calls)) == (HANDOFF_TEXT, 1)
-    assert tickets[0].reason == "UsageLimitExceeded"
+    limit = chaoskit.faults.get("openai.model.tool_loop").params["limit"]
+    assert reply == Reply(SHIPPED, "openai")  # a good answer in the end: only the verdict tells what it cost
+    assert len(chaos.calls) == limit + 1
+    [verdict] = chaos.verdicts()
+    assert verdict.name == "unbounded_loop"
+    assert verdict.message.startswith(f"the app made {limit + 1} model requests to answer one user message")
