@@ -4,7 +4,9 @@
 — an API error after the SDK's own retries, a timeout, a reply we cannot use — it asks
 Claude the same question; if that fails too, it opens a ticket for the support team
 (``handoff.escalate``) and tells the customer so. The customer never sees an error, nor a
-model's refusal, nor an answer cut at the token limit. ``SupportBot.triage`` classifies a message
+model's refusal, an answer cut at the token limit, a made-up order id, a non-answer, an answer in
+another language or our own instructions; a model that keeps calling tools is cut off after
+``MAX_TOOL_ROUNDS``. ``SupportBot.triage`` classifies a message
 with a structured-output call; a refusal or JSON that breaks the schema leaves it for a person.
 
 Run it against the real APIs (keys from ``OPENAI_API_KEY`` and ``ANTHROPIC_API_KEY``)::
@@ -188,6 +190,36 @@ def _not_leaking(text: str) -> str:
     return text
 
 
+#: What an answer that answers nothing says: a customer is not left with one of these.
+NON_ANSWER = re.compile(
+    r"\b(i'?m not sure|i (do not|don'?t) know|i can'?t say|(do not|don'?t) have enough information|"
+    r"unable to help|can'?t help with that)\b", re.I,
+)
+#: Short English words; an English question answered with none of them was answered in another language.
+_ENGLISH = frozenset("the a an is are was were your you we our it its has have will be to of and in on for with "
+                     "this that my where when what how please thank thanks order".split())
+
+
+def answers_something(text: str) -> str:
+    """``text``, unless it is a non-answer ("I'm not sure I can help with that."): then the next
+    provider, or a person, answers instead of closing the question as answered."""
+    if NON_ANSWER.search(text) and len(text) < 200:
+        raise UnusableReply("the answer says nothing")
+    return text
+
+
+def _english(text: str) -> bool:
+    words = re.findall(r"[a-z']+", text.lower())
+    return bool(words) and sum(w in _ENGLISH for w in words) * 8 >= len(words)
+
+
+def in_the_customers_language(question: str, text: str) -> str:
+    """``text``, if it is in the question's language (this shop answers English questions in English)."""
+    if _english(question) and re.search(r"[^\W\d_]", text) and not _english(text):  # (a blank answer is checked elsewhere)
+        raise UnusableReply("the answer is not in the customer's language")
+    return text
+
+
 def _openai_reply_text(message: Any, finish_reason: str | None) -> str:
     """The text of an OpenAI answer we can show: not a refusal (the fallback answers instead; the
     refusal's wording is never shown), not cut at the token limit, not blank, not our instructions."""
@@ -299,6 +331,13 @@ class _AnthropicChat:
             results.append({"type": "tool_result", "tool_use_id": use.id, "content": json.dumps(run.result)})
         self.messages.append({"role": "user", "content": results})
         return None
+
+
+def _checked_answer(question: str, text: str, *, check_order_ids: bool) -> str:
+    """``text`` if the customer may see it: it answers something, in their language, naming only real
+    orders; else ``UnusableReply`` (the next provider, or a person, answers)."""
+    text = in_the_customers_language(question, answers_something(text))
+    return checked_order_ids(text) if check_order_ids else text
 
 
 def _kind(exc: BaseException) -> str:
@@ -435,16 +474,16 @@ class SupportBot:
         chat = _OpenAIChat(question)
         while (text := chat.feed(self.openai.chat.completions.create(**chat.request()))) is None:
             pass
-        return Answer(self._grounded(text), "openai", tool_calls=tuple(chat.runs))
+        return Answer(self._shown(question, text), "openai", tool_calls=tuple(chat.runs))
 
     def _ask_anthropic(self, question: str) -> Answer:
         chat = _AnthropicChat(question)
         while (text := chat.feed(self.anthropic.messages.create(**chat.request()))) is None:
             pass
-        return Answer(self._grounded(text), "anthropic", tool_calls=tuple(chat.runs))
+        return Answer(self._shown(question, text), "anthropic", tool_calls=tuple(chat.runs))
 
-    def _grounded(self, text: str) -> str:
-        return checked_order_ids(text) if self.check_order_ids else text
+    def _shown(self, question: str, text: str) -> str:
+        return _checked_answer(question, text, check_order_ids=self.check_order_ids)
 
     def _fallback(self, question: str, openai_error: BaseException) -> Answer:
         try:
@@ -519,8 +558,11 @@ class AsyncSupportBot:
         timeout: float = 10.0,
         connect_timeout: float = 5.0,
         max_retries: int = 2,
+        check_order_ids: bool = True,
     ) -> None:
         s = _Settings(timeout, connect_timeout, max_retries)
+        #: Check the order ids an answer names before showing it (False: the unguarded variant).
+        self.check_order_ids = check_order_ids
         self.openai = openai.AsyncOpenAI(
             api_key=_openai_key(), timeout=s.openai_timeout, max_retries=s.max_retries
         )
@@ -534,7 +576,8 @@ class AsyncSupportBot:
             chat = _OpenAIChat(question)
             while (text := chat.feed(await self.openai.chat.completions.create(**chat.request()))) is None:
                 pass
-            return Answer(text, "openai", tool_calls=tuple(chat.runs))
+            return Answer(_checked_answer(question, text, check_order_ids=self.check_order_ids), "openai",
+                          tool_calls=tuple(chat.runs))
         except OPENAI_ERRORS as exc:
             log.warning("openai failed (%s); falling back to anthropic", _kind(exc))
             openai_error = exc
@@ -542,7 +585,8 @@ class AsyncSupportBot:
             fallback = _AnthropicChat(question)
             while (text := fallback.feed(await self.anthropic.messages.create(**fallback.request()))) is None:
                 pass
-            return Answer(text, "anthropic", tool_calls=tuple(fallback.runs))
+            return Answer(_checked_answer(question, text, check_order_ids=self.check_order_ids), "anthropic",
+                          tool_calls=tuple(fallback.runs))
         except ANTHROPIC_ERRORS as exc:
             log.warning("anthropic failed too (%s); handing off to a person", _kind(exc))
             return _hand_off(question, openai_error, exc)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 import chaoskit
-from support_bot import SupportBot
+from support_bot import AsyncSupportBot, SupportBot
 from support_bot.app import HANDOFF_TEXT
 from support_bot.conftest import FAST
 
@@ -69,3 +69,16 @@ def test_without_the_check_the_made_up_id_is_shown_and_the_verdict_says_so(chaos
     assert verdict.name == "hallucination_shown"
     assert f"planted {fake!r} in place of 'A100'" in verdict.message
     assert verdict.message.endswith("the app showed it to the user (user text #0)")
+
+
+@pytest.mark.anyio
+async def test_the_async_bot_checks_order_ids_too(chaos: chaoskit.Chaos) -> None:
+    arrange(chaos, "openai")
+    async with AsyncSupportBot(**FAST) as guarded:
+        reply = await guarded.answer(QUESTION)
+    assert (reply.provider, reply.text) == ("anthropic", SHIPPED)
+    assert chaos.verdicts() == []
+    async with AsyncSupportBot(**FAST, check_order_ids=False) as unguarded:
+        shown = await unguarded.answer(QUESTION)
+    chaos.shown(shown.text)
+    assert [v.name for v in chaos.verdicts()] == ["hallucination_shown"]

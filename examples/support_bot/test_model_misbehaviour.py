@@ -152,3 +152,36 @@ def test_a_streamed_answer_cut_at_the_token_limit_is_replaced(chaos: chaoskit.Ch
     text = "".join(stream)
     assert stream.answer is not None and stream.answer.provider == "anthropic"
     assert text.endswith(SHIPPED)
+
+
+@pytest.mark.parametrize(("fault", "guard"), [
+    ("openai.model.non_answer", "answers_something"),
+    ("openai.model.wrong_language", "in_the_customers_language"),
+])
+def test_a_non_answer_or_an_answer_in_another_language_falls_back(
+    chaos: chaoskit.Chaos, bot: SupportBot, monkeypatch: pytest.MonkeyPatch, fault: str, guard: str,
+) -> None:
+    chaos.inject(fault)
+    chaos.reply("anthropic", SHIPPED)
+    reply = bot.answer(QUESTION)
+    assert (reply.provider, reply.text) == ("anthropic", SHIPPED)
+    said = chaos.calls[0].detail or ""
+    # without the guard, the customer gets a polite answer that answers nothing, or one they cannot read
+    monkeypatch.setattr(app, guard, lambda *args: args[-1])
+    unguarded = bot.answer(QUESTION)
+    assert unguarded.provider == "openai"
+    if fault.endswith("non_answer"):
+        assert said == f"non-answer: {unguarded.text!r}"
+    else:
+        assert said.startswith("answered in ") and said.endswith("; the question is in en") and unguarded.text != SHIPPED
+    chaos.assert_graceful(unguarded.text)  # polite and free of errors: only the app's own check tells
+
+
+@pytest.mark.parametrize("fault", ["openai.model.non_answer", "openai.model.wrong_language"])
+def test_both_providers_saying_nothing_useful_hands_off_to_a_person(
+    chaos: chaoskit.Chaos, bot: SupportBot, tickets: list[Any], fault: str,
+) -> None:
+    chaos.inject(fault)
+    chaos.inject(fault.replace("openai.", "anthropic."))
+    reply = bot.answer(QUESTION)
+    assert (reply.provider, reply.text, len(tickets)) == ("human", HANDOFF_TEXT, 1)
