@@ -158,7 +158,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _marker_args(item: pytest.Item) -> tuple[list[Any], dict[str, Any]]:
-    """Faults from every ``chaos`` marker on the test (closest first); kwargs closest-wins."""
+    """Faults from every ``chaos`` marker on the test (closest first); kwargs closest-wins.
+
+    A keyword that is no marker option but a parameter of the marker's fault goes to that fault:
+    ``@pytest.mark.chaos("openai.latency", seconds=30)`` is ``faults.get("openai.latency", seconds=30)``.
+    """
     faults: list[Any] = []
     kwargs: dict[str, Any] = {}
     for marker in item.iter_markers("chaos"):
@@ -167,35 +171,59 @@ def _marker_args(item: pytest.Item) -> tuple[list[Any], dict[str, Any]]:
             kwargs.setdefault(key, value)
     unknown = sorted(set(kwargs) - set(_MARKER_KWARGS))
     if unknown:
-        pytest.fail(
-            _fault_params_hint(faults, kwargs)
-            or f"@pytest.mark.chaos: unknown argument {unknown[0]}={kwargs[unknown[0]]!r}; "
-            f"it takes fault ids and {', '.join(_MARKER_KWARGS)}",
-            pytrace=False,
-        )
+        problem = None
+        try:
+            faults = _with_fault_params(faults, {k: kwargs.pop(k) for k in unknown})
+        except _MarkerError as exc:
+            problem = str(exc)
+        if problem is not None:  # outside the except: the report shows the message alone
+            pytest.fail(problem, pytrace=False)
     return faults, kwargs
 
 
-def _fault_params_hint(faults: list[Any], kwargs: dict[str, Any]) -> str | None:
-    """The marker written right, when its unknown keywords are parameters of one of its faults."""
+class _MarkerError(Exception):
+    """A ``chaos`` marker that cannot be read as written."""
+
+
+def _with_fault_params(faults: list[Any], params: dict[str, Any]) -> list[Any]:
+    """``faults`` with ``params`` (keywords that are no marker option) given to the one fault that has each."""
     from . import faults as catalog
     from ._errors import ChaosError
 
-    for fault in faults:
+    resolved: dict[int, Any] = {}
+    for i, fault in enumerate(faults):
         try:
-            resolved = catalog.resolve(fault)
+            resolved[i] = catalog.resolve(fault)
         except ChaosError:
-            continue
-        mine = [k for k in kwargs if k in resolved.params and k not in _MARKER_KWARGS]
-        if mine:
-            params = "".join(f", {k}={kwargs[k]!r}" for k in mine)
-            rest = "".join(f", {k}={v!r}" for k, v in kwargs.items() if k in _MARKER_KWARGS)
-            return (
-                f"@pytest.mark.chaos: {' and '.join(mine)} {'is a parameter' if len(mine) == 1 else 'are parameters'} "
-                f"of {resolved.id}, not of the marker; fault parameters go in the fault: "
-                f"@pytest.mark.chaos(faults.get({resolved.id!r}{params}){rest})"
+            continue  # a bad id fails where the fault is injected, with its own message
+    given: dict[int, dict[str, Any]] = {}
+    for name, value in params.items():
+        owners = [i for i, f in resolved.items() if name in f.params]
+        if not owners:
+            raise _MarkerError(
+                f"@pytest.mark.chaos: unknown argument {name}={value!r}; it takes fault ids, their parameters "
+                f"({_names_of(resolved.values())}) and {', '.join(_MARKER_KWARGS)}"
             )
-    return None
+        if len({resolved[i].id for i in owners}) > 1:
+            ways = " or ".join(f"faults.get({resolved[i].id!r}, {name}={value!r})" for i in owners)
+            raise _MarkerError(
+                f"@pytest.mark.chaos: {name}={value!r} is a parameter of {' and '.join(resolved[i].id for i in owners)}; "
+                f"say which: @pytest.mark.chaos({ways}, ...)"
+            )
+        for i in owners:
+            given.setdefault(i, {})[name] = value
+    out = list(faults)
+    for i, chosen in given.items():
+        try:
+            out[i] = resolved[i].with_params(**chosen)
+        except ChaosError as exc:
+            raise _MarkerError(f"@pytest.mark.chaos: {exc}") from None
+    return out
+
+
+def _names_of(faults: Any) -> str:
+    names = sorted({name for f in faults for name in f.params})
+    return ", ".join(names) or "none"
 
 
 @pytest.fixture

@@ -51,20 +51,42 @@ def test_a_bad_fault_parameter_in_a_marker_fails_where_it_is_written(pytester: p
     ])
 
 
-def test_a_fault_parameter_given_to_the_marker_shows_where_it_goes(pytester: pytest.Pytester) -> None:
-    line = marker_error(pytester, '@pytest.mark.chaos("openai.latency", seconds=5, rate=0.5)')
+def test_a_fault_parameter_given_to_the_marker_goes_to_its_fault(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('''
+import pytest
+from chaoskit import faults
+
+
+@pytest.mark.chaos("openai.latency", "openai.rate_limit", seconds=30, retry_after=0.5, times=1)
+def test_x(chaos):
+    [latency, limit] = [i.fault for i in chaos.injections]
+    assert latency == faults.get("openai.latency", seconds=30)
+    assert limit == faults.get("openai.rate_limit", retry_after=0.5)
+    assert [i.schedule.times for i in chaos.injections] == [1, 1]  # a marker option stays the marker's
+''')
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_parameter_two_faults_of_the_marker_have_must_say_which(pytester: pytest.Pytester) -> None:
+    line = marker_error(pytester, '@pytest.mark.chaos("openai.latency", "anthropic.latency", seconds=5, rate=0.5)')
     assert line == (
-        "@pytest.mark.chaos: seconds is a parameter of openai.latency, not of the marker; fault parameters go "
-        "in the fault: @pytest.mark.chaos(faults.get('openai.latency', seconds=5), rate=0.5)"
+        "@pytest.mark.chaos: seconds=5 is a parameter of openai.latency and anthropic.latency; say which: "
+        "@pytest.mark.chaos(faults.get('openai.latency', seconds=5) or faults.get('anthropic.latency', seconds=5), ...)"
     )
 
 
-def test_fault_parameters_of_a_fault_object_given_to_the_marker(pytester: pytest.Pytester) -> None:
-    line = marker_error(pytester, '@pytest.mark.chaos(faults.get("openai.latency"), seconds=5, jitter=0)')
+def test_a_keyword_no_fault_of_the_marker_has_is_named(pytester: pytest.Pytester) -> None:
+    line = marker_error(pytester, '@pytest.mark.chaos(faults.get("openai.latency"), secs=5)')
     assert line == (
-        "@pytest.mark.chaos: seconds and jitter are parameters of openai.latency, not of the marker; fault "
-        "parameters go in the fault: @pytest.mark.chaos(faults.get('openai.latency', seconds=5, jitter=0))"
+        "@pytest.mark.chaos: unknown argument secs=5; it takes fault ids, their parameters (jitter, seconds) and "
+        "rate, times, after, window, sequence, url, method, target, seed, virtual_time"
     )
+
+
+def test_a_bad_value_of_a_fault_parameter_in_the_marker_is_named(pytester: pytest.Pytester) -> None:
+    line = marker_error(pytester, '@pytest.mark.chaos("openai.latency", seconds=-5)')
+    assert line == "@pytest.mark.chaos: fault 'openai.latency': seconds=-5 must be a number >= 0"
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
