@@ -197,7 +197,8 @@ NON_ANSWER = re.compile(
 )
 #: Short English words; an English question answered with none of them was answered in another language.
 _ENGLISH = frozenset("the a an is are was were your you we our it its has have will be to of and in on for with "
-                     "this that my where when what how please thank thanks order".split())
+                     "this that my where when what how please thank thanks order i me not no can can't don't do "
+                     "know sure help sorry".split())
 
 
 def answers_something(text: str) -> str:
