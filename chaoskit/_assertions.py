@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from ._session import Chaos
     from ._watch import Watch
 
-__all__ = ["assert_fallback", "assert_graceful", "assert_handoff", "assert_no_pii_sent", "deadline", "graceful_problem"]
+__all__ = [
+    "assert_fallback", "assert_graceful", "assert_handoff", "assert_no_pii_sent", "deadline", "error_fragments", "graceful_problem",
+    "pii_in",
+]
 
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*File \"[^\"]+\", line \d+", re.M)
 _EXCEPTION_NAME = re.compile(r"\b(?:[A-Z][A-Za-z0-9]*(?:Error|Exception|Timeout)|JSONDecodeError|KeyError|StopIteration)\b")
@@ -93,6 +96,9 @@ def resolve_watch(session: Chaos, watch: Watch | str | None) -> Watch:
         raise ChaosConfigError(f"assert_handoff({watch!r}): nothing watches {watch!r}; call chaos.watch({watch!r}) first")
     if len(session.watches) == 1:
         return session.watches[0]
+    handoffs = [w for w in session.watches if w.handoff]
+    if len(handoffs) == 1:
+        return handoffs[0]
     raise ChaosConfigError(
         "assert_handoff(): say which watch to check; "
         + ("no seam is watched: call chaos.watch('pkg.module:function') first" if not session.watches
@@ -114,9 +120,9 @@ def _excerpt(text: str, start: int, end: int) -> str:
     return ("…" if left else "") + text[left:right] + ("…" if right < len(text) else "")
 
 
-def _error_fragments(session: Chaos) -> Iterator[str]:
+def error_fragments(calls: Iterable[Call]) -> Iterator[str]:
     """Raw provider error text the app received: messages and bodies of error responses."""
-    for call in session.calls:
+    for call in calls:
         if not call.response_body:
             continue
         yield call.response_body.strip()
@@ -137,7 +143,7 @@ def assert_graceful(session: Chaos, text: object) -> None:
     errors, planted canaries and API keys."""
     if isinstance(text, str):
         session.user_texts.append(text)
-    problem = graceful_problem(text, error_fragments=_error_fragments(session), canaries=session.canaries,
+    problem = graceful_problem(text, error_fragments=error_fragments(session.calls), canaries=session.canaries,
                                secrets=session.secrets)
     if problem is not None:
         _fail(f"assert_graceful: {problem}", session)
@@ -197,20 +203,29 @@ def assert_no_pii_sent(session: Chaos, *, ignore: Iterable[str] = ()) -> None:
 
     ``ignore``: values that may be sent (the company's own support address, say).
     """
-    from ._pii import find_pii
-
     allowed = set(ignore)
-    found: list[tuple[Call, Any]] = []
-    for call in session.calls:
-        if call.provider is None:
-            continue
-        for s in _strings(call.request_body):
-            found.extend((call, m) for m in find_pii(s) if m.value not in allowed)
+    session.pii_allowed.update(allowed)
+    found = pii_in([c for c in session.calls if c.provider is not None], allowed)
     if found:
         lines = [f"  call #{c.index} to {c.provider}: {m.kind} {m.masked}" for c, m in found[:20]]
         more = f"\n  ... and {len(found) - 20} more" if len(found) > 20 else ""
         _fail("assert_no_pii_sent: personal data went to a provider:\n" + "\n".join(lines) + more, session,
               [c for c, _ in found[:20]])
+
+
+def pii_in(calls: Iterable[Call], allowed: Iterable[str] = ()) -> list[tuple[Call, Any]]:
+    """(call, match) for each piece of personal data in the calls' request bodies, ``allowed`` values aside."""
+    from ._pii import find_pii
+
+    allowed = set(allowed)
+    seen: dict[str, list[Any]] = {}  # a conversation is sent again with every request: each text is read once
+    found: list[tuple[Call, Any]] = []
+    for call in calls:
+        for s in _strings(call.request_body):
+            if s not in seen:
+                seen[s] = [m for m in find_pii(s) if m.value not in allowed]
+            found.extend((call, m) for m in seen[s])
+    return found
 
 
 @contextmanager

@@ -81,6 +81,8 @@ class Chaos:
         #: The thresholds of the verdicts on client behaviour (``chaos.verdict_config = VerdictConfig(max_model_calls=5)``).
         self.verdict_config = VerdictConfig()
         self.canaries: set[str] = set()
+        #: Values ``assert_no_pii_sent(ignore=...)`` allowed: not personal data for the ``pii_sent`` verdict either.
+        self.pii_allowed: set[str] = set()
         self._restores: list[Any] = []
         self._tool_targets: set[str] = set()
         self._mcp_stdio = False  # whether the MCP stdio seam is installed (on the first mcp.* fault)
@@ -270,18 +272,20 @@ class Chaos:
         self.engine.add_script(script)
         return script
 
-    def watch(self, target: str, *, idempotent: bool = True) -> Watch:
+    def watch(self, target: str, *, idempotent: bool = True, handoff: bool = False) -> Watch:
         """Record every call to ``target`` (``"pkg.module:function"``, ``"pkg.mod:Class.method"``)
         for the rest of the session, without changing what it does.
 
         ``idempotent=False`` marks a side effect that must not run twice for one request
         (a payment, an order): repeating it after a fault is the ``duplicate_side_effect``
-        verdict.
+        verdict. ``handoff=True`` marks the seam that hands the user to a person: a user message
+        every provider failed without a call to it is the ``handoff_missed`` verdict (and
+        ``assert_handoff()`` checks it when several seams are watched).
         """
         from ._watch import install, resolve_target
 
         owner, name = resolve_target(target)
-        watch = Watch(target, idempotent)
+        watch = Watch(target, idempotent, handoff=handoff)
         self._restores.append(install(watch, owner, name, lambda: self.elapsed))
         self.watches.append(watch)
         return watch
@@ -412,7 +416,8 @@ class Chaos:
         except ValueError as exc:
             raise ChaosConfigError(f"chaos.verdicts: {exc}") from None
         return judge(list(self.calls), user_texts=self.user_texts, watches=self.watches,
-                     replies_configured=self.configured_replies, config=config)
+                     replies_configured=self.configured_replies, config=config, canaries=self.canaries,
+                     secrets=self.secrets, pii_allowed=self.pii_allowed)
 
     def unmatched(self) -> list[Injection]:
         """Injections scoped to a URL or a target that no request or call ever matched.

@@ -58,6 +58,15 @@ VERDICTS: Mapping[str, str] = MappingProxyType(
             "the app made more than max_model_calls model requests to answer one user message (a tool "
             "loop it did not bound, as model.tool_loop provokes); reported with the tokens they used"
         ),
+        "ungraceful_shown": (
+            "the app showed the user text unfit for them (assert_graceful's checks on every text given to "
+            "chaos.shown): blank, a traceback, an exception name, a provider's error message, a planted canary, a key"
+        ),
+        "pii_sent": "personal data (an email, phone, card, IBAN, national id) went to a model provider in a request",
+        "handoff_missed": (
+            "every provider failed a user message and the handoff seam (chaos.watch(..., handoff=True)) was not "
+            "called for it"
+        ),
     }
 )
 
@@ -120,8 +129,15 @@ def judge(
     watches: Sequence[Watch] = (),
     replies_configured: Iterable[str] = (),
     config: VerdictConfig = VerdictConfig(),  # noqa: B008 - frozen, so sharing it is safe
+    canaries: Iterable[str] = (),
+    secrets: Iterable[str] = (),
+    pii_allowed: Iterable[str] = (),
 ) -> list[Verdict]:
-    """The verdicts on a session's journal, ordered as ``VERDICTS`` then by first call."""
+    """The verdicts on a session's journal, ordered as ``VERDICTS`` then by first call.
+
+    ``user_texts``: what the app showed its user; ``canaries`` and ``secrets``: values that must
+    never be shown; ``pii_allowed``: values that may be sent (the shop's own address).
+    """
     ordered = sorted(calls, key=lambda c: c.index)
     requests = _requests(ordered)
     found: list[Verdict] = [
@@ -136,6 +152,9 @@ def judge(
         *_hallucination_shown(ordered, [str(t) for t in user_texts], watches),
         *_refusal_shown(ordered, [str(t) for t in user_texts], watches),
         *_unbounded_loop(requests, config),
+        *_ungraceful_shown(ordered, [str(t) for t in user_texts], canaries, secrets),
+        *_pii_sent(ordered, pii_allowed),
+        *_handoff_missed(requests, watches),
     ]
     rank = {name: i for i, name in enumerate(VERDICTS)}
     return sorted(found, key=lambda v: (rank[v.name], v.calls[:1]))
@@ -640,3 +659,92 @@ def _unbounded_loop(requests: Sequence[list[Call]], config: VerdictConfig) -> It
             "answer from what you have or hand off to a person",
             tuple(c.index for c in calls),
         )
+
+
+# ---- what the user saw, what went out, who took over ----------------------------------------------
+
+
+def _ungraceful_shown(calls: Sequence[Call], user_texts: Sequence[str], canaries: Iterable[str],
+                      secrets: Iterable[str]) -> Iterator[Verdict]:
+    """A text the app showed its user that ``assert_graceful`` would refuse."""
+    from ._assertions import error_fragments, graceful_problem
+
+    fragments = list(error_fragments(calls))
+    canaries, secrets = list(canaries), list(secrets)
+    faulted = tuple(c.index for c in calls if c.fault is not None)
+    for n, text in enumerate(user_texts):
+        problem = graceful_problem(text, error_fragments=fragments, canaries=canaries, secrets=secrets)
+        if problem is None:
+            continue
+        yield Verdict(
+            "ungraceful_shown",
+            f"user text #{n}: {problem}",
+            "catch the failure where the app calls the provider and show a plain message (or the fallback's "
+            "answer, or a handoff to a person); keep tracebacks, error names and provider messages in the logs",
+            faulted,
+        )
+
+
+def _pii_sent(calls: Sequence[Call], allowed: Iterable[str]) -> Iterator[Verdict]:
+    """Personal data in the body of a request to a model provider."""
+    from ._assertions import pii_in
+
+    found = pii_in([c for c in calls if c.provider is not None and c.provider not in _ACTIONS], allowed)
+    if not found:
+        return
+    kinds = sorted({m.kind for _, m in found})
+    first_call, first = found[0]
+    indexes = sorted({c.index for c, _ in found})
+    yield Verdict(
+        "pii_sent",
+        f"{len({(c.index, m.value) for c, m in found})} piece(s) of personal data ({', '.join(kinds)}) went to a model "
+        f"provider in call(s) {_ids(indexes)}, the first: {first.kind} {first.masked} to {first_call.provider}",
+        "redact personal data before the prompt leaves the app (replace it with a placeholder the app keeps, "
+        "e.g. <EMAIL_1>), or send only what the model needs; allow your own addresses with "
+        "chaos.assert_no_pii_sent(ignore=[...])",
+        tuple(indexes),
+    )
+
+
+def _handoff_missed(requests: Sequence[list[Call]], watches: Sequence[Watch]) -> Iterator[Verdict]:
+    """A user message every provider failed (injected faults, no success) with no call to the handoff seam."""
+    handoffs = [w for w in watches if w.handoff]
+    if not handoffs:
+        return
+    messages = _user_messages(requests)
+    for n, message in enumerate(messages):
+        calls = [c for request in message for c in request]
+        if any(_succeeded(request[-1]) for request in message) or not any(c.fault for c in calls):
+            continue
+        start = calls[0].started
+        end = messages[n + 1][0][0].started if n + 1 < len(messages) else float("inf")
+        if any(start - _EPSILON <= seen.started < end for w in handoffs for seen in w.calls):
+            continue
+        providers = sorted({c.provider or "" for c in calls})
+        yield Verdict(
+            "handoff_missed",
+            f"every provider failed one user message ({', '.join(providers)}: calls {_ids(c.index for c in calls)}, "
+            f"{', '.join(sorted({c.fault for c in calls if c.fault}))}) and {' / '.join(w.path for w in handoffs)} was "
+            "not called for it",
+            "when the last provider fails, hand the user to a person (open a ticket, say someone will answer) "
+            "instead of an error or silence",
+            tuple(c.index for c in calls),
+        )
+
+
+def _user_messages(requests: Sequence[list[Call]]) -> list[list[list[Call]]]:
+    """The model requests grouped by user message: consecutive requests that answer the same one
+    (a tool loop's steps, a fallback that starts afresh), in the order they started."""
+    messages: list[list[list[Call]]] = []
+    last = None
+    for request in sorted(requests, key=lambda r: r[0].index):
+        found = _turn(request[0])
+        if found is None or request[0].provider in _ACTIONS:
+            continue
+        if messages and found[0] == last:
+            messages[-1].append(request)
+        else:
+            messages.append([request])
+        last = found[0]
+    return messages
+

@@ -34,11 +34,13 @@ class WatchedCall:
 @dataclass
 class Watch:
     """The calls made to one watched seam. ``idempotent=False`` marks a side effect that
-    must not run twice for one request (verdict ``duplicate_side_effect``)."""
+    must not run twice for one request (verdict ``duplicate_side_effect``); ``handoff=True`` the
+    seam that hands a user to a person when every provider fails (verdict ``handoff_missed``)."""
 
     path: str
     idempotent: bool = True
     calls: list[WatchedCall] = field(default_factory=list)
+    handoff: bool = False
 
     @property
     def called(self) -> bool:

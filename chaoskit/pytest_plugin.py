@@ -403,7 +403,9 @@ def _verdict_lines(verdicts: list[Any]) -> str:
 
 def _junit_properties(session: Chaos, verdicts: list[Any]) -> list[tuple[str, object]]:
     """Properties for ``--junitxml``: CI systems show them per test case."""
+    from ._software import software_line
     from .reports import fired as fired_in
+    from .reports import software_used
 
     fired = fired_in(session.calls)
     props: list[tuple[str, object]] = [("chaoskit.seed", session.seed), ("chaoskit.calls", len(session.calls))]
@@ -411,6 +413,9 @@ def _junit_properties(session: Chaos, verdicts: list[Any]) -> list[tuple[str, ob
         props.append(("chaoskit.faults", ",".join(f"{k}x{v}" for k, v in sorted(fired.items()))))
     if verdicts:
         props.append(("chaoskit.verdicts", ",".join(v.name for v in verdicts)))
+    software = software_used(session.calls)
+    if software:
+        props.append(("chaoskit.software", software_line(software)))
     return props
 
 

@@ -627,7 +627,7 @@ def test_verdicts_are_documented_and_serialise() -> None:
     assert list(VERDICTS) == [
         "retry_after_ignored", "retry_storm", "no_backoff", "retried_non_retryable", "no_timeout",
         "truncated_stream_accepted", "duplicate_side_effect", "fallback_not_used", "hallucination_shown",
-        "refusal_shown", "unbounded_loop",
+        "refusal_shown", "unbounded_loop", "ungraceful_shown", "pii_sent", "handoff_missed",
     ]
     verdict = Verdict("no_backoff", "m", "h", (1, 2))
     assert verdict.to_dict() == {"name": "no_backoff", "message": "m", "hint": "h", "calls": [1, 2]}

@@ -12,6 +12,7 @@ from ._document import finished as finished
 from ._document import fired as fired
 from ._document import report_document as report_document
 from ._document import session_record as session_record
+from ._document import software_used as software_used
 from ._document import usage_totals as usage_totals
 from ._html import render_html as render_html
 from ._summary import Cell as Cell
@@ -23,5 +24,5 @@ from ._terminal import write_summary as write_summary
 
 __all__ = [
     "Cell", "MatrixRow", "SCHEMA", "cell_status", "finished", "fired", "matrix", "render_html", "report_document",
-    "session_record", "summarize", "usage_totals", "write_summary",
+    "session_record", "software_used", "summarize", "usage_totals", "write_summary",
 ]

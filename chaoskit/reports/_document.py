@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .._journal import Call
     from .._session import Chaos
 
-__all__ = ["SCHEMA", "finished", "fired", "report_document", "session_record", "tokens_line", "usage_totals"]
+__all__ = ["SCHEMA", "finished", "fired", "report_document", "session_record", "software_in", "software_used", "tokens_line", "usage_totals"]
 
 SCHEMA = "chaoskit.report/1"
 _COUNTS = ("input_tokens", "output_tokens", "cached_tokens")
@@ -37,6 +37,7 @@ def session_record(session: Chaos, *, nodeid: str, sweep: str | None = None, ver
         "verdicts": [v.to_dict() for v in verdicts],
         "calls": session.calls.to_list(),
         "clock": _clock(session),
+        "software": software_used(session.calls),
     }
 
 
@@ -54,13 +55,15 @@ def report_document(tests: Iterable[Mapping[str, Any]], *, seed: int, chaos_off:
     """The run's document: ``tests`` (each :func:`finished`), the session ``seed``, whether faults
     were off, and the run's start and end (``time.time()`` seconds; ``ended`` defaults to now)."""
     ended = time.time() if ended is None else ended
+    tests = [dict(t) for t in tests]
     return {
         "schema": SCHEMA,
         "seed": seed,
         "chaos_off": chaos_off,
         "created": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         "duration": round(ended - started, 3),
-        "tests": [dict(t) for t in tests],
+        "software": software_in(tests),
+        "tests": tests,
     }
 
 
@@ -90,6 +93,24 @@ def tokens_line(totals: Mapping[str, int]) -> str:
     """Usage totals in a few words: ``1,204 tokens in (300 cached), 88 out``."""
     cached = f" ({totals['cached_tokens']:,} cached)" if totals["cached_tokens"] else ""
     return f"{totals['input_tokens']:,} tokens in{cached}, {totals['output_tokens']:,} out"
+
+
+def software_used(calls: Iterable[Call]) -> dict[str, str]:
+    """The SDKs that made a test's model calls and the frameworks loaded when it ran (none without model calls)."""
+    from .._software import frameworks_loaded, software_of
+
+    model = [c for c in calls if c.provider is not None and c.provider not in ("http", "tool", "mcp")]
+    if not model:
+        return {}
+    return {**software_of(c.request_headers for c in model), **frameworks_loaded()}
+
+
+def software_in(tests: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Every SDK and framework the tests name (``software``), by name (one process: one version of each)."""
+    found: dict[str, str] = {}
+    for test in tests:
+        found.update(test.get("software") or {})
+    return dict(sorted(found.items()))
 
 
 def _clock(session: Chaos) -> dict[str, Any]:

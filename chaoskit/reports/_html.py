@@ -15,7 +15,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._document import tokens_line, usage_totals
+from .._software import software_line
+from ._document import software_in, tokens_line, usage_totals
 from ._summary import Cell, Document, MatrixRow, faults_of, matrix, summarize, tests_of
 
 __all__ = ["render_html"]
@@ -201,6 +202,9 @@ def _header(document: Document) -> str:
         waited = sum(float(c.get("elapsed", 0.0)) for c in clocks)
         real = sum(float(c.get("real", 0.0)) for c in clocks)
         meta.append(f"virtual time <b>{_e(_seconds(waited))}</b> in <b>{_e(_seconds(real))}</b> real")
+    software = software_in(tests_of(document))
+    if software:
+        meta.append(f"on <b>{_e(software_line(software))}</b>")
     if document.get("chaos_off"):
         meta.append('<span class="off">chaos off: no faults injected</span>')
     repro = (

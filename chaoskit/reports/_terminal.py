@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from ._document import tokens_line, usage_totals
+from .._software import software_line
+from ._document import software_in, tokens_line, usage_totals
 from ._summary import Document, summarize, tests_of
 
 __all__ = ["WIDTH", "shorten", "write_summary"]
@@ -73,6 +74,9 @@ def write_summary(document: Document, tw: TerminalWriter) -> None:
     _write_fault_table(tw, summary["faults"])
     _write_verdicts(tw, summary["verdicts"], tests)
     _write_clocks(tw, tests)
+    software = software_in(tests)
+    if software:
+        tw.line(f"SDKs and frameworks that made calls: {software_line(software)}")
     totals = usage_totals(call for t in tests for call in t.get("calls") or ())
     if totals is not None:
         tw.line(f"usage the responses reported: {tokens_line(totals)}")
