@@ -107,7 +107,8 @@ def test_x(chaos):
     pass
 """)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.chaos: unknown argument rat=0.5; it takes fault ids and rate, times, after, window, sequence, url, method, target, seed, virtual_time"])
+    result.stdout.fnmatch_lines(["*@pytest.mark.chaos: unknown argument rat=0.5; it takes fault ids, their parameters (*) and "
+                                 "rate, times, after, window, sequence, url, method, target, seed, virtual_time"])
 
 
 def test_a_failure_prints_the_reproduction_line_and_the_journal(pytester: pytest.Pytester) -> None:
