@@ -109,6 +109,6 @@ def test_duplicate_ids_are_an_error(tmp_path: Path) -> None:
 def test_a_pattern_without_a_provider_is_a_family_across_providers() -> None:
     family = faults.ids("model.*")
     assert family == faults.ids("*.model.*") and {"openai.model.refusal", "anthropic.model.hallucination"} <= set(family)
-    assert faults.ids("model.refusal") == ["openai.model.refusal"]  # only OpenAI's API has a refusal field
+    assert faults.ids("model.refusal") == ["azure.model.refusal", "openai.model.refusal"]  # only OpenAI's API has a refusal field
     assert faults.ids("openai.model.*") == [i for i in family if i.startswith("openai.")]  # a provider's name: as written
     assert faults.ids("opnai.*") == []  # a misspelt provider is no family

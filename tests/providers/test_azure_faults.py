@@ -145,5 +145,6 @@ def test_a_tool_loop_calls_the_tool_again() -> None:
 def test_every_azure_fault_is_tested_here() -> None:
     tested = {"azure.rate_limit", "azure.content_filter.prompt", "azure.content_filter", "azure.server_error",
               "azure.unavailable", "azure.deployment_not_found", "azure.timeout.read", "azure.connection.reset",
-              "azure.stream.cut.unclean", "azure.latency", "azure.model.hallucination", "azure.model.tool_loop"}
-    assert sorted(tested) == chaoskit.faults.ids("azure.*")
+              "azure.stream.cut.unclean", "azure.latency"}
+    # model.*: in test_openai_compatible_model_faults.py
+    assert sorted(tested) == [i for i in chaoskit.faults.ids("azure.*") if ".model." not in i]
