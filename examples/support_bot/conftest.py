@@ -31,6 +31,14 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
+def handoff_watched(request: pytest.FixtureRequest) -> None:
+    """In every chaos test, the helpdesk is the handoff seam: a question every provider failed with
+    no ticket opened for it is the ``handoff_missed`` verdict, with no assertion to write."""
+    if "chaos" in request.fixturenames:
+        request.getfixturevalue("chaos").watch("support_bot.handoff:escalate", handoff=True)
+
+
+@pytest.fixture(autouse=True)
 def tickets() -> Iterator[list[handoff.Ticket]]:
     """The tickets opened during the test (the list starts empty)."""
     handoff.TICKETS.clear()
