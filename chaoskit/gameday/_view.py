@@ -4,7 +4,6 @@ steady-state band, and event lines. Pure functions, so the screen only lays them
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,8 @@ from rich.console import Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
+
+from ..scenario._window import nearest_rank
 
 if TYPE_CHECKING:
     from ..run._events import RunEvent
@@ -63,11 +64,6 @@ def faults_table(faults: Sequence[dict[str, Any]], since_poll: float) -> Table:
     return table
 
 
-def _percentile(values: Sequence[float], p: float) -> float | None:
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1] if ordered else None
-
-
 def probes_table(scenario: Scenario, probes: dict[str, list[dict[str, Any]]], now: float) -> Table:
     """Each probe's recent pass/fail history, its error rate and latency over its window, and the band it must stay in."""
     table = Table(expand=True, box=None, padding=(0, 1), header_style="bold", title="steady state", title_justify="left")
@@ -82,7 +78,7 @@ def probes_table(scenario: Scenario, probes: dict[str, list[dict[str, Any]]], no
         recent = [r for r in results if now - span <= r["at"] + r["duration"] <= now]
         rate = (1 - sum(r["ok"] for r in recent) / len(recent)) if recent else None
         durations = [float(r["duration"]) for r in recent]
-        p50, p95 = _percentile(durations, 50), _percentile(durations, 95)
+        p50, p95 = nearest_rank(durations, 50), nearest_rank(durations, 95)
         band, breached = _band(probe, rate, durations)
         table.add_row(probe.name, history, f"{sum(r['ok'] for r in results)}/{len(results)}",
                       Text("–" if rate is None else f"{rate:.0%}", style="bold red" if breached else ""),
@@ -102,7 +98,7 @@ def _band(probe: Probe, rate: float | None, durations: Sequence[float]) -> tuple
         breached |= rate is not None and rate > 1 - window.success_ratio
     if window.latency_percentile is not None:
         bound = window.latency_percentile
-        latency = _percentile(durations, bound.percentile)
+        latency = nearest_rank(durations, bound.percentile)
         parts.append(f"p{bound.percentile:g} < {bound.below * 1000:.0f} ms")
         breached |= latency is not None and latency >= bound.below
     return f"{', '.join(parts) or 'any'} over {window.span:g} s", breached

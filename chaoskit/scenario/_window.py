@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ._values import format_seconds
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ._model import WindowCheck
     from ._probes import ProbeResult
 
-__all__ = ["ProbeWindow"]
+__all__ = ["ProbeWindow", "nearest_rank"]
 
 
 class ProbeWindow:
@@ -55,11 +55,7 @@ class ProbeWindow:
 
     def latency_percentile(self, percentile: float, now: float, span: float | None = None) -> float | None:
         """The ``percentile`` (nearest rank) of the window's durations, failed results included, or None."""
-        durations = sorted(r.duration for r in self.results(now, span))
-        if not durations:
-            return None
-        rank = max(1, math.ceil(percentile / 100 * len(durations)))
-        return durations[rank - 1]
+        return nearest_rank([r.duration for r in self.results(now, span)], percentile)
 
     def check(self, spec: WindowCheck, now: float) -> str | None:
         """Why the window fails ``spec`` (a probe's ``window``), or None when it holds; no results fail it."""
@@ -94,3 +90,9 @@ class ProbeWindow:
                 break
             since = result.finished
         return since
+
+
+def nearest_rank(values: Sequence[float], percentile: float) -> float | None:
+    """The ``percentile`` of ``values`` by nearest rank (a value that occurred, never an interpolation), or None."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(percentile / 100 * len(ordered))) - 1] if ordered else None
