@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anthropic
+import boto3
 import openai
 import pytest
 from google import genai
@@ -97,11 +98,28 @@ def gemini_contents(rounds: int) -> list[tuple[str, dict[str, Any]]]:
     return made
 
 
+def bedrock_converse(rounds: int) -> list[tuple[str, dict[str, Any]]]:
+    client = boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    tools = {"tools": [{"toolSpec": {"name": n, "inputSchema": {"json": s}}} for n, s in (("lookup_order", ORDER), ("search", SEARCH))]}
+    messages: list[Any] = [{"role": "user", "content": [{"text": QUESTION}]}]
+    made = []
+    for _ in range(rounds):
+        message = client.converse(modelId="anthropic.claude-3-5-haiku-20241022-v1:0", messages=messages, toolConfig=tools)["output"]["message"]
+        uses = [b["toolUse"] for b in message["content"] if "toolUse" in b]
+        if not uses:
+            break
+        made += [(u["name"], u["input"]) for u in uses]
+        messages.append(message)
+        messages.append({"role": "user", "content": [{"toolResult": {"toolUseId": u["toolUseId"], "content": [{"json": {}}]}} for u in uses]})
+    return made
+
+
 LOOPS: dict[str, tuple[str, Callable[[int], list[tuple[str, dict[str, Any]]]]]] = {
     "openai chat": ("openai", openai_chat),
     "openai responses": ("openai", openai_responses),
     "anthropic": ("anthropic", anthropic_messages),
     "gemini": ("gemini", gemini_contents),
+    "bedrock converse": ("bedrock", bedrock_converse),
 }
 
 
