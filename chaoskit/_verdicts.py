@@ -487,7 +487,7 @@ _ACTIONS = ("http", "tool", "mcp")
 #: sending the conversation back is not acting on a value (the tool that got it is watched instead).
 _ECHO_ROLES = frozenset({"assistant", "model", "tool", "function"})
 _ECHO_TYPES = frozenset({"tool_use", "tool_result", "function_call", "function_call_output"})
-_ECHO_KEYS = ("functionCall", "functionResponse")
+_ECHO_KEYS = ("functionCall", "functionResponse", "toolUse", "toolResult")  # Gemini parts; Bedrock Converse blocks
 
 
 def _asked(value: Any) -> Any:

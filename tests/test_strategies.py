@@ -311,7 +311,7 @@ def test_a_strategy_reads_as_what_it_draws() -> None:
          "openai.cold_start. Run `chaoskit faults` to list them all."),
         ({"faults": "cohere.*"},
          "faults='cohere.*' matches no catalog id. Some that exist: anthropic.auth, azure.connection.reset, bedrock.access_denied, "
-         "gemini.auth, groq.cancelled, http.bad_gateway, huggingface.cold_start, mcp.disconnect, mistral.model.hallucination, net.bandwidth, "
+         "gemini.auth, groq.cancelled, http.bad_gateway, huggingface.cold_start, mcp.disconnect, mistral.model.empty, net.bandwidth, "
          "ollama.cold_start, openai.auth, tgi.connection.reset, tool.empty, vllm.context_length. "
          "Run `chaoskit faults` to list them all."),
         ({"faults": "openai.rate_limt"},

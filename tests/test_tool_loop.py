@@ -13,10 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 import anthropic
+import boto3
 import openai
 import pytest
 from google import genai
 from google.genai import types
+from huggingface_hub import InferenceClient
+from huggingface_hub.utils import _detect_agent
 
 import chaoskit
 from chaoskit import VerdictConfig, tool_call
@@ -97,18 +100,67 @@ def gemini_contents(rounds: int) -> list[tuple[str, dict[str, Any]]]:
     return made
 
 
+def bedrock_converse(rounds: int) -> list[tuple[str, dict[str, Any]]]:
+    client = boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    tools = {"tools": [{"toolSpec": {"name": n, "inputSchema": {"json": s}}} for n, s in (("lookup_order", ORDER), ("search", SEARCH))]}
+    messages: list[Any] = [{"role": "user", "content": [{"text": QUESTION}]}]
+    made = []
+    for _ in range(rounds):
+        message = client.converse(modelId="anthropic.claude-3-5-haiku-20241022-v1:0", messages=messages, toolConfig=tools)["output"]["message"]
+        uses = [b["toolUse"] for b in message["content"] if "toolUse" in b]
+        if not uses:
+            break
+        made += [(u["name"], u["input"]) for u in uses]
+        messages.append(message)
+        messages.append({"role": "user", "content": [{"toolResult": {"toolUseId": u["toolUseId"], "content": [{"json": {}}]}} for u in uses]})
+    return made
+
+
+def tgi_chat(rounds: int) -> list[tuple[str, dict[str, Any]]]:
+    client = InferenceClient("http://127.0.0.1:8080")  # routed to the tgi profile by the test
+    tools: Any = [{"type": "function", "function": {"name": n, "parameters": s}} for n, s in (("lookup_order", ORDER), ("search", SEARCH))]
+    messages: list[Any] = [{"role": "user", "content": QUESTION}]
+    made = []
+    for _ in range(rounds):
+        message = client.chat_completion(messages, tools=tools).choices[0].message
+        if not message.tool_calls:
+            break
+        calls = [{"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                 for c in message.tool_calls]
+        messages.append({"role": "assistant", "content": None, "tool_calls": calls})
+        for c in message.tool_calls:
+            made.append((c.function.name, json.loads(c.function.arguments)))
+            messages.append({"role": "tool", "tool_call_id": c.id, "content": "{}"})
+    return made
+
+
 LOOPS: dict[str, tuple[str, Callable[[int], list[tuple[str, dict[str, Any]]]]]] = {
     "openai chat": ("openai", openai_chat),
     "openai responses": ("openai", openai_responses),
     "anthropic": ("anthropic", anthropic_messages),
     "gemini": ("gemini", gemini_contents),
+    "bedrock converse": ("bedrock", bedrock_converse),
+    "tgi chat": ("tgi", tgi_chat),
 }
+
+
+@pytest.fixture(autouse=True)
+def _no_agent_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # huggingface_hub reads the Hub's agent registry once per process: not a model call to count
+    monkeypatch.setattr(_detect_agent, "_registry", {"standardEnvVars": [], "harnesses": {}})
+
+
+def session(provider: str) -> chaoskit.Chaos:
+    chaos = chaoskit.Chaos(seed=3)
+    if provider == "tgi":  # self-hosted: the test says which server is behind the URL
+        chaos.route("http://127.0.0.1:8080", provider="tgi")
+    return chaos
 
 
 @pytest.mark.parametrize("api", sorted(LOOPS))
 def test_the_model_calls_the_same_tool_until_the_limit_then_answers(api: str) -> None:
     provider, run = LOOPS[api]
-    with chaoskit.Chaos(seed=3) as chaos:
+    with session(provider) as chaos:
         chaos.inject(f"{provider}.model.tool_loop", limit=4)
         chaos.reply(provider, tool_call("lookup_order", {"order_id": "A100"}), ANSWER)
         made = run(10)

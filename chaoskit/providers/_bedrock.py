@@ -18,10 +18,18 @@ raises as ``EventStreamError`` while the app iterates the stream.
 
 InvokeModel bodies are the model's own format: chaoskit simulates Anthropic models (the
 Messages API); other models' invoke routes get faults but no healthy answer.
+
+What a request asks (for the ``model.*`` faults and the journal's turn) is read from Converse's
+shapes: ``system`` and ``messages`` content blocks (``text``, ``toolUse``, ``toolResult``),
+``toolConfig.tools[].toolSpec.inputSchema.json`` and ``outputConfig.textFormat``'s JSON schema
+(a string); from an InvokeModel body, as the Anthropic profile reads the Messages API. A real
+server's unary answer (pass-through) is read and rewritten the same way; its event streams are
+relayed untouched (chaoskit does not yet read event-stream frames of a real server).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -29,9 +37,22 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from . import _bedrock_wire as wire
+from ._anthropic import AnthropicProfile
+from ._conversation import Said, call_of
 from ._eventstream import CONTENT_TYPE, encode_event, encode_exception
+from ._misbehave import text_of
 from ._plan import Plan
-from ._profile import SSE, CallRequest, Event, Profile, RenderContext
+from ._profile import (
+    SSE,
+    AnswerPart,
+    CallRequest,
+    Event,
+    Profile,
+    RenderContext,
+    UpstreamAnswer,
+    arguments_part,
+    text_part,
+)
 from ._text import substitute
 from ._usage import UsageFields, UsageMeter
 
@@ -142,6 +163,81 @@ class BedrockProfile(Profile):
             return UsageMeter(USAGE, "json")
         return None
 
+    # ---- what a request asks (InvokeModel: an Anthropic Messages body) ----------------------
+    def system_prompt(self, req: CallRequest) -> str | None:
+        if _invoked(req):
+            return _ANTHROPIC.system_prompt(req)
+        return text_of(_request(req).get("system")) or None
+
+    def conversation(self, req: CallRequest) -> list[Said]:
+        if _invoked(req):
+            return _ANTHROPIC.conversation(req)
+        said: list[Said] = []
+        for m in _request(req).get("messages") or ():
+            if not isinstance(m, dict):
+                continue
+            blocks = [b for b in m.get("content") or () if isinstance(b, dict)]
+            if m.get("role") == "assistant":
+                uses = [b["toolUse"] for b in blocks if isinstance(b.get("toolUse"), dict)]
+                calls = tuple(c for u in uses for c in [call_of(u.get("name"), u.get("input"))] if c)
+                said.append(Said("model", text_of(blocks), calls))
+            elif m.get("role") == "user":  # tool results come back in a user message
+                tool = any("toolResult" in b for b in blocks)
+                said.append(Said("tool") if tool else Said("user", text_of(blocks)))
+        return said
+
+    def output_schema(self, req: CallRequest) -> tuple[str, dict[str, Any]] | None:
+        if _invoked(req):
+            return _ANTHROPIC.output_schema(req)
+        config = _request(req).get("outputConfig")
+        fmt = config.get("textFormat") if isinstance(config, dict) else None
+        structure = fmt.get("structure") if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else None
+        named = structure.get("jsonSchema") if isinstance(structure, dict) else None
+        if not isinstance(named, dict):
+            return None
+        schema = named.get("schema")
+        if isinstance(schema, str):  # a JSON document in a string, as botocore sends it
+            try:
+                schema = json.loads(schema)
+            except ValueError:
+                return None
+        return (f"the output format {named.get('name') or 'schema'!r}", schema) if isinstance(schema, dict) else None
+
+    def tool_schemas(self, req: CallRequest) -> dict[str, dict[str, Any]]:
+        if _invoked(req):
+            return _ANTHROPIC.tool_schemas(req)
+        out = {}
+        for tool in (_request(req).get("toolConfig") or {}).get("tools") or ():
+            spec = tool.get("toolSpec") if isinstance(tool, dict) else None
+            schema = (spec.get("inputSchema") or {}).get("json") if isinstance(spec, dict) else None
+            if isinstance(spec, dict) and isinstance(spec.get("name"), str) and isinstance(schema, dict):
+                out[spec["name"]] = schema
+        return out
+
+    # ---- a real server's unary answer (pass-through) -------------------------------------------
+    def answer_text(self, endpoint: str, body: dict[str, Any]) -> str:
+        if endpoint == "invoke":
+            return _ANTHROPIC.answer_text(endpoint, body)
+        return "".join(str(b.get("text") or "") for b in _converse_content(endpoint, body) if isinstance(b, dict))
+
+    def answer_parts(self, endpoint: str, body: dict[str, Any]) -> list[AnswerPart]:
+        if endpoint == "invoke":
+            return _ANTHROPIC.answer_parts(endpoint, body)
+        parts: list[AnswerPart] = []
+        for block in _converse_content(endpoint, body):
+            if isinstance(block, dict):
+                parts += text_part("text", block, "text")
+                use = block.get("toolUse")
+                if isinstance(use, dict):
+                    parts += arguments_part(str(use.get("name")), use, "input")
+        return parts
+
+    def graft(self, endpoint: str, real: dict[str, Any], simulated: dict[str, Any]) -> None:
+        if endpoint == "invoke":
+            _ANTHROPIC.graft(endpoint, real, simulated)
+            return
+        real.update({k: simulated[k] for k in ("output", "stopReason")})  # its usage and metrics stay the real ones
+
     # ---- errors ------------------------------------------------------------------------------
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         return {"message": "", **{k: v for k, v in error.items() if k != "type"}}
@@ -170,6 +266,25 @@ def _operation(req: CallRequest) -> tuple[str, str] | None:
     if match is None or match["operation"] not in _OPERATIONS:
         return None
     return unquote(match["model"]), _OPERATIONS[match["operation"]]
+
+
+#: Reads an InvokeModel body, which is the Anthropic Messages API's.
+_ANTHROPIC = AnthropicProfile()
+
+
+def _invoked(req: CallRequest) -> bool:
+    """Whether ``req`` is an InvokeModel call (its body the model's own format) rather than Converse."""
+    found = _operation(req)
+    return found is not None and found[1].startswith("invoke")
+
+
+def _converse_content(endpoint: str, body: dict[str, Any]) -> list[Any]:
+    """The content blocks of a real ``ConverseResponse``; streams are not read (see the module docstring)."""
+    if endpoint != "converse":
+        raise UpstreamAnswer(f"chaoskit rewrites Bedrock's unary answers (Converse, InvokeModel), not its {endpoint} event stream")
+    message = (body.get("output") or {}).get("message") or {}
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, list) else []
 
 
 def _model(req: CallRequest) -> str:

@@ -23,6 +23,13 @@ mid-stream error is the same object in a ``data:`` event. TGI opens a stream bef
 and validates the request, so on a streaming request an overloaded, validation or generation
 error is not an HTTP status but a 200 stream holding that one error event (then ``[DONE]`` on
 the chat route): the openai SDK raises ``APIError`` and does not retry it.
+
+For the ``model.*`` faults the chat route is OpenAI's (its messages, tools and
+``response_format``, also TGI's own ``{"type": "json", "value": SCHEMA}``), without OpenAI's
+refusal field, which TGI's messages do not have; the native routes ask ``inputs`` (the
+question, no system prompt, no tools) and may constrain the text with a JSON grammar
+(``parameters.grammar``). A real server's answer (pass-through) is rewritten on the chat route
+only.
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .._replies import Reply, ToolCall
+from ._conversation import Said
 from ._openai import OpenAIProfile
 from ._plan import Plan, Respond, Send
-from ._profile import SSE, CallRequest, Event, RenderContext, UpstreamAnswer
+from ._profile import SSE, AnswerPart, CallRequest, Event, RenderContext, UpstreamAnswer
 from ._sse import DONE, encode_event
 from ._text import split_text, substitute
 
@@ -58,6 +66,7 @@ class HuggingFaceProfile(OpenAIProfile):
     hosts = frozenset({"router.huggingface.co", "api-inference.huggingface.co", "huggingface.co"})
     host_suffixes: ClassVar[tuple[str, ...]] = (".endpoints.huggingface.cloud",)
     request_id_header = "x-request-id"
+    refuses = False  # TGI's chat message has no refusal field (huggingface_hub's ChatCompletionOutputMessage)
 
     def endpoint(self, req: CallRequest) -> str | None:
         """``chat``; ``generate`` (``/generate``, ``/generate_stream``); ``compat`` (``/``, ``/models/MODEL``);
@@ -98,10 +107,7 @@ class HuggingFaceProfile(OpenAIProfile):
         if self.endpoint(req) == "hub":
             return self._json_plan(200, {"standardEnvVars": [], "harnesses": {}}, ctx)
         plan = super().healthy(req, ctx)
-        if req.stream or self.endpoint(req) != "compat":
-            return plan
-        # "/" wraps the generation in a list "to match api-inference" (server.rs compat_generate).
-        return [Send(b"[" + s.data + b"]", s.text) if isinstance(s, Send) else s for s in plan]
+        return _listed(plan) if self.endpoint(req) == "compat" and not req.stream else plan
 
     def body(self, endpoint: str, req: CallRequest, ctx: RenderContext, finish: str | None = None) -> dict[str, Any]:
         if endpoint == "chat":
@@ -157,8 +163,35 @@ class HuggingFaceProfile(OpenAIProfile):
         _chat_only(endpoint, "rewrites real answers")
         return super().answer_text(endpoint, body)
 
+    def answer_parts(self, endpoint: str, body: dict[str, Any]) -> list[AnswerPart]:
+        _chat_only(endpoint, "plants values in real answers")
+        return super().answer_parts(endpoint, body)
+
     def main_field(self, endpoint: str) -> str:
         return "choices" if endpoint == "chat" else "generated_text"
+
+    # ---- what a request asks (the native routes: inputs and a grammar) ------------------------
+    def conversation(self, req: CallRequest) -> list[Said]:
+        if self.endpoint(req) in ("generate", "compat"):
+            inputs = req.json.get("inputs") if isinstance(req.json, dict) else None
+            return [Said("user", inputs)] if isinstance(inputs, str) else []
+        return super().conversation(req)
+
+    def output_schema(self, req: CallRequest) -> tuple[str, dict[str, Any]] | None:
+        if self.endpoint(req) in ("generate", "compat"):
+            schema = _json_grammar(_parameters(req).get("grammar"))
+            return None if schema is None else ("the grammar's JSON schema", schema)
+        found = super().output_schema(req)  # OpenAI's json_schema response format
+        if found is not None or not isinstance(req.json, dict):
+            return found
+        schema = _json_grammar(req.json.get("response_format"))  # TGI's own {"type": "json", "value": ...}
+        return None if schema is None else ("the response format's JSON schema", schema)
+
+    def _misbehaving(self, effect: str, p: Mapping[str, Any], endpoint: str, req: CallRequest, ctx: RenderContext) -> Plan:
+        plan = super()._misbehaving(effect, p, endpoint, req, ctx)
+        if effect == "model.max_tokens" and endpoint == "compat" and not req.stream:
+            return _listed(plan)  # rendered without healthy(), which lists "/"'s answer
+        return plan
 
     def null_content(self, endpoint: str, body: dict[str, Any]) -> None:
         if endpoint == "chat":
@@ -197,6 +230,32 @@ class TgiProfile(HuggingFaceProfile):
 
     def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
         return [("x-compute-type", "gpu+optimized")]  # TGI sends no request id of its own
+
+
+def _listed(plan: Plan) -> Plan:
+    """A unary answer of "/", which wraps the generation in a list "to match api-inference"
+    (server.rs compat_generate)."""
+    return [Send(b"[" + s.data + b"]", s.text) if isinstance(s, Send) else s for s in plan]
+
+
+#: The grammar types whose value is a JSON schema (TGI's ``GrammarType``; ``json_object`` is an alias of ``json``).
+_JSON_GRAMMARS = frozenset({"json", "json_object", "json_schema"})
+
+
+def _json_grammar(grammar: Any) -> dict[str, Any] | None:
+    """The JSON schema of a TGI grammar (``{"type": "json", "value": SCHEMA}``, the schema also as a
+    JSON string or under ``value.schema``), or None for a regex, a text format or no grammar."""
+    if not isinstance(grammar, dict) or grammar.get("type") not in _JSON_GRAMMARS:
+        return None
+    value = grammar.get("value")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, dict) and isinstance(value.get("schema"), dict):
+        value = value["schema"]
+    return value if isinstance(value, dict) else None
 
 
 def _chat_only(endpoint: str, what: str) -> None:

@@ -105,7 +105,7 @@ def test_the_responses_api_gets_a_refusal_part_unary_and_streamed() -> None:
 
 
 def test_anthropic_and_gemini_have_no_refusal_field_so_the_fault_is_openai_s() -> None:
-    assert chaoskit.faults.ids("*.model.refusal") == ["openai.model.refusal"]
+    assert chaoskit.faults.ids("*.model.refusal") == ["azure.model.refusal", "openai.model.refusal"]  # OpenAI's API only
     assert chaoskit.faults.get("anthropic.content_filter").summary.startswith("200 whose answer the model refused")
 
 
