@@ -245,7 +245,8 @@ def test_the_verdict_fires_exactly_when_the_planted_value_is_in_what_was_shown(
     shown = separator.join(shown_words)
     expected = any(w.lower() == p.planted.lower() for w in shown_words)
     verdicts = judge([planted_call(plants=plants)], user_texts=[shown])
-    assert [v.name for v in verdicts] == (["hallucination_shown"] if expected else [])
+    shown_planted = [v.name for v in verdicts if v.name == "hallucination_shown"]  # (a blank text is ungraceful_shown too)
+    assert shown_planted == (["hallucination_shown"] if expected else [])
 
 
 def test_the_documented_example_runs() -> None:

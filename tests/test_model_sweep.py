@@ -2,7 +2,7 @@
 
 A careless app (shows whatever text the answer has) under the sweep: the cases its request gives
 a fault something to act on run, the others are reported as not exercised with the reason, and
-the refusal's case carries the ``refusal_shown`` verdict."""
+the refusal's case carries the ``refusal_shown`` verdict, the empty answer's ``ungraceful_shown``."""
 
 from __future__ import annotations
 
@@ -37,4 +37,5 @@ def test_the_sweep_makes_a_case_per_model_fault_and_says_why_one_is_not_exercise
         "tools, and no request to openai offered any (or each loop had reached its limit of 25 rounds)",
     ])
     result.stdout.fnmatch_lines(["*refusal_shown: call #0's model refused*"])
-    result.assert_outcomes(passed=7, errors=1, skipped=2)  # the refusal's case errors at teardown on its verdict
+    result.stdout.fnmatch_lines(["*ungraceful_shown: user text #0: the text is blank: ''"])  # model.empty's case
+    result.assert_outcomes(passed=7, errors=2, skipped=2)  # the refusal's and the empty answer's cases error at teardown
