@@ -9,6 +9,7 @@ import asyncio
 import os
 import selectors
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -226,7 +227,52 @@ def test_a_loop_kept_between_runs_is_taken_by_each_sessions_clock() -> None:
         loop.close()
 
 
-# ---- chaoskit's loop on its own -------------------------------------------------------------------
+# ---- async tests: chaoskit's loop, with anyio's plugin alone ------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.chaos("openai.rate_limit", retry_after=20, times=1, virtual_time=True)
+async def test_an_async_test_runs_on_chaoskits_loop_without_looptime(chaos: chaoskit.Chaos) -> None:
+    assert isinstance(chaos.clock, VirtualClock) and clock_of(asyncio.get_running_loop()) is chaos.clock
+    assert "looptime" not in sys.modules and "pytest_asyncio" not in sys.modules
+    chaos.reply("openai", "finally")
+    started = real_time()
+    async with openai.AsyncOpenAI(api_key="sk-test", max_retries=2) as client:
+        start = anyio.current_time()
+        reply = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # type: ignore[arg-type]
+        took = anyio.current_time() - start
+    assert reply.choices[0].message.content == "finally"
+    assert took == pytest.approx(20, abs=1e-6)  # the SDK honoured retry-after: 20, on the loop's clock
+    assert [(c.fault, c.started) for c in chaos.calls] == [("openai.rate_limit", 0), (None, 20)]
+    assert real_time() - started < 10
+
+
+def test_async_fixtures_and_chaoskits_loop_factory_run_on_the_tests_clock(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_async="""
+import anyio, pytest, chaoskit
+
+@pytest.fixture(params=[{}, {"loop_factory": chaoskit.virtual_event_loop}], ids=["default", "factory"])
+def anyio_backend(request):
+    return ("asyncio", request.param)
+
+@pytest.fixture
+async def warmed_up():
+    await anyio.sleep(3)
+    yield
+    await anyio.sleep(2)
+
+@pytest.mark.anyio
+@pytest.mark.chaos(virtual_time=True)
+async def test_waits(warmed_up, chaos):  # warmed_up comes first, and still waits on the test's clock
+    assert type(chaos.clock).__name__ == "VirtualClock"
+    await anyio.sleep(1)
+    assert chaos.elapsed == 4
+""")
+    started = real_time()
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["virtual time: 2 tests covered 12.0 s of virtual time in * s of real time"])
+    assert real_time() - started < 10  # 12 s of waiting, none of it real
 
 
 def test_virtual_event_loop_on_its_own_with_the_loop_clock() -> None:
