@@ -23,6 +23,7 @@ from ._virtual import LoopClock, VirtualClock
 from ._watch import Watch, WatchedCall
 
 if TYPE_CHECKING:
+    from ._virtual_loop import virtual_event_loop as virtual_event_loop
     from .gameday import GameDay as GameDay
     from .gameday import SyncGameDay as SyncGameDay
 
@@ -56,15 +57,21 @@ __all__ = [
     "WatchedCall",
     "faults",
     "tool_call",
+    "virtual_event_loop",
 ]
 
 
 def __getattr__(name: str) -> object:
-    """``GameDay`` and ``SyncGameDay`` load on first use: a pytest run does not pay for them."""
+    """``GameDay``, ``SyncGameDay`` and ``virtual_event_loop`` (which imports asyncio) load on
+    first use: a pytest run does not pay for them."""
     if name in ("GameDay", "SyncGameDay"):
         from . import gameday
 
         return getattr(gameday, name)
+    if name == "virtual_event_loop":
+        from ._virtual_loop import virtual_event_loop
+
+        return virtual_event_loop
     raise AttributeError(f"module 'chaoskit' has no attribute {name!r}")
 
 __version__ = "0.1.0"

@@ -18,14 +18,19 @@ threads are the one that installed the clock and every thread started after it, 
 app's thread pool; threads that were already running (pytest's, xdist's) keep real sleeps,
 so a background poller cannot run the clock away.
 
+Event loops run on the clock too: an asyncio loop that starts running in a participating
+thread while the clock is installed (``asyncio.run``, ``anyio.run``, pydantic-ai's ``run_sync``)
+waits in it, as a sleeping thread does, for that run (see :mod:`chaoskit._virtual_loop`), so
+``asyncio.sleep``, ``asyncio.wait_for`` and ``anyio.fail_after`` fire at the virtual deadline.
+
 Modules that bound a name with ``from time import monotonic`` keep the real function;
 name them in ``VirtualClock(modules=[...])`` to rebind theirs too. Real waits that block in
 the OS (``Event.wait(timeout)``, ``Queue.get(timeout=...)``, socket timeouts) stay real.
 
-:class:`LoopClock` is the clock for async code under a virtual event loop (``looptime`` on
-asyncio, ``trio.testing.MockClock`` on trio): it reads the loop's time and waits with the
-loop's timers, so ``asyncio.wait_for``, ``anyio.fail_after`` and the SDKs' ``anyio.sleep``
-retries all fire at the virtual deadline.
+:class:`LoopClock` is the clock for async code under an event loop that keeps virtual time of
+its own (:func:`chaoskit.virtual_event_loop`, ``looptime`` on asyncio, ``trio.testing.MockClock``
+on trio): it reads the loop's time and waits with the loop's timers, so ``asyncio.wait_for``,
+``anyio.fail_after`` and the SDKs' ``anyio.sleep`` retries all fire at the virtual deadline.
 """
 
 from __future__ import annotations
@@ -34,9 +39,9 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from ._clock import WaitInterrupted, Waits
 from ._errors import ChaosError
@@ -46,6 +51,17 @@ __all__ = ["LoopClock", "VirtualClock"]
 _NAMES = ("sleep", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "time", "time_ns")
 #: The real functions, taken before anything is patched.
 _REAL: dict[str, Any] = {name: getattr(time, name) for name in _NAMES}
+_T = TypeVar("_T")
+
+
+class _IoWait:
+    """An event loop waiting in its selector: how to wake it, and whether the clock did."""
+
+    __slots__ = ("wake", "woken")
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self.wake = wake
+        self.woken = False
 
 
 class VirtualClock:
@@ -70,10 +86,13 @@ class VirtualClock:
         self._deadlines: list[tuple[float, int]] = []
         self._order = itertools.count()
         self._asleep: set[int] = set()
+        self._io_waits: dict[int, _IoWait] = {}  # the event loops waiting in their selectors, by thread
         self._outsiders: frozenset[int] = frozenset()  # threads that keep real time
         self._patched: list[tuple[Any, str, Any]] = []
         self.real_started = 0.0
         self.real_seconds = 0.0  # real time the clock was installed, for reports
+        self._running = False  # between _begin() and _end(): threads and loops wait in virtual time
+        self._ended: float | None = None  # real monotonic time of _end(), if it happened
         self._fell_back: float | None = None  # real monotonic time of fall_back(), if it happened
         self._generation = 0  # bumped by interrupt(): the virtual waits in progress end
         self._real_waits = Waits()  # the real sleeps of outsiders, and after fall_back()
@@ -100,38 +119,61 @@ class VirtualClock:
             entry = (self._now + seconds, next(self._order))
             heapq.heappush(self._deadlines, entry)
             self._asleep.add(me)
-            self._cond.notify_all()  # another sleeper: the others check whether all now wait
+            self._notify()  # another sleeper: the others check whether all now wait
             try:
                 while self._now < entry[0]:
                     if self._generation != generation:
                         raise WaitInterrupted
-                    if self._everyone_asleep() or not self._cond.wait(self.autojump):
+                    if self._may_jump():
+                        self._jump()
+                    elif not self._cond.wait(self.autojump):
                         self._jump()
             finally:
                 self._asleep.discard(me)
                 self._deadlines.remove(entry)
                 heapq.heapify(self._deadlines)
-                self._cond.notify_all()
+                self._notify()
 
     async def asleep(self, seconds: float) -> None:
+        """Wait ``seconds`` in the running event loop: virtual in a loop that runs on this clock,
+        real in a thread that keeps real time; any other loop is refused (it could not wait here)."""
+        import asyncio
+
+        from ._virtual_loop import clock_of
+
+        seconds = max(float(seconds), 0.0)
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # trio, or another library's loop
+            loop = None
+        if loop is not None and clock_of(loop) is self:
+            await asyncio.sleep(seconds)
+            return
+        if self._fell_back is not None or threading.get_ident() in self._outsiders:
+            import anyio
+
+            await anyio.sleep(seconds)
+            return
         raise ChaosError(
-            "chaoskit: an async client waited on the sync virtual clock, which cannot drive an event "
-            "loop; for async tests use a virtual event loop (looptime or trio's MockClock) with "
-            "chaoskit.LoopClock"
+            "chaoskit: an async client waited on the sync virtual clock from an event loop that does not "
+            f"run on it ({_which_loop(loop)}); start the loop while the clock is installed (asyncio.run, "
+            "anyio.run, chaoskit.virtual_event_loop()), or for trio and looptime use chaoskit.LoopClock"
         )
 
     def interrupt(self) -> None:
         """End every wait in progress, virtual or real (the session is stopping)."""
         with self._cond:
             self._generation += 1
-            self._cond.notify_all()
+            self._notify()
         self._real_waits.interrupt()
 
     def fall_back(self) -> None:
         """Go on in real time from here (a real connection was let through): the ``time``
         module is real again, and ``now()`` counts on from the virtual seconds so far."""
         if self._fell_back is None:
-            self._fell_back = _REAL["monotonic"]()
+            with self._cond:
+                self._fell_back = _REAL["monotonic"]()
+                self._notify()  # event loops waiting in the clock wait in real time from here
             while self._patched:
                 owner, attr, original = self._patched.pop()
                 setattr(owner, attr, original)
@@ -145,12 +187,78 @@ class VirtualClock:
         """Move *now* on by ``seconds`` without sleeping (for tests of the clock itself)."""
         with self._cond:
             self._now += max(float(seconds), 0.0)
-            self._cond.notify_all()
+            self._notify()
+
+    # ---- event loops -------------------------------------------------------------------------
+    def wait_io(self, timeout: float | None, poll: Callable[[float | None], list[_T]], wake: Callable[[], None]) -> list[_T]:
+        """An event loop's wait for I/O or its next timer, in virtual time.
+
+        ``poll(seconds)`` is the loop's real ``select`` (``None``: no limit), ``wake()`` makes a
+        poll in progress return. Ready I/O returns at once. Otherwise the calling thread counts
+        as asleep until *now* is ``timeout`` virtual seconds on (``None``: until I/O is ready),
+        and *now* jumps as for :meth:`sleep`. Returns what ``poll`` found, or ``[]`` at the deadline.
+        """
+        if not self._running or self._fell_back is not None:
+            return poll(timeout)
+        ready = poll(0)
+        if ready or (timeout is not None and timeout <= 0):
+            return ready
+        me = threading.get_ident()
+        waiting = _IoWait(wake)
+        with self._cond:
+            generation = self._generation
+            entry = None if timeout is None else (self._now + timeout, next(self._order))
+            if entry is not None:
+                heapq.heappush(self._deadlines, entry)
+            self._asleep.add(me)
+            self._io_waits[me] = waiting
+            self._notify()
+            try:
+                while entry is None or self._now < entry[0]:
+                    if self._generation != generation or not self._running or self._fell_back is not None:
+                        break  # back to the loop, whose next select finds out what changed
+                    if self._may_jump():
+                        self._jump()
+                        continue
+                    ahead = bool(self._deadlines) and self._deadlines[0][0] > self._now
+                    waiting.woken = False
+                    self._cond.release()
+                    try:  # with nothing to jump to, any change that adds a deadline wakes the poll
+                        ready = poll(self.autojump if ahead else None)
+                    finally:
+                        self._cond.acquire()
+                    if ready:
+                        return ready
+                    if ahead and not waiting.woken:
+                        self._jump()  # ``autojump`` real seconds and nobody stirred
+            finally:
+                self._asleep.discard(me)
+                del self._io_waits[me]
+                if entry is not None:
+                    self._deadlines.remove(entry)
+                    heapq.heapify(self._deadlines)
+                self._notify()
+        return []
+
+    def loop_time(self) -> float:
+        """The time of an event loop on this clock: monotonic seconds, virtual while the clock
+        runs, then going on in real time from there (so a loop that outlives it keeps its timers)."""
+        if self._fell_back is None and self._ended is not None:
+            return self._bases["monotonic"] + self._now + _REAL["monotonic"]() - self._ended
+        return self._bases["monotonic"] + self.now()
+
+    def takes_this_thread(self) -> bool:
+        """Whether the calling thread runs on this clock now (it runs, and the thread did not
+        predate it), so an event loop started here runs on it."""
+        return self._running and self._fell_back is None and threading.get_ident() not in self._outsiders
 
     # ---- installing ----------------------------------------------------------------------
     def install(self) -> None:
-        """Make the ``time`` module (and ``modules``) read this clock; refused inside an event loop."""
+        """Make the ``time`` module (and ``modules``) read this clock, and event loops started
+        from now on wait in it; refused inside an event loop."""
         import asyncio
+
+        from ._virtual_loop import patch_loops
 
         try:
             asyncio.get_running_loop()
@@ -159,12 +267,12 @@ class VirtualClock:
         else:
             raise ChaosError(
                 "chaoskit: the sync virtual clock cannot run inside an event loop (the loop itself "
-                "reads time.monotonic); for async tests use a virtual event loop and chaoskit.LoopClock"
+                "reads time.monotonic); for async tests use a virtual event loop "
+                "(chaoskit.virtual_event_loop()) and chaoskit.LoopClock"
             )
         if self._patched:
             raise ChaosError("this VirtualClock is installed already; use one per session")
-        me = threading.get_ident()
-        self._outsiders = frozenset(t.ident for t in threading.enumerate() if t.ident is not None and t.ident != me)
+        self._begin()
         fakes = self._fakes()
         for name in _NAMES:
             self._set(time, name, fakes[name])
@@ -173,6 +281,8 @@ class VirtualClock:
                 for name in _NAMES:
                     if value is _REAL[name]:
                         self._set(module, attr, fakes[name])
+        for owner, attr, replacement in patch_loops(self):
+            self._set(owner, attr, replacement)
         self.real_started = _REAL["perf_counter"]()
 
     def uninstall(self) -> None:
@@ -182,6 +292,21 @@ class VirtualClock:
         while self._patched:
             owner, attr, original = self._patched.pop()
             setattr(owner, attr, original)
+        self._end()
+
+    def _begin(self) -> None:
+        """Start running: the calling thread and the threads started from now on take part."""
+        me = threading.get_ident()
+        self._outsiders = frozenset(t.ident for t in threading.enumerate() if t.ident is not None and t.ident != me)
+        self._running = True
+
+    def _end(self) -> None:
+        """Stop running: event loops still waiting in the clock go on in real time."""
+        with self._cond:
+            if self._running:
+                self._running = False
+                self._ended = _REAL["monotonic"]()
+                self._notify()
 
     def _set(self, owner: Any, attr: str, value: Any) -> None:
         self._patched.append((owner, attr, getattr(owner, attr)))
@@ -208,21 +333,51 @@ class VirtualClock:
         }
 
     # ---- the model --------------------------------------------------------------------------
+    # Invariant: a thread is in ``_asleep`` exactly while it waits in sleep() or wait_io(), and its
+    # deadline (if any) is in ``_deadlines`` until it has left; so a jump goes no further than the
+    # earliest waiter that has not yet woken, and a due waiter is waited for, not jumped past.
     def _everyone_asleep(self) -> bool:
         awake = {t.ident for t in threading.enumerate() if t.is_alive() and t.ident not in self._outsiders}
         return awake <= self._asleep
 
+    def _may_jump(self) -> bool:
+        """Every participating thread waits in the clock and the earliest deadline is ahead."""
+        return bool(self._deadlines) and self._deadlines[0][0] > self._now and self._everyone_asleep()
+
     def _jump(self) -> None:
-        if self._deadlines:
-            self._now = max(self._now, self._deadlines[0][0])
-            self._cond.notify_all()
+        """Move *now* to the earliest deadline, if it is ahead."""
+        if self._deadlines and self._deadlines[0][0] > self._now:
+            self._now = self._deadlines[0][0]
+            self._notify()
+
+    def _notify(self) -> None:
+        """Wake every waiter to look again: sleeping threads, and event loops in their selectors."""
+        self._cond.notify_all()
+        me = threading.get_ident()
+        for ident, waiting in self._io_waits.items():
+            if ident != me:
+                waiting.woken = True
+                waiting.wake()
 
     def __repr__(self) -> str:
         return f"<VirtualClock now={self._now:.3f}s>"
 
 
+def _which_loop(loop: Any) -> str:
+    """What kind of loop ``loop`` is, for the message of a refused wait."""
+    if loop is None:
+        return "a trio loop or another library's"
+    import asyncio
+
+    if not isinstance(loop, asyncio.BaseEventLoop) or not hasattr(loop, "_selector"):
+        return f"{type(loop).__module__}.{type(loop).__qualname__}, which is no asyncio selector loop"
+    return "it was running before the clock was installed, or started in a thread that predates it"
+
+
 class LoopClock:
-    """The running event loop's clock, for async tests under a virtual loop.
+    """The running event loop's clock, for async code on a loop with a virtual time of its own
+    (:func:`chaoskit.virtual_event_loop` outside a session's ``VirtualClock``, looptime, trio's
+    ``MockClock``).
 
     ``now()`` is the loop's time (``anyio.current_time()``) less its value at the first
     reading; outside a loop it is the last value read. Waits are the loop's own timers.

@@ -259,7 +259,7 @@ def chaos(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> Iter
             scope=item.nodeid,
             enabled=not config.getoption("chaos_off"),
             allow_hosts=config.getoption("chaos_allow_host"),
-            clock=_virtual_clock(item) if virtual else None,
+            clock=_virtual_clock(request) if virtual else None,
             real_io="warn" if virtual == "warn" else "refuse",
             toxiproxy_url=config.getoption("chaos_toxiproxy_url"),
         )
@@ -284,14 +284,37 @@ def chaos(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> Iter
     _after_test(session, item)
 
 
-def _virtual_clock(item: pytest.Item) -> Any:
-    """The virtual clock for a test: the loop's for a coroutine test, else the sync one."""
+def _virtual_clock(request: pytest.FixtureRequest) -> Any:
+    """The virtual clock for a test: the sync ``VirtualClock``, which the asyncio loop of a
+    coroutine test (started after this fixture, by anyio's or pytest-asyncio's runner) runs on
+    too; a ``LoopClock`` when the test's loop keeps virtual time of its own."""
     import inspect
 
     from ._virtual import LoopClock, VirtualClock
 
-    function = getattr(item, "obj", None)
-    return LoopClock() if inspect.iscoroutinefunction(function) else VirtualClock()
+    function = getattr(request.node, "obj", None)
+    if inspect.iscoroutinefunction(function) and _own_loop_time(request):
+        return LoopClock()
+    return VirtualClock()
+
+
+def _own_loop_time(request: pytest.FixtureRequest) -> bool:
+    """Whether the test's event loop keeps a time of its own: pytest-trio, looptime (its marker
+    or ``--looptime``), or an ``anyio_backend`` with trio or a loop factory other than chaoskit's."""
+    from ._virtual_loop import virtual_event_loop
+
+    item = request.node
+    if item.get_closest_marker("trio") is not None:
+        return True
+    looptime = item.config.getoption("looptime", None)
+    marker = item.get_closest_marker("looptime")
+    if looptime is not False and (looptime or (marker is not None and marker.args[:1] != (False,))):
+        return True
+    if "anyio_backend" in request.fixturenames:
+        backend = request.getfixturevalue("anyio_backend")
+        name, options = (backend, {}) if isinstance(backend, str) else backend
+        return name != "asyncio" or bool(options.get("use_uvloop")) or options.get("loop_factory") not in (None, virtual_event_loop)
+    return False
 
 
 def _after_test(session: Chaos, item: pytest.Item) -> None:
@@ -355,10 +378,11 @@ def _after_test(session: Chaos, item: pytest.Item) -> None:
 
 @pytest.fixture(autouse=True)
 def _chaoskit_marker(request: pytest.FixtureRequest, chaos_sweep_fault: str | None) -> None:
-    """Start a chaos session for tests with the marker (or a sweep) that do not ask for ``chaos``."""
-    if "chaos" in request.fixturenames:
-        return
-    if chaos_sweep_fault is not None or request.node.get_closest_marker("chaos") is not None:
+    """Start the chaos session of a test with the marker (or a sweep) or the ``chaos`` fixture
+    before its other fixtures, which then run on its clock: an async fixture's waits are virtual
+    under ``virtual_time=True`` too, whatever the order of the test's arguments."""
+    marked = chaos_sweep_fault is not None or request.node.get_closest_marker("chaos") is not None
+    if marked or "chaos" in request.fixturenames:
         request.getfixturevalue("chaos")
 
 

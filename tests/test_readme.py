@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -92,3 +94,23 @@ def test_guarded_and_unguarded_example_prints_what_the_readme_shows() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == printed.group(1)
+
+
+def python_blocks(after_heading: str) -> list[str]:
+    """Every python block of the section under ``after_heading`` (up to the next heading)."""
+    section = README.read_text().split(after_heading + "\n", 1)[1]
+    section = re.split(r"\n#{1,3} ", section, maxsplit=1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_async_virtual_time_examples_run(pytester: pytest.Pytester) -> None:
+    script, test = python_blocks("### Async tests on virtual time")
+    start = __import__("time").perf_counter()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=README.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["the app waited 20 s", "[0, 20]"]
+    assert __import__("time").perf_counter() - start < 20  # the 20 s it simulates took a fraction
+    pytester.makepyfile(test_async_example=test)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["virtual time: 1 test covered 20.0 s of virtual time in * s of real time"])
