@@ -365,7 +365,7 @@ class Engine:
             if fault is None and profile.endpoint(req) is None:
                 return self._block(req, _unsimulated(req, profile.name), now)
             ctx = RenderContext(ident=f"chaoskit{self.calls.written:05d}", rng_source=lambda: rng("render"), idle=idle,
-                                take_reply=queue.take, cold=choice.phase, upstream=real)
+                                take_reply=lambda: profile.settle(queue.take(), req), cold=choice.phase, upstream=real)
             try:
                 plan = profile.healthy(req, ctx) if fault is None else profile.render(fault, req, ctx)
             except UpstreamAnswer as why:
@@ -396,7 +396,7 @@ class Engine:
 
     def _provider_choice(self, profile: Any, req: CallRequest, idle: float | None, now: float, queue: ReplyQueue,
                          rng: Callable[[str], random.Random], real: bool = False) -> Choice:
-        drifts = _drifts(queue)
+        drifts = _drifts(queue, profile, req)
         candidates = [
             (i, inj) for i, inj in enumerate(self.injections)
             if inj.fault.provider == profile.name
@@ -518,9 +518,12 @@ def _in_blast(candidates: list[tuple[int, Injection]], req: CallRequest, model: 
     ]
 
 
-def _drifts(queue: ReplyQueue | None) -> bool:
+def _drifts(queue: ReplyQueue | None, profile: Any, req: CallRequest) -> bool:
     """Whether the next simulated reply is a tool call with JSON arguments to drift."""
-    reply = queue.peek() if queue is not None else None
+    try:
+        reply = profile.settle(queue.peek(), req) if queue is not None else None
+    except ChaosConfigError:  # a structured reply this request cannot take: rendering says so
+        return False
     first = reply[0] if isinstance(reply, tuple) else reply
     return isinstance(first, ToolCall) and not isinstance(first.arguments, str)
 

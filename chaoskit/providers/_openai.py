@@ -190,6 +190,17 @@ class OpenAIProfile(Profile):
                 out[fn["name"]] = fn["parameters"]
         return out
 
+    def forced_tool(self, req: CallRequest) -> str | None:
+        """Chat Completions' ``{"type": "function", "function": {"name": ...}}``, the Responses API's
+        ``{"type": "function", "name": ...}``, or ``"required"`` with one tool offered."""
+        choice = _request(req).get("tool_choice")
+        if isinstance(choice, dict) and choice.get("type") == "function":
+            fn = choice.get("function")
+            name = fn.get("name") if isinstance(fn, dict) else choice.get("name")
+            return name if isinstance(name, str) else None
+        offered = self.offered_tools(req)
+        return offered[0] if choice == "required" and len(offered) == 1 else None
+
     def refusal_body(self, endpoint: str, body: dict[str, Any], text: str) -> None:
         if endpoint == "responses":  # a message whose one content part is {"type": "refusal"}
             for item in body.get("output") or ():
