@@ -92,6 +92,9 @@ class Engine:
         self.routes: list[Route] = []
         self.http_replies: list[tuple[UrlPattern, Upstream]] = []
         self.blocked: list[Call] = []
+        #: Side traffic from background threads answered and kept out of the journal, by
+        #: ``"PROVIDER METHOD PATH"`` (openai-agents' trace posts): see ``Profile.background``.
+        self.side_traffic: Counter[str] = Counter()
         #: Errors in how a fault was set up that surfaced during a call (a drift that cannot
         #: apply): raised to the caller, and kept so a test that swallowed them still fails.
         self.config_errors: list[Exception] = []
@@ -319,6 +322,15 @@ class Engine:
             return ""
         return found, False
 
+    def _background(self, req: CallRequest, provider: str, plan: Plan) -> Decision:
+        """Answer side traffic sent from a background thread (``Profile.background``): counted in
+        :attr:`side_traffic`, not journaled, so ``chaos.calls`` holds the same calls in every run."""
+        with self._lock:
+            self.side_traffic[f"{provider} {req.method} {req.path}"] += 1
+        # the player records the response on a call: this one is kept out of the journal
+        call = Call(index=-1, provider=provider, method=req.method, url=req.url, request_body=None)
+        return Decision("play", plan, call, reason="side traffic from a background thread")
+
     def _has_faults_for(self, provider: str) -> bool:
         return any(i.fault.provider == provider for i in self.injections) or any(provider in s.providers for s in self.scripts)
 
@@ -332,6 +344,9 @@ class Engine:
             self.on_real(self._shown(req))
             return Decision("pass", reason=target)
         profile, real = target
+        quiet = None if real else profile.background(req)
+        if quiet is not None:
+            return self._background(req, profile.name, quiet)
         with self._lock:
             now = self.clock.now()
             side = profile.side_request(req)  # not a model call: no fault, and the model's idle time goes on

@@ -9,6 +9,7 @@ from .._replies import ToolCall
 from . import _openai_wire as wire
 from ._conversation import Said, call_of
 from ._misbehave import text_of
+from ._plan import Plan, Respond
 from ._profile import (
     AnswerPart,
     CallRequest,
@@ -26,6 +27,9 @@ __all__ = ["OpenAIProfile"]
 
 _CREATED = 1_767_225_600  # 2026-01-01: fixed, so journals and replies are reproducible
 _ENDPOINTS = (("/chat/completions", "chat"), ("/responses", "responses"), ("/embeddings", "embeddings"))
+#: openai-agents' trace exporter (``BackendSpanExporter`` in agents/tracing/processors.py) posts the
+#: spans of every run here from a daemon thread, and at exit; it takes any status below 300 as done.
+_TRACES = "/v1/traces/ingest"
 
 
 class OpenAIProfile(Profile):
@@ -40,6 +44,12 @@ class OpenAIProfile(Profile):
         for suffix, endpoint in _ENDPOINTS:
             if req.path.endswith(suffix):
                 return endpoint
+        return None
+
+    def background(self, req: CallRequest) -> Plan | None:
+        """openai-agents' trace posts: accepted, with no content."""
+        if req.method == "POST" and req.path == _TRACES:
+            return [Respond(204, (("x-request-id", "req_chaoskittraces"),))]
         return None
 
     def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:

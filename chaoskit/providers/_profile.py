@@ -231,6 +231,17 @@ class Profile(ABC):
         """Whether ``req`` is an SDK's side request (not a model call): answered, never faulted."""
         return False
 
+    def background(self, req: CallRequest) -> Plan | None:
+        """The answer to ``req`` when it is side traffic an SDK or framework sends on its own from a
+        background thread (traces, telemetry), else None.
+
+        Such a request is answered as the real service answers it, never faulted, and not journaled:
+        it comes at moments the test does not control, so an entry for it would change
+        ``chaos.calls`` from one run to the next. (A side request in the app's own flow, such as the
+        Hugging Face Hub read before a first call, is ``side_request`` instead, and journaled.)
+        """
+        return None
+
     # ---- what a request asks, for the model.* effects ------------------------------------------
     def system_prompt(self, req: CallRequest) -> str | None:
         """The request's system prompt (its system and developer messages), or None."""
