@@ -8,6 +8,17 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 LITELLM_VENV  := .venv-litellm
 LITELLM_STAMP := $(LITELLM_VENV)/.chaoskit-installed
 LITELLM_TEST  := $(LITELLM_VENV)/bin/python -m pytest -p no:cacheprovider tests/litellm_env
+# The framework recipes (docs/frameworks.md) too, in three: the frameworks' own pins lead pip to three
+# openai releases (tests/frameworks_env/conftest.py says which). Env NAME is .venv-NAME, installs
+# extra NAME-test, is pinned in constraints/NAME.txt and runs FW_TESTS_NAME; pydantic-ai's recipes
+# run in .venv. The main .venv's pip installs them (`pip --python`: no pip of their own to set up)
+# without compiling every module to bytecode (the tests import a fraction), two at a time.
+FW_ENVS  := frameworks instructor llama-index
+FW_STAMPS := $(FW_ENVS:%=.venv-%/.chaoskit-installed)
+FW_TESTS_frameworks  := tests/frameworks_env/test_langchain.py tests/frameworks_env/test_openai_agents.py \
+                        tests/frameworks_env/test_side_traffic.py
+FW_TESTS_instructor  := tests/frameworks_env/test_instructor.py
+FW_TESTS_llama-index := tests/frameworks_env/test_llama_index.py
 # Pinned versions that pass, so a release elsewhere cannot change what CI runs (make constraints).
 CONSTRAINTS         := constraints/main.txt
 LITELLM_CONSTRAINTS := constraints/litellm.txt
@@ -15,7 +26,7 @@ LITELLM_CONSTRAINTS := constraints/litellm.txt
 LATEST_VENV := .venv-latest
 SDK_PACKAGES := openai anthropic google-genai boto3 huggingface_hub httpx2
 
-.PHONY: test test-litellm test-latest constraints fault-facts demo bench lint clean
+.PHONY: test test-litellm test-frameworks frameworks-envs $(FW_ENVS:%=recipes-%) test-latest constraints fault-facts demo bench lint clean
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -32,14 +43,30 @@ $(LITELLM_STAMP): pyproject.toml $(LITELLM_CONSTRAINTS)
 	$(LITELLM_VENV)/bin/python -m pip install --quiet -c $(LITELLM_CONSTRAINTS) -e '.[litellm-test]'
 	touch $(LITELLM_STAMP)
 
+.venv-%/.chaoskit-installed: pyproject.toml constraints/%.txt | $(STAMP)
+	$(PYTHON) -m venv --without-pip .venv-$*
+	$(BIN)/python -m pip --python .venv-$*/bin/python install --quiet --no-compile -c constraints/$*.txt -e '.[$*-test]'
+	touch $@
+
+frameworks-envs: $(STAMP)
+	$(MAKE) --no-print-directory -j2 $(FW_STAMPS)
+
 # lint first: ruff (private members included), mypy, and the import layers (tests/test_layers.py).
-test: lint $(LITELLM_STAMP)
+test: lint $(LITELLM_STAMP) frameworks-envs
 	scripts/ensure-chromium
 	$(PYTEST) -n 2 tests examples
 	$(LITELLM_TEST)
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(FW_ENVS:%=recipes-%)
 
 test-litellm: $(LITELLM_STAMP)
 	$(LITELLM_TEST)
+
+# The framework recipes, each environment's tests in it (recipes-NAME: one environment's).
+test-frameworks: frameworks-envs
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(FW_ENVS:%=recipes-%)
+
+$(FW_ENVS:%=recipes-%): recipes-%: .venv-%/.chaoskit-installed
+	.venv-$*/bin/python -m pytest -p no:cacheprovider -q $(FW_TESTS_$*)
 
 # The fidelity oracle (and the SDK tests) on the newest release of every provider SDK, unpinned:
 # a red case here is a fault where chaoskit differs from a real server on that release.
@@ -51,7 +78,7 @@ test-latest:
 	$(LATEST_VENV)/bin/python -m pytest -p no:cacheprovider -n 2 tests/fidelity
 
 # Pin what make test installs to the versions in the working environments (after make test-latest).
-constraints: $(STAMP) $(LITELLM_STAMP)
+constraints: $(STAMP) $(LITELLM_STAMP) frameworks-envs
 	@head -2 $(CONSTRAINTS) > $(CONSTRAINTS).new
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^chaoskit' >> $(CONSTRAINTS).new
 	echo 'looptime==0.9' >> $(CONSTRAINTS).new
@@ -59,6 +86,12 @@ constraints: $(STAMP) $(LITELLM_STAMP)
 	@head -1 $(LITELLM_CONSTRAINTS) > $(LITELLM_CONSTRAINTS).new
 	$(LITELLM_VENV)/bin/python -m pip freeze --exclude-editable | grep -v '^chaoskit' >> $(LITELLM_CONSTRAINTS).new
 	mv $(LITELLM_CONSTRAINTS).new $(LITELLM_CONSTRAINTS)
+	@# --all: setuptools too, which llama-index-core requires
+	@for env in $(FW_ENVS); do \
+	  head -1 constraints/$$env.txt > constraints/$$env.txt.new && \
+	  $(BIN)/python -m pip --python .venv-$$env/bin/python freeze --all --exclude-editable | grep -v '^chaoskit' >> constraints/$$env.txt.new && \
+	  mv constraints/$$env.txt.new constraints/$$env.txt || exit 1; \
+	done
 
 demo: $(STAMP)
 	$(PYTEST) -n 2 examples/support_bot --chaos-report reports/demo.json --chaos-html reports/demo.html
@@ -84,4 +117,4 @@ lint: $(STAMP)
 	$(PYTEST) -q tests/test_layers.py
 
 clean:
-	rm -rf $(VENV) $(LITELLM_VENV) $(LATEST_VENV) build dist reports *.egg-info
+	rm -rf $(VENV) $(LITELLM_VENV) $(FW_ENVS:%=.venv-%) $(LATEST_VENV) build dist reports *.egg-info

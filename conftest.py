@@ -6,14 +6,18 @@ network and no account, so the keys are removed before anything imports an SDK.
 
 from __future__ import annotations
 
-import os
-
 # httpx2 imports httpcore2 lazily, when its first client is made. Were that first import to
 # happen inside a pytester in-process run, pytester would drop the module afterwards, and
 # httpx2's cached exception map would keep classes that nothing raises any more (so an
-# injected httpcore2.ReadTimeout would reach the test unmapped). Import both up front.
+# injected httpcore2.ReadTimeout would reach the test unmapped). Import both up front (an
+# environment on an older SDK has no httpx2: llama-index's, on openai 2.x).
+import contextlib
+import os
+
 import httpcore  # noqa: F401
-import httpcore2  # noqa: F401
+
+with contextlib.suppress(ModuleNotFoundError):
+    import httpcore2  # noqa: F401
 
 pytest_plugins = ("pytester",)
 

@@ -15,7 +15,7 @@ from ._errors import ChaosConfigError, ChaosError, ChaosWarning, UnknownFaultErr
 from ._fault import Fault
 from ._journal import Call, Journal, JournalEvent, Turn, Usage
 from ._netguard import RealNetworkError
-from ._replies import ToolCall, tool_call
+from ._replies import StructuredReply, ToolCall, structured_reply, tool_call
 from ._schedule import Schedule
 from ._session import Chaos, Injection, Script
 from ._verdicts import Verdict, VerdictConfig
@@ -44,6 +44,7 @@ __all__ = [
     "RealNetworkError",
     "Schedule",
     "Script",
+    "StructuredReply",
     "SyncGameDay",
     "ToolCall",
     "Turn",
@@ -56,6 +57,7 @@ __all__ = [
     "Watch",
     "WatchedCall",
     "faults",
+    "structured_reply",
     "tool_call",
     "virtual_event_loop",
 ]

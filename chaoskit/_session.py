@@ -506,8 +506,14 @@ class Chaos:
         """Stop intercepting; every patch is removed, the last seam entered first. Safe to call twice.
 
         Injected waits still in progress, in any thread, end first: their calls fail as an
-        aborted connection does, so an app's thread pool does not hold the process.
+        aborted connection does, so an app's thread pool does not hold the process. Side traffic
+        that frameworks queued for a background thread (openai-agents' traces) is sent first, while
+        chaoskit still answers it, rather than at exit to the real network.
         """
+        if self._seam is not None:
+            from .seams._background import flush_background
+
+            flush_background()
         interrupt = getattr(self.clock, "interrupt", None)
         if interrupt is not None:
             interrupt()

@@ -27,6 +27,13 @@ _AGENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("litellm", re.compile(r"\blitellm/([\w.+-]+)")),
 )
 
+#: Frameworks that send their own user-agent through the openai or anthropic SDK: openai-agents
+#: (``Agents/Python 0.24.0``: agents/models/openai_responses.py, chatcmpl_helpers.py),
+#: langchain-anthropic (``langchain-anthropic/1.7.10``: chat_models.py) and pydantic-ai
+#: (``pydantic-ai/2.78.0``: models/__init__.py ``get_user_agent``). Behind one of them the SDK is
+#: still known: both send ``x-stainless-package-version``, and only anthropic's ``anthropic-version``.
+_WRAPPERS = re.compile(r"\bAgents/Python\b|\blangchain-anthropic/|\bpydantic-ai/")
+
 #: Framework distributions and the module that shows one is in use, in the order reports list them.
 FRAMEWORKS: Mapping[str, str] = {
     "pydantic-ai-slim": "pydantic_ai",
@@ -51,6 +58,10 @@ def client_of(headers: Mapping[str, str]) -> tuple[str, str] | None:
         found = pattern.search(agent)
         if found:
             return name, found.group(1)
+    lower = {k.lower(): str(v) for k, v in headers.items()}
+    version = lower.get("x-stainless-package-version")
+    if version and _WRAPPERS.search(agent):
+        return ("anthropic" if "anthropic-version" in lower else "openai"), version
     return None
 
 

@@ -92,6 +92,9 @@ class Engine:
         self.routes: list[Route] = []
         self.http_replies: list[tuple[UrlPattern, Upstream]] = []
         self.blocked: list[Call] = []
+        #: Side traffic from background threads answered and kept out of the journal, by
+        #: ``"PROVIDER METHOD PATH"`` (openai-agents' trace posts): see ``Profile.background``.
+        self.side_traffic: Counter[str] = Counter()
         #: Errors in how a fault was set up that surfaced during a call (a drift that cannot
         #: apply): raised to the caller, and kept so a test that swallowed them still fails.
         self.config_errors: list[Exception] = []
@@ -319,6 +322,15 @@ class Engine:
             return ""
         return found, False
 
+    def _background(self, req: CallRequest, provider: str, plan: Plan) -> Decision:
+        """Answer side traffic sent from a background thread (``Profile.background``): counted in
+        :attr:`side_traffic`, not journaled, so ``chaos.calls`` holds the same calls in every run."""
+        with self._lock:
+            self.side_traffic[f"{provider} {req.method} {req.path}"] += 1
+        # the player records the response on a call: this one is kept out of the journal
+        call = Call(index=-1, provider=provider, method=req.method, url=req.url, request_body=None)
+        return Decision("play", plan, call, reason="side traffic from a background thread")
+
     def _has_faults_for(self, provider: str) -> bool:
         return any(i.fault.provider == provider for i in self.injections) or any(provider in s.providers for s in self.scripts)
 
@@ -332,6 +344,9 @@ class Engine:
             self.on_real(self._shown(req))
             return Decision("pass", reason=target)
         profile, real = target
+        quiet = None if real else profile.background(req)
+        if quiet is not None:
+            return self._background(req, profile.name, quiet)
         with self._lock:
             now = self.clock.now()
             side = profile.side_request(req)  # not a model call: no fault, and the model's idle time goes on
@@ -365,7 +380,7 @@ class Engine:
             if fault is None and profile.endpoint(req) is None:
                 return self._block(req, _unsimulated(req, profile.name), now)
             ctx = RenderContext(ident=f"chaoskit{self.calls.written:05d}", rng_source=lambda: rng("render"), idle=idle,
-                                take_reply=queue.take, cold=choice.phase, upstream=real)
+                                take_reply=lambda: profile.settle(queue.take(), req), cold=choice.phase, upstream=real)
             try:
                 plan = profile.healthy(req, ctx) if fault is None else profile.render(fault, req, ctx)
             except UpstreamAnswer as why:
@@ -396,7 +411,7 @@ class Engine:
 
     def _provider_choice(self, profile: Any, req: CallRequest, idle: float | None, now: float, queue: ReplyQueue,
                          rng: Callable[[str], random.Random], real: bool = False) -> Choice:
-        drifts = _drifts(queue)
+        drifts = _drifts(queue, profile, req)
         candidates = [
             (i, inj) for i, inj in enumerate(self.injections)
             if inj.fault.provider == profile.name
@@ -518,9 +533,12 @@ def _in_blast(candidates: list[tuple[int, Injection]], req: CallRequest, model: 
     ]
 
 
-def _drifts(queue: ReplyQueue | None) -> bool:
+def _drifts(queue: ReplyQueue | None, profile: Any, req: CallRequest) -> bool:
     """Whether the next simulated reply is a tool call with JSON arguments to drift."""
-    reply = queue.peek() if queue is not None else None
+    try:
+        reply = profile.settle(queue.peek(), req) if queue is not None else None
+    except ChaosConfigError:  # a structured reply this request cannot take: rendering says so
+        return False
     first = reply[0] if isinstance(reply, tuple) else reply
     return isinstance(first, ToolCall) and not isinstance(first.arguments, str)
 

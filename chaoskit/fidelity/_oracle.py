@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import faults as _faults
 from .._fault import Fault
-from .._replies import ReplyQueue, tool_call
+from .._replies import DEFAULT_REPLY, ReplyQueue, tool_call
 from ..providers._coldstart import ColdStarts
 from ..providers._misbehave import NON_ANSWERS
 from ..providers._plan import Break, Plan
@@ -279,7 +279,7 @@ class FaultPlanner:
                 fires = phase is not None
                 if phase is not None:
                     phase = self.cold.commit(key, phase, fault.params, now, self.rng)
-            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng_source=self.rng, idle=idle, take_reply=self.replies.take, cold=phase)
+            ctx = RenderContext(ident=f"chaoskit{index:05d}", rng_source=self.rng, idle=idle, take_reply=lambda: self.profile.settle(self.replies.take(), req), cold=phase)
             return self.profile.render(fault, req, ctx) if fires else self.profile.healthy(req, ctx)
 
     def model_calls(self, server: PlanServer) -> list[float]:
@@ -389,7 +389,7 @@ def warm(provider: str, stream: bool, asynchronous: bool, settings: Settings, ap
     rng = random.Random(0)
 
     def planner(req: CallRequest) -> Plan:
-        return healthy.healthy(req, RenderContext(ident="chaoskitwarm", rng_source=rng, idle=None, take_reply=ReplyQueue([]).take, cold=None))
+        return healthy.healthy(req, RenderContext(ident="chaoskitwarm", rng_source=rng, idle=None, take_reply=lambda: DEFAULT_REPLY, cold=None))
 
     with PlanServer(planner) as server:
         _attempt(_sdk_call(provider, server.url, stream, asynchronous, settings, api), [], time.monotonic)

@@ -98,6 +98,16 @@ class AnthropicProfile(Profile):
         return {t["name"]: t["input_schema"] for t in _request(req).get("tools") or ()
                 if isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("input_schema"), dict)}
 
+    def forced_tool(self, req: CallRequest) -> str | None:
+        """``tool_choice`` ``{"type": "tool", "name": ...}``, or ``{"type": "any"}`` with one tool offered."""
+        choice = _request(req).get("tool_choice")
+        if not isinstance(choice, dict):
+            return None
+        if choice.get("type") == "tool" and isinstance(choice.get("name"), str):
+            return str(choice["name"])
+        offered = self.offered_tools(req)
+        return offered[0] if choice.get("type") == "any" and len(offered) == 1 else None
+
     def error_body(self, error: Mapping[str, Any], req: CallRequest, ctx: RenderContext) -> dict[str, Any]:
         return {"type": "error", "error": {"type": "api_error", "message": "", **error}, "request_id": f"req_{ctx.ident}"}
 

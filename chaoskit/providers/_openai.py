@@ -9,6 +9,7 @@ from .._replies import ToolCall
 from . import _openai_wire as wire
 from ._conversation import Said, call_of
 from ._misbehave import text_of
+from ._plan import Plan, Respond
 from ._profile import (
     AnswerPart,
     CallRequest,
@@ -26,6 +27,9 @@ __all__ = ["OpenAIProfile"]
 
 _CREATED = 1_767_225_600  # 2026-01-01: fixed, so journals and replies are reproducible
 _ENDPOINTS = (("/chat/completions", "chat"), ("/responses", "responses"), ("/embeddings", "embeddings"))
+#: openai-agents' trace exporter (``BackendSpanExporter`` in agents/tracing/processors.py) posts the
+#: spans of every run here from a daemon thread, and at exit; it takes any status below 300 as done.
+_TRACES = "/v1/traces/ingest"
 
 
 class OpenAIProfile(Profile):
@@ -40,6 +44,12 @@ class OpenAIProfile(Profile):
         for suffix, endpoint in _ENDPOINTS:
             if req.path.endswith(suffix):
                 return endpoint
+        return None
+
+    def background(self, req: CallRequest) -> Plan | None:
+        """openai-agents' trace posts: accepted, with no content."""
+        if req.method == "POST" and req.path == _TRACES:
+            return [Respond(204, (("x-request-id", "req_chaoskittraces"),))]
         return None
 
     def base_headers(self, ctx: RenderContext) -> list[tuple[str, str]]:
@@ -189,6 +199,17 @@ class OpenAIProfile(Profile):
             if isinstance(fn, dict) and isinstance(fn.get("name"), str) and isinstance(fn.get("parameters"), dict):
                 out[fn["name"]] = fn["parameters"]
         return out
+
+    def forced_tool(self, req: CallRequest) -> str | None:
+        """Chat Completions' ``{"type": "function", "function": {"name": ...}}``, the Responses API's
+        ``{"type": "function", "name": ...}``, or ``"required"`` with one tool offered."""
+        choice = _request(req).get("tool_choice")
+        if isinstance(choice, dict) and choice.get("type") == "function":
+            fn = choice.get("function")
+            name = fn.get("name") if isinstance(fn, dict) else choice.get("name")
+            return name if isinstance(name, str) else None
+        offered = self.offered_tools(req)
+        return offered[0] if choice == "required" and len(offered) == 1 else None
 
     def refusal_body(self, endpoint: str, body: dict[str, Any], text: str) -> None:
         if endpoint == "responses":  # a message whose one content part is {"type": "refusal"}

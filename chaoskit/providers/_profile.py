@@ -18,11 +18,12 @@ from urllib.parse import urlsplit
 
 from .._fault import Fault
 from .._journal import Turn
-from .._replies import Reply, ToolCall
+from .._replies import Answer, Reply, StructuredReply, ToolCall
 from ._coldstart import Phase, cold_start_plan
 from ._conversation import Said, question, tool_rounds, turn
 from ._misbehave import REFUSAL, as_json, cut, in_other_language, leaked, looping, non_answer
 from ._plan import NEVER, Break, Forward, Note, Plan, Relay, Respond, Send, Upstream, Wait, respond_with
+from ._structured import settle
 from ._text import substitute
 from ._usage import UsageMeter
 
@@ -230,6 +231,17 @@ class Profile(ABC):
         """Whether ``req`` is an SDK's side request (not a model call): answered, never faulted."""
         return False
 
+    def background(self, req: CallRequest) -> Plan | None:
+        """The answer to ``req`` when it is side traffic an SDK or framework sends on its own from a
+        background thread (traces, telemetry), else None.
+
+        Such a request is answered as the real service answers it, never faulted, and not journaled:
+        it comes at moments the test does not control, so an entry for it would change
+        ``chaos.calls`` from one run to the next. (A side request in the app's own flow, such as the
+        Hugging Face Hub read before a first call, is ``side_request`` instead, and journaled.)
+        """
+        return None
+
     # ---- what a request asks, for the model.* effects ------------------------------------------
     def system_prompt(self, req: CallRequest) -> str | None:
         """The request's system prompt (its system and developer messages), or None."""
@@ -254,6 +266,19 @@ class Profile(ABC):
     def tool_schemas(self, req: CallRequest) -> dict[str, dict[str, Any]]:
         """The JSON Schema of each offered tool's arguments, by tool name."""
         return {}
+
+    def forced_tool(self, req: CallRequest) -> str | None:
+        """The tool the request makes the model call (its ``tool_choice`` names one), or None."""
+        return None
+
+    def settle(self, answer: Answer, req: CallRequest) -> Reply:
+        """``answer`` as it goes on the wire for ``req``: a ``structured_reply`` becomes the tool
+        call or the JSON text the request asks for (``_structured.settle``); others are as given."""
+        if not isinstance(answer, StructuredReply):
+            return answer
+        output = self.output_schema(req)
+        return settle(answer, forced=self.forced_tool(req), output=None if output is None else output[1],
+                      tools=self.tool_schemas(req), offered=self.offered_tools(req), where=f"{req.method} {req.path}")
 
     def refusal_body(self, endpoint: str, body: dict[str, Any], text: str) -> None:
         """Turn a healthy unary body for ``text`` into the provider's refusal of it (see :attr:`refuses`)."""

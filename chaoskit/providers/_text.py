@@ -29,15 +29,29 @@ _PROMPT_KEYS = ("system", "instructions", "messages", "input")
 
 
 def split_text(text: str, pieces_hint: int = 0) -> list[str]:
-    """Split text into streaming deltas (word-sized, whitespace kept); ``"".join`` gives text back."""
+    """Split text into streaming deltas (word-sized, whitespace kept); ``"".join`` gives text back.
+
+    JSON text (structured output) is split into token-sized pieces as tool arguments are, so a
+    stream cut can land inside it as it does on a real model's stream.
+    """
     if not text:
         return [""]
-    words = _WORDS.findall(text)
+    words = split_json(text) if _is_json(text) else _WORDS.findall(text)
     if pieces_hint <= 0:
         return words
     if pieces_hint <= len(words):
         return _group(words, pieces_hint)
     return _group(list(text), min(pieces_hint, len(text)))
+
+
+def _is_json(text: str) -> bool:
+    if text[:1] not in ("{", "["):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def split_json(text: str) -> list[str]:

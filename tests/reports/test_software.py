@@ -28,6 +28,12 @@ PYDANTIC_AI = importlib.metadata.version("pydantic-ai-slim")
     ({"x-goog-api-client": "google-genai-sdk/3.6.1 gl-python/3.11.7"}, ("google-genai", "3.6.1")),
     ({"user-agent": "Boto3/1.44.18 md/Botocore#1.44.18 ua/2.1 os/linux"}, ("boto3", "1.44.18")),
     ({"user-agent": "unknown/None; hf_hub/2.4.0; python/3.11.7"}, ("huggingface_hub", "2.4.0")),
+    ({"user-agent": "Agents/Python 0.24.0", "x-stainless-package-version": "3.63.0"}, ("openai", "3.63.0")),
+    ({"user-agent": "langchain-anthropic/1.7.10", "x-stainless-package-version": "2.17.0", "anthropic-version": "2023-06-01"},
+     ("anthropic", "2.17.0")),
+    ({"user-agent": "pydantic-ai/2.78.0", "x-stainless-package-version": "3.60.0"}, ("openai", "3.60.0")),
+    ({"User-Agent": "pydantic-ai/2.78.0", "X-Stainless-Package-Version": "2.17.0", "anthropic-version": "2023-06-01"},
+     ("anthropic", "2.17.0")),
     ({"user-agent": "python-httpx/0.28.1"}, None),
     ({}, None),
 ])
