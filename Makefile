@@ -108,6 +108,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_inputs.py
 	$(BIN)/python benchmarks/bench_network.py
 	$(BIN)/python benchmarks/bench_virtual_time.py
+	$(BIN)/python benchmarks/bench_event_loops.py
 	$(BIN)/python benchmarks/bench_passthrough.py
 	$(BIN)/python benchmarks/bench_proxy.py
 

@@ -72,7 +72,7 @@ def test_reply_needs_replies_of_a_known_shape() -> None:
     chaos = chaoskit.Chaos(seed=1)
     with pytest.raises(ChaosConfigError, match=r"^chaos.reply\('openai'\) needs at least one reply$"):
         chaos.reply("openai")
-    with pytest.raises(TypeError, match=r"^a reply must be a str, a chaoskit.tool_call\(...\) or a list of tool calls, not 42$"):
+    with pytest.raises(TypeError, match=r"^a reply must be a str, a chaoskit.tool_call\(...\), a list of tool calls or a chaoskit.structured_reply\(...\), not 42$"):
         chaos.reply("openai", 42)
 
 
